@@ -1,0 +1,49 @@
+"""The ``fastdds`` command line.
+
+Subcommands are discovered from the modules of ``fastdds.commands``: a module named
+``solve_NAME`` or ``reproduce_NAME`` registers under ``fastdds solve`` / ``fastdds reproduce``,
+any other (not starting with "_") at the top level. Each module defines
+``register(subparsers)``, which adds its parser(s) and sets ``func`` to the function that runs.
+Modules import their heavy dependencies inside that function, so ``fastdds --help`` is fast.
+"""
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from . import __version__, commands
+
+GROUPS = {"solve": "solve a PDE with a finite-difference scheme",
+          "reproduce": "reproduce a published setup (writes JSON results and weights)"}
+
+
+def build_parser():
+    """The argparse parser with every discovered subcommand."""
+    parser = argparse.ArgumentParser(prog="fastdds", description="fast discrete dynamical systems")
+    parser.add_argument("--version", action="version", version=f"fastdds {__version__}")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups = {name: top.add_parser(name, help=text).add_subparsers(dest="target", metavar="TARGET", required=True)
+              for name, text in GROUPS.items()}
+    for mod in sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")):
+        group = mod.split("_", 1)[0]
+        importlib.import_module(f"fastdds.commands.{mod}").register(groups.get(group, top))
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``fastdds`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        print("\ninterrupted; a run with checkpoints continues with the same command and --resume",
+              file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"fastdds {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

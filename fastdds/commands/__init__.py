@@ -1,0 +1,1 @@
+"""Subcommands of the ``fastdds`` CLI, one module each (see ``fastdds.cli``)."""

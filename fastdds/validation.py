@@ -1,0 +1,35 @@
+"""Input checks used at the API boundary (never inside kernels)."""
+
+import numpy as np
+
+from . import backend
+
+
+def check_finite(name, x):
+    """Raise ValueError naming `name` and the first bad index if x holds NaN or inf."""
+    xp = backend.array_module(x)
+    if not bool(xp.isfinite(x).all()):
+        bad = np.argwhere(~np.isfinite(backend.to_numpy(x)))[0]
+        raise ValueError(f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+                         f"check the data or the step that produced it")
+
+
+def as_state(name, x, n, dtype):
+    """Validate an operator input: shape (n,) or (batch, n), dtype `dtype`, finite.
+
+    Returns
+    -------
+    x2 : ndarray, shape (batch, n), C-contiguous
+    squeeze : bool
+        True when x was 1-D (the caller returns a 1-D result).
+    """
+    if not hasattr(x, "dtype"):
+        x = backend.xp().asarray(x, dtype=dtype)
+    if x.ndim not in (1, 2) or x.shape[-1] != n:
+        raise ValueError(f"{name} has shape {x.shape}; expected ({n},) or (batch, {n})")
+    if x.dtype != dtype:
+        raise ValueError(f"{name} is {x.dtype} but the operator is {np.dtype(dtype)}; "
+                         f"cast one of them (x.astype(...) or operator.astype(...)) so they match")
+    check_finite(name, x)
+    xp = backend.array_module(x)
+    return xp.ascontiguousarray(x.reshape(-1, n)), x.ndim == 1

@@ -1,0 +1,1 @@
+"""Numba kernels (CPU). One module per kernel group; see ``fastdds.kernels``."""

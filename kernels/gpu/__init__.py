@@ -1,0 +1,1 @@
+"""CuPy kernels (GPU), twins of ``fastdds.kernels.cpu`` with the same signatures."""
