@@ -1,0 +1,128 @@
+"""Optimisers: Adam with learning-rate schedules, and L-BFGS through SciPy.
+
+Both work on lists of parameter arrays updated in place (``net.params``) and take gradients
+as lists aligned with them; no autodiff framework is involved.
+"""
+
+import numpy as np
+import scipy.optimize
+
+from . import backend
+
+
+def constant(lr):
+    """Schedule returning `lr` at every step."""
+    lr = float(lr)
+    return lambda step: lr
+
+
+def piecewise_constant(boundaries, values):
+    """Schedule: values[0] before boundaries[0], values[k] from boundaries[k-1] on.
+
+    Parameters
+    ----------
+    boundaries : sequence of int, increasing, length K
+    values : sequence of float, length K + 1
+    """
+    b = np.asarray(boundaries)
+    if len(values) != b.size + 1 or np.any(np.diff(b) <= 0):
+        raise ValueError("piecewise_constant needs increasing boundaries and one more value than boundaries")
+    vals = [float(v) for v in values]
+    return lambda step: vals[int(np.searchsorted(b, step, side="right"))]
+
+
+def exponential_decay(lr0, rate, steps, staircase=False):
+    """Schedule lr0 * rate ** (step / steps) (floor of the exponent when `staircase`)."""
+    def schedule(step):
+        e = step / steps
+        return float(lr0) * float(rate) ** (np.floor(e) if staircase else e)
+    return schedule
+
+
+class Adam:
+    """Adam (Kingma & Ba) with optional L2 weight decay added to the gradient (PyTorch's Adam).
+
+    Parameters
+    ----------
+    params : list of ndarrays
+        Updated in place; any shapes, float32 or float64.
+    lr : float or callable(step) -> float
+        Learning rate or schedule; the step passed is the number of updates done so far.
+    betas : (float, float)
+    eps : float
+    weight_decay : float
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        self.params = list(params)
+        self.schedule = lr if callable(lr) else constant(lr)
+        self.beta1, self.beta2 = (float(b) for b in betas)
+        if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
+            raise ValueError(f"Adam betas must lie in [0, 1); got {betas}")
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        self.m = [backend.array_module(p).zeros_like(p) for p in self.params]
+        self.v = [backend.array_module(p).zeros_like(p) for p in self.params]
+        self.step_count = 0
+
+    @property
+    def lr(self):
+        """Learning rate of the next step."""
+        return self.schedule(self.step_count)
+
+    def step(self, grads):
+        """Apply one update with `grads` (list aligned with params)."""
+        if len(grads) != len(self.params):
+            raise ValueError(f"{len(grads)} gradients for {len(self.params)} parameters")
+        lr = self.lr
+        self.step_count += 1
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            if g.shape != p.shape:
+                raise ValueError(f"gradient of shape {g.shape} for a parameter of shape {p.shape}")
+            backend.kernels("optim", like=p).adam_update(
+                p.reshape(-1), g.reshape(-1).astype(p.dtype, copy=False), m.reshape(-1), v.reshape(-1),
+                lr, self.beta1, self.beta2, self.eps, self.weight_decay, self.step_count)
+
+    def state_dict(self):
+        """Moments and step count as a dict of arrays (for `fastdds.io.save_checkpoint`)."""
+        state = {"adam.step": np.array(self.step_count)}
+        for i, (m, v) in enumerate(zip(self.m, self.v)):
+            state[f"adam.m.{i}"], state[f"adam.v.{i}"] = m, v
+        return state
+
+    def load_state_dict(self, state):
+        """Restore what `state_dict` returned (host or device arrays)."""
+        self.step_count = int(state["adam.step"])
+        for i, (m, v) in enumerate(zip(self.m, self.v)):
+            m[...] = backend.array_module(m).asarray(state[f"adam.m.{i}"])
+            v[...] = backend.array_module(v).asarray(state[f"adam.v.{i}"])
+
+
+def lbfgs(fun_and_grad, x0, maxiter=1000, callback=None, **options):
+    """Minimise with SciPy's L-BFGS-B on a flat float64 vector.
+
+    Parameters
+    ----------
+    fun_and_grad : callable(x) -> (float, ndarray)
+        Loss and its gradient (hand-written), x of shape (n,), float64.
+    x0 : ndarray, shape (n,)
+    maxiter : int
+    callback : callable(x), optional
+        Called after each iteration.
+    **options
+        Passed to scipy.optimize.minimize's options; defaults maxcor=50, maxls=50,
+        ftol=machine epsilon, gtol=0 (stop on maxiter or no progress), as in Raissi et al.
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult
+    """
+    opts = {"maxiter": int(maxiter), "maxfun": int(maxiter * 5 // 4) + 1, "maxcor": 50, "maxls": 50,
+            "ftol": float(np.finfo(np.float64).eps), "gtol": 0.0}
+    opts.update(options)
+
+    def fg(x):
+        f, g = fun_and_grad(x)
+        return float(f), np.asarray(g, dtype=np.float64)
+
+    return scipy.optimize.minimize(fg, np.asarray(x0, dtype=np.float64), jac=True, method="L-BFGS-B",
+                                   callback=callback, options=opts)
