@@ -1,0 +1,34 @@
+"""Shared helpers for the benchmark suites.
+
+Every benchmark measures fastdds with pytest-benchmark and times its peer (NumPy, copy
+bandwidth, PyTorch, scikit-fmm, ...) in the same run, reporting the ratio in
+``benchmark.extra_info``. Under ``--benchmark-disable`` (CI) each runs once on small sizes.
+"""
+
+import time
+
+import pytest
+
+
+def best_time(fn, repeat=5, number=1):
+    """Best wall time in seconds of `number` calls of fn, over `repeat` trials (after one warm-up)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best
+
+
+@pytest.fixture
+def benchmarking(request):
+    """True when pytest-benchmark is timing (False under --benchmark-disable: use small sizes)."""
+    return not request.config.getoption("benchmark_disable")
+
+
+@pytest.fixture
+def peer_time():
+    """`best_time` as a fixture."""
+    return best_time

@@ -1,0 +1,57 @@
+"""Atomic files and checkpoints, backend selection, the `fastdds info` command."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fastdds import backend, cli
+from fastdds.io import atomic_write, load_checkpoint, save_checkpoint, write_json
+
+
+def test_atomic_write_keeps_backup_and_survives_failure(tmp_path):
+    path = tmp_path / "out.json"
+    write_json(path, {"a": np.arange(3)})
+    write_json(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 2}
+    assert json.loads((tmp_path / "out.json.bak").read_text()) == {"a": [0, 1, 2]}
+
+    def broken(f):
+        f.write(b"partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, broken)
+    assert json.loads(path.read_text()) == {"a": 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "out.json.bak"]
+
+
+def test_checkpoint_roundtrip(tmp_path):
+    arrays = {"W0": np.arange(6.0).reshape(2, 3), "step": np.array(7)}
+    save_checkpoint(tmp_path / "ck.npz", arrays, {"history": [1.0, 0.5], "seed": 3})
+    got, meta = load_checkpoint(tmp_path / "ck.npz")
+    np.testing.assert_array_equal(got["W0"], arrays["W0"])
+    assert meta == {"history": [1.0, 0.5], "seed": 3}
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.npz")
+
+
+def test_backend_selection(monkeypatch):
+    with pytest.raises(ValueError, match="unknown backend"):
+        backend.set_backend("tpu")
+    ok, why = backend.gpu_available()
+    if not ok:
+        with pytest.raises(RuntimeError, match="gpu backend is not usable"):
+            backend.set_backend("gpu")
+        assert why
+    monkeypatch.setitem(backend._state, "name", None)
+    monkeypatch.setenv("FASTDDS_BACKEND", "cpu")
+    assert backend.get_backend() == "cpu" and backend.xp() is np
+    assert backend.kernels("banded").__name__ == "fastdds.kernels.cpu.banded"
+
+
+def test_info_command(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    for field in ("fastdds", "backend", "numba threads", "BLAS", "GPU usable"):
+        assert field in out

@@ -1,0 +1,130 @@
+"""Layer and Chain: forward against the formula, backward against central finite differences."""
+
+import numpy as np
+import pytest
+
+from fastdds import Banded, Chain, Dense, Identity, Layer
+from fastdds.activations import names
+
+SMOOTH_AWAY_FROM_ZERO = names()
+
+
+def numeric_check(params_and_inputs, loss, grads, rng, eps=1e-6, samples=6):
+    """Compare analytic grads with central differences at a few random entries of each array."""
+    for arr, g in zip(params_and_inputs, grads):
+        for _ in range(samples):
+            idx = tuple(rng.integers(s) for s in arr.shape)
+            old = arr[idx]
+            arr[idx] = old + eps
+            fp = loss()
+            arr[idx] = old - eps
+            fm = loss()
+            arr[idx] = old
+            num = (fp - fm) / (2 * eps)
+            assert abs(g[idx] - num) <= 1e-6 * max(1.0, abs(num)), (arr.shape, idx, g[idx], num)
+
+
+def make_layer(kind, act, n, rng):
+    if kind == "dense":
+        return Layer(Dense(rng.standard_normal((n, n)) * 0.3),
+                     [(Dense(rng.standard_normal((n, 5)) * 0.5), act, Dense(rng.standard_normal((5, n))),
+                       rng.standard_normal(5))])
+    if kind == "banded":
+        return Layer(Banded.stencil([1.0, -2.0, 1.0], n, boundary="periodic"),
+                     [(Banded([-1, 0, 1], rng.standard_normal((3, n)), "neumann"), act,
+                       Banded([0, 1], rng.standard_normal((2, n)), "dirichlet"), rng.standard_normal(n)),
+                      (Banded.stencil([0.3, -0.4], n, boundary="periodic", offsets=[-1, 0]), act, None, None)])
+    return Layer(Identity(n, 0.9), [(Identity(n, 0.5), act, Banded.stencil([1.0, -1.0], n), None)])
+
+
+@pytest.mark.parametrize("act", SMOOTH_AWAY_FROM_ZERO)
+@pytest.mark.parametrize("kind", ["dense", "banded", "identity"])
+def test_layer_backward_matches_finite_differences(act, kind, rng):
+    n = 7
+    layer = make_layer(kind, act, n, rng)
+    x = rng.standard_normal((3, n))
+    w = rng.standard_normal((3, n))
+
+    def loss():
+        return float(np.sum(layer.forward(x, keep=False) * w))
+
+    layer.forward(x)
+    dx, grads = layer.backward(w)
+    assert len(grads) == len(layer.params())
+    numeric_check(layer.params() + [x], loss, grads + [dx], rng)
+
+
+def test_layer_forward_formula(rng):
+    n = 6
+    P, Q, R = (Dense(rng.standard_normal((n, n))) for _ in range(3))
+    b = rng.standard_normal(n)
+    x = rng.standard_normal(n)
+    y = Layer(P, [(Q, "tanh", R, b)]).forward(x)
+    np.testing.assert_allclose(y, P.matrix @ x + Q.matrix @ np.tanh(R.matrix @ x + b), rtol=1e-13)
+
+
+def test_burgers_lax_friedrichs_step_as_layer():
+    """The DESIGN table's LF Burgers layer equals the flux-difference update."""
+    n, h, dt, nu, alpha = 64, 1.0 / 64, 0.004, 0.01, 1.0
+    x = np.arange(n) * h
+    u = np.sin(2 * np.pi * x)
+    D2 = Banded.stencil([1.0, -2.0, 1.0], n, boundary="periodic")
+    D1 = Banded.stencil([-1.0, 0.0, 1.0], n, boundary="periodic")
+    c = nu * dt / h**2 + alpha * dt / (2 * h)
+    layer = Layer(Banded([-1, 0, 1], np.array([c, 1 - 2 * c, c]), "periodic", n=n),
+                  [(Banded([-1, 0, 1], -(dt / (2 * h)) * D1.diagonals[:, 0], "periodic", n=n), "square_half",
+                    None, None)])
+    f = 0.5 * u**2
+    up, um = np.roll(u, -1), np.roll(u, 1)
+    flux_r = 0.5 * (f + 0.5 * up**2) - 0.5 * alpha * (up - u)
+    flux_l = 0.5 * (0.5 * um**2 + f) - 0.5 * alpha * (u - um)
+    expected = u - dt / h * (flux_r - flux_l) + nu * dt / h**2 * (up - 2 * u + um)
+    np.testing.assert_allclose(layer.forward(u), expected, rtol=1e-13, atol=1e-15)
+    assert D2.shape == (n, n)
+
+
+def test_chain_backward_with_repeated_layer(rng):
+    n = 5
+    a = make_layer("dense", "tanh", n, rng)
+    b = make_layer("banded", "silu", n, rng)
+    chain = Chain([a, b, a])
+    x = rng.standard_normal((2, n))
+    w = rng.standard_normal((2, n))
+    traj = chain.forward(x)
+    assert len(traj) == 4
+    np.testing.assert_allclose(traj[-1], a(b(a(x))), rtol=1e-13)
+
+    def loss():
+        return float(np.sum(chain.forward(x, keep=False)[-1] * w))
+
+    chain.forward(x)
+    dx, grads = chain.backward(w)
+    assert len(grads) == len(chain.params()) == len(a.params()) + len(b.params())
+    numeric_check(chain.params() + [x], loss, grads + [dx], rng)
+
+
+def test_float32_stays_float32(rng):
+    layer = Layer(Banded.stencil([1.0, -2.0, 1.0], 8, dtype=np.float32),
+                  [(Dense(rng.standard_normal((8, 3)), np.float32), "tanh",
+                    Dense(rng.standard_normal((3, 8)), np.float32), np.zeros(3, np.float32))])
+    y = layer.forward(np.ones((2, 8), np.float32))
+    dx, grads = layer.backward(np.ones((2, 8), np.float32))
+    assert y.dtype == dx.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
+
+
+def test_layer_bad_input(rng):
+    with pytest.raises(ValueError, match="R gives 4 values but Q takes 3"):
+        Layer(None, [(Dense(np.ones((5, 3))), "tanh", Dense(np.ones((4, 5))), None)])
+    with pytest.raises(ValueError, match="share a dtype"):
+        Layer(Identity(3), [(Dense(np.ones((3, 3)), np.float32), "tanh", None, None)])
+    with pytest.raises(ValueError, match="bias has shape"):
+        Layer(None, [(None, "tanh", Dense(np.ones((4, 5))), np.zeros(3))])
+    with pytest.raises(ValueError, match="unknown activation"):
+        Layer(None, [(None, "swish2", Dense(np.ones((4, 5))), None)])
+    layer = Layer(Identity(3))
+    with pytest.raises(ValueError, match="expected \\(3,\\)"):
+        layer.forward(np.ones(4))
+    with pytest.raises(RuntimeError, match="preceding forward"):
+        Layer(Identity(3)).backward(np.ones(3))
+    with pytest.raises(ValueError, match="layer 0 gives 3 values but layer 1 takes 4"):
+        Chain([Layer(Identity(3)), Layer(Identity(4))])

@@ -1,0 +1,207 @@
+"""Operators: kernels against dense matrices, transposes, moments, Fornberg weights, spectra, bad input."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastdds import Banded, Dense, Identity
+from fastdds.fornberg import fornberg_weights, stencil_offsets
+
+BOUNDARIES = ["periodic", "dirichlet", "neumann"]
+DTYPES = [np.float64, np.float32]
+TOL = {np.float64: 1e-12, np.float32: 2e-5}
+
+
+def dense_reference(offsets, diags, boundary, n):
+    """The matrix of a banded operator built entry by entry from its definition."""
+    a = np.zeros((n, n))
+    for k, o in enumerate(offsets):
+        for i in range(n):
+            j = i + o
+            if not 0 <= j < n:
+                if boundary == "dirichlet":
+                    continue
+                j = j % n if boundary == "periodic" else (-j if j < 0 else 2 * (n - 1) - j)
+            a[i, j] += diags[k, 0 if diags.shape[1] == 1 else i]
+    return a
+
+
+def operators(rng, n, dtype):
+    """One operator of every kind and boundary, square n x n, plus a rectangular Dense."""
+    ops = [Identity(n, 0.7, dtype), Dense(rng.standard_normal((n, n)), dtype),
+           Dense(rng.standard_normal((n + 3, n)), dtype)]
+    for bc in BOUNDARIES:
+        ops.append(Banded.stencil([1.0, -2.0, 1.0], n, 0.1, bc, power=2, dtype=dtype))
+        ops.append(Banded([-2, 0, 1], rng.standard_normal((3, n)), bc, dtype=dtype))
+    return ops
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [3, 8, 1031])
+def test_transpose_consistency(rng, n, dtype):
+    for op in operators(rng, n, dtype):
+        x = rng.standard_normal((4, op.shape[1])).astype(dtype)
+        y = rng.standard_normal((4, op.shape[0])).astype(dtype)
+        lhs = np.sum(op.apply(x).astype(np.float64) * y)
+        rhs = np.sum(x.astype(np.float64) * op.apply_transpose(y))
+        scale = np.abs(op.apply(x)).sum() * np.abs(y).max() + 1.0
+        assert abs(lhs - rhs) <= TOL[dtype] * scale, op
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("const", [True, False])
+def test_banded_kernel_matches_definition(xp, rng, boundary, const):
+    for n, offsets in [(1, [0]), (2, [-1, 0, 1]), (5, [-2, -1, 0, 1, 2]), (600, [-3, 0, 2]), (9, [4, -8])]:
+        diags = rng.standard_normal((len(offsets), 1 if const else n))
+        a = dense_reference(offsets, diags, boundary, n)
+        op = Banded(offsets, xp.asarray(diags[:, 0] if const else diags), boundary, n=n)
+        x = rng.standard_normal((3, n))
+        y = op.apply(xp.asarray(x))
+        np.testing.assert_allclose(xp.asnumpy(y) if xp is not np else y, x @ a.T, rtol=1e-12, atol=1e-12)
+        yt = op.apply_transpose(xp.asarray(x))
+        np.testing.assert_allclose(xp.asnumpy(yt) if xp is not np else yt, x @ a, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(op.to_sparse().toarray(), a, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_diagonal_gradient_matches_dense(rng, boundary):
+    n, offsets = 11, [-1, 0, 2]
+    for const in (True, False):
+        diags = rng.standard_normal((3, 1 if const else n))
+        op = Banded(offsets, diags[:, 0] if const else diags, boundary, n=n)
+        x, dy = rng.standard_normal((5, n)), rng.standard_normal((5, n))
+        (g,) = op.grad(x, dy)
+        expected = np.zeros_like(diags)
+        for k in range(3):
+            e = np.zeros_like(diags)
+            e[k] = 1.0
+            expected[k] = np.sum(dy * (x @ dense_reference(offsets, e, boundary, n).T)) if const else [
+                np.sum(dy[:, i] * (x @ dense_reference(offsets, e, boundary, n)[i])) for i in range(n)]
+        np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_laplacian_moments():
+    h = 0.01
+    op = Banded.stencil([1.0, -2.0, 1.0], 50, h, "dirichlet", power=2)
+    m = op.moments(h, kmax=3)
+    np.testing.assert_allclose(m[:, 1:-1], np.array([[0.0], [0.0], [2.0], [0.0]]) * np.ones((1, 48)), atol=1e-9)
+    assert m[0, 0] == pytest.approx(-1.0 / h**2)  # the dirichlet edge row lost a neighbour: decay rate
+
+
+def test_periodic_moments_use_stencil_offsets():
+    op = Banded.derivative(1, 2, 20, h=0.5, boundary="periodic")
+    np.testing.assert_allclose(op.moments(0.5, kmax=2), [[0.0] * 20, [1.0] * 20, [0.0] * 20], atol=1e-12)
+
+
+def test_dense_moments_match_banded():
+    op = Banded.derivative(2, 4, 30, h=0.2)
+    np.testing.assert_allclose(Dense.from_operator(op).moments(0.2, 4), op.moments(0.2, 4), atol=1e-9)
+
+
+@pytest.mark.parametrize("order,accuracy,kind", [(1, 2, "central"), (1, 4, "central"), (2, 2, "central"),
+                                                 (2, 6, "central"), (3, 2, "central"), (1, 1, "forward"),
+                                                 (1, 3, "backward"), (2, 2, "forward"), (4, 2, "central")])
+def test_fornberg_reproduces_polynomials(order, accuracy, kind):
+    offs = stencil_offsets(order, accuracy, kind)
+    w = fornberg_weights(offs, order)
+    h, x0 = 0.37, 1.3
+    for q in range(offs.size):  # exact up to degree p - 1
+        vals = (x0 + offs * h) ** q
+        exact = np.prod(np.arange(q, q - order, -1)) * x0 ** (q - order) if q >= order else 0.0
+        assert np.dot(w, vals) / h**order == pytest.approx(exact, rel=1e-9, abs=1e-7)
+
+
+@pytest.mark.parametrize("order,accuracy", [(1, 2), (1, 4), (2, 2), (2, 4)])
+def test_derivative_convergence_order(order, accuracy):
+    errs, hs = [], []
+    for n in (32, 64, 128):
+        h = 2 * np.pi / n
+        x = np.arange(n) * h
+        op = Banded.derivative(order, accuracy, n, h, boundary="periodic")
+        exact = np.sin(x + order * np.pi / 2)
+        errs.append(np.abs(op.apply(np.sin(x)) - exact).max())
+        hs.append(h)
+    observed = np.polyfit(np.log(hs), np.log(errs), 1)[0]
+    assert observed == pytest.approx(accuracy, abs=0.15)
+
+
+def test_circulant_spectrum_matches_dense():
+    op = Banded.stencil([1.0, -2.0, 1.0], 64, boundary="periodic")
+    fft = np.sort_complex(np.round(op.spectrum(), 12))
+    dense = np.sort_complex(np.round(np.linalg.eigvals(op.to_dense()), 12))
+    np.testing.assert_allclose(fft, dense, atol=1e-10)
+    assert np.abs(fft).max() == pytest.approx(4.0)
+
+
+def test_singular_values_of_rectangular(rng):
+    m = rng.standard_normal((7, 4))
+    np.testing.assert_allclose(Dense(m).spectrum(), np.linalg.svd(m, compute_uv=False))
+    with pytest.raises(ValueError, match="square"):
+        Dense(m).spectrum("eig")
+
+
+def test_conversions_roundtrip(rng):
+    op = Banded([-1, 0, 3], rng.standard_normal((3, 12)), "periodic")
+    back = Banded.from_sparse(op.to_sparse())
+    np.testing.assert_array_equal(back.to_dense(), op.to_dense())
+    np.testing.assert_array_equal(Banded.from_dense(op.to_dense()).to_dense(), op.to_dense())
+    np.testing.assert_array_equal(Dense.from_sparse(sp.csr_matrix(op.to_dense())).matrix, op.to_dense())
+    x = rng.standard_normal(12)
+    np.testing.assert_allclose(back.apply(x), op.apply(x), rtol=1e-13)
+
+
+def test_counts():
+    op = Banded.stencil([1.0, -2.0, 1.0], 100)
+    assert (op.nparams, op.flops(2)) == (3, 1200)
+    assert Dense(np.ones((3, 5))).flops(4) == 120 and Dense(np.ones((3, 5))).nparams == 15
+    assert Identity(4).nparams == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dtype_is_kept(rng, dtype):
+    for op in operators(rng, 6, dtype):
+        x = rng.standard_normal((2, op.shape[1])).astype(dtype)
+        assert op.apply(x).dtype == dtype and op.apply_transpose(op.apply(x)).dtype == dtype
+        assert op.astype(np.float64).dtype == np.float64
+
+
+def test_bad_input_is_named(rng):
+    op = Banded.stencil([1.0, -2.0, 1.0], 8)
+    with pytest.raises(ValueError, match=r"shape \(7,\)"):
+        op.apply(np.ones(7))
+    with pytest.raises(ValueError, match="NaN"):
+        op.apply(np.full(8, np.nan))
+    with pytest.raises(ValueError, match="float32 but the operator is float64"):
+        op.apply(np.ones(8, np.float32))
+    with pytest.raises(ValueError, match="unknown boundary"):
+        Banded.stencil([1.0], 8, boundary="wrap")
+    with pytest.raises(ValueError, match="empty operator"):
+        Banded.stencil([1.0], 0)
+    with pytest.raises(ValueError, match="empty operator"):
+        Identity(0)
+    with pytest.raises(ValueError, match="non-empty 2-D"):
+        Dense(np.ones((0, 3)))
+    with pytest.raises(ValueError, match="does not fit"):
+        Banded([-9, 0], np.ones(2), n=8)
+    with pytest.raises(ValueError, match="distinct"):
+        Banded([1, 1], np.ones(2), n=8)
+    with pytest.raises(ValueError, match="NaN"):
+        Dense(np.array([[1.0, np.nan]]))
+    with pytest.raises(ValueError, match="float16"):
+        Dense(np.ones((2, 2)), dtype=np.float16)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 40), width=st.integers(1, 5), batch=st.integers(1, 3),
+       boundary=st.sampled_from(BOUNDARIES), const=st.booleans(), seed=st.integers(0, 2**31))
+def test_random_stencils_match_dense(n, width, batch, boundary, const, seed):
+    rng = np.random.default_rng(seed)
+    offsets = sorted(rng.choice(np.arange(-(n - 1), n), size=min(width, 2 * n - 1), replace=False).tolist())
+    diags = rng.standard_normal((len(offsets), 1 if const else n))
+    op = Banded(offsets, diags[:, 0] if const else diags, boundary, n=n)
+    a = dense_reference(offsets, diags, boundary, n)
+    x = rng.standard_normal((batch, n))
+    np.testing.assert_allclose(op.apply(x), x @ a.T, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(op.apply_transpose(x), x @ a, rtol=1e-11, atol=1e-11)
