@@ -1,0 +1,404 @@
+"""A hand-written multilayer perceptron with Taylor-mode input derivatives and its reverse pass.
+
+Hidden layers are z = a W + b, a' = sigma(z); the output layer is linear. Beside the value u
+the forward pass carries the first and second input derivatives a PINN residual needs, as
+stacked streams (value, d/dx_i, d^2/dx_i dx_j), so that every layer is ONE matrix product of
+shape (S N, fan_in) @ (fan_in, fan_out) followed by one fused element-wise kernel
+(``fastdds.kernels.cpu.mlp``):
+
+    forward                                  backward (g = dL/d stream)
+    z   = a W + b,  z_i = a_i W,  z_ij = a_ij W          dW = [a; a_i; a_ij]^T [g_z; g_zi; g_zij]
+                                                         db = sum_N g_z
+                                                         [g_a; g_ai; g_aij] = [g_z; g_zi; g_zij] W^T
+    a'   = sigma(z)                          g_z   = g s1 + sum_i g_i s2 z_i + sum_ij g_ij (s3 z_i z_j + s2 z_ij)
+    a'_i = s1 z_i                            g_zi  = g_i s1 + sum_j g_ij s2 z_j  (both factors of z_i z_j)
+    a'_ij = s2 z_i z_j + s1 z_ij             g_zij = g_ij s1
+
+with s_d = sigma^(d)(z), and at the input a = X, a_i = e_i, a_ij = 0. No autodiff framework
+is involved. Buffers are allocated once per (number of points, derivative set) and reused.
+
+Weights are stored as W_l of shape (fan_in, fan_out), the layout of the published weight files
+(``W0..WL``, ``b0..bL`` in an .npz).
+"""
+
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from .. import backend
+from ..activations import get_activation
+from ..io import atomic_write
+from ..layers import Layer
+from ..operators import Dense
+from ..validation import check_finite
+
+INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
+_MAX_WORKSPACES = 8
+
+
+def _init_weight(init, fan_in, fan_out, rng):
+    """One weight matrix (fan_in, fan_out), float64, drawn from `rng` by scheme `init`."""
+    if init == "glorot_uniform":
+        lim = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-lim, lim, (fan_in, fan_out))
+    if init == "glorot_normal":
+        return rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), (fan_in, fan_out))
+    if init == "he_uniform":
+        lim = np.sqrt(6.0 / fan_in)
+        return rng.uniform(-lim, lim, (fan_in, fan_out))
+    return rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
+
+
+class _Streams:
+    """Which Taylor streams a derivative request needs, and where each requested key lives.
+
+    Stream 0 is u; streams 1..n1 are d/dx_i for i in `firsts`; streams 1+n1.. are the
+    second derivatives of `pairs` (indices into `firsts`, p <= q).
+    """
+
+    def __init__(self, derivs, d_in):
+        keys = []
+        for d in derivs:
+            key = tuple(int(i) for i in (d if isinstance(d, (tuple, list)) else (d,)))
+            if len(key) > 2:
+                raise ValueError(f"derivative {key} has order {len(key)}; only orders 1 and 2 are available")
+            if any(not 0 <= i < d_in for i in key):
+                raise ValueError(f"derivative {key} refers to an input column outside 0..{d_in - 1}")
+            keys.append(key)
+        self.keys = tuple(dict.fromkeys([()] + keys))
+        self.firsts = sorted({i for k in keys for i in k})
+        col = {i: k for k, i in enumerate(self.firsts)}
+        second = sorted({tuple(sorted(k)) for k in keys if len(k) == 2})
+        self.pairs = np.array([(col[i], col[j]) for i, j in second], dtype=np.int64).reshape(-1, 2)
+        n1 = len(self.firsts)
+        self.S = 1 + n1 + len(second)
+        self.index = {(): 0}
+        for key in keys:
+            self.index[key] = 1 + col[key[0]] if len(key) == 1 else 1 + n1 + second.index(tuple(sorted(key)))
+
+
+class _Workspace:
+    """Preallocated arrays of one forward/backward shape: per layer its input streams `a`,
+    its GEMM output `z`, the kept activation derivatives `s` (one scratch row unless `keep`),
+    and two gradient buffers for the reverse pass."""
+
+    def __init__(self, sizes, dtype, N, streams, keep):
+        S = streams.S
+        self.a = [np.zeros((S, N, w), dtype=dtype) for w in sizes[:-1]]
+        for k, i in enumerate(streams.firsts):
+            self.a[0][1 + k, :, i] = 1.0
+        self.z = [np.empty((S, N, w), dtype=dtype) for w in sizes[1:]]
+        self.s = [np.empty((3, N if keep else 1, w), dtype=dtype) for w in sizes[1:-1]]
+        big = S * N * max(sizes[1:])
+        self.g = [np.empty(big, dtype=dtype) for _ in range(2 if keep else 0)]
+
+    def grad_buffer(self, which, S, N, w):
+        return self.g[which][:S * N * w].reshape(S, N, w)
+
+    def nbytes(self):
+        return sum(x.nbytes for group in (self.a, self.z, self.s, self.g) for x in group)
+
+
+class MLP:
+    """Fully connected network u = W_L sigma(... sigma(X W_0 + b_0) ...) + b_L.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        [d_in, width_1, ..., d_out]; at least two entries.
+    activation : str, (str, float) or Activation
+        Of the hidden layers (any name of ``fastdds.activations``); the output layer is linear.
+    init : {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal"}
+        Weight initialisation (normal ones are plain, not truncated); biases start at zero.
+    seed : int
+        Seed of ``np.random.default_rng``; the same seed gives the same weights in both dtypes
+        (drawn in float64, then cast).
+    dtype : float64 (default) or float32
+
+    Attributes
+    ----------
+    params : list of ndarray
+        [W0, b0, W1, b1, ...], W_l of shape (fan_in, fan_out); optimisers update them in place.
+    sizes, dtype, activation, nparams
+    """
+
+    def __init__(self, sizes, activation="tanh", init="glorot_uniform", seed=0, dtype=np.float64):
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"sizes must list at least two positive layer widths; got {sizes}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
+        self.sizes = sizes
+        self.dtype = backend.resolve_dtype(dtype)
+        self.activation = get_activation(activation)
+        rng = np.random.default_rng(seed)
+        self.params = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            self.params += [_init_weight(init, fan_in, fan_out, rng).astype(self.dtype),
+                            np.zeros(fan_out, dtype=self.dtype)]
+        self._spec_cache = {}
+        self._workspaces = OrderedDict()
+        self._tape = None
+
+    # ---- construction from / to weight files -------------------------------------------
+    @classmethod
+    def from_weights(cls, weights, activation="tanh", dtype=None):
+        """Network with the given weights (copied).
+
+        Parameters
+        ----------
+        weights : list of (W, b)
+            W_l of shape (fan_in, fan_out), b_l of shape (fan_out,); shapes must chain.
+        activation : as in `MLP`
+        dtype : optional
+            Default: the dtype of W0 if float32/float64, else float64.
+        """
+        weights = _check_weights(weights, "weights")
+        dtype = backend.resolve_dtype(dtype, like=weights[0][0])
+        net = cls([weights[0][0].shape[0]] + [W.shape[1] for W, _ in weights], activation, dtype=dtype)
+        for l, (W, b) in enumerate(weights):
+            net.params[2 * l][...] = W
+            net.params[2 * l + 1][...] = b
+        return net
+
+    @classmethod
+    def load(cls, path, activation="tanh", dtype=None):
+        """Load an .npz weight file (W0..WL, b0..bL); see `load_weights`.
+
+        float32 files give a float32 network unless `dtype` says otherwise.
+        """
+        return cls.from_weights(load_weights(path), activation, dtype)
+
+    def save(self, path):
+        """Write the weights as an .npz (W0..WL, b0..bL) atomically; see `save_weights`."""
+        save_weights(path, self.weights)
+
+    @property
+    def weights(self):
+        """List of (W_l, b_l) views of `params`."""
+        return [(self.params[2 * l], self.params[2 * l + 1]) for l in range(len(self.sizes) - 1)]
+
+    # ---- parameter vectors ----------------------------------------------------------------
+    @property
+    def nparams(self):
+        """Number of trainable parameters."""
+        return sum(int(p.size) for p in self.params)
+
+    def get_flat(self):
+        """All parameters as one float64 vector (a copy), in `params` order."""
+        return np.concatenate([p.ravel() for p in self.params]).astype(np.float64)
+
+    def set_flat(self, vec):
+        """Write a vector from `get_flat` (any float dtype) back into `params`, in place."""
+        vec = np.asarray(vec)
+        if vec.shape != (self.nparams,):
+            raise ValueError(f"flat parameter vector has shape {vec.shape}; expected ({self.nparams},)")
+        check_finite("flat parameter vector", vec)
+        o = 0
+        for p in self.params:
+            p[...] = vec[o:o + p.size].reshape(p.shape)
+            o += p.size
+
+    def grads_to_flat(self, grads):
+        """Gradients aligned with `params` as one float64 vector."""
+        if len(grads) != len(self.params) or any(g.shape != p.shape for g, p in zip(grads, self.params)):
+            raise ValueError("grads must be a list aligned with params (same length and shapes)")
+        return np.concatenate([np.asarray(g).ravel() for g in grads]).astype(np.float64)
+
+    # ---- the same weights as fastdds layers ------------------------------------------------
+    @property
+    def layers(self):
+        """The network as ``fastdds.layers.Layer`` objects sharing these weights (no copy).
+
+        Hidden layer l: Layer(None, [(None, activation, Dense(W_l.T), b_l)]); the output layer
+        is the same with the identity activation, i.e. W_L^T a + b_L.
+        """
+        weights = self.weights
+        out = [Layer(None, [(None, self.activation, Dense(W.T), b)]) for W, b in weights[:-1]]
+        W, b = weights[-1]
+        return out + [Layer(None, [(None, "identity", Dense(W.T), b)])]
+
+    # ---- forward / backward -----------------------------------------------------------------
+    def _streams(self, derivs):
+        key = tuple(tuple(d) if isinstance(d, (tuple, list)) else d for d in derivs)
+        spec = self._spec_cache.get(key)
+        if spec is None:
+            spec = self._spec_cache[key] = _Streams(key, self.sizes[0])
+        return spec
+
+    def _workspace(self, N, spec, keep):
+        key = (N, spec.keys, keep)
+        ws = self._workspaces.pop(key, None)
+        if ws is None:
+            ws = _Workspace(self.sizes, self.dtype, N, spec, keep)
+            while len(self._workspaces) >= _MAX_WORKSPACES:
+                self._workspaces.popitem(last=False)
+        self._workspaces[key] = ws
+        return ws
+
+    def release(self):
+        """Drop the preallocated buffers and the kept forward state (frees their memory)."""
+        self._workspaces.clear()
+        self._tape = None
+
+    def forward(self, X, derivs=(), keep=True):
+        """u and the requested input derivatives at the points X.
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, d_in), the network's dtype
+        derivs : sequence of tuples
+            Multi-indices over the input columns: (i,) for du/dx_i, (i, j) for d^2u/dx_i dx_j
+            (pure i == j or mixed).
+        keep : bool
+            Keep what `backward` needs (the last such forward is the one `backward` reverses).
+
+        Returns
+        -------
+        dict
+            {(): u, (i,): u_xi, (i, j): u_xixj, ...}, each an ndarray of shape (N, d_out) and
+            the network's dtype (fresh arrays, not overwritten by later calls).
+        """
+        X = self._check_points(X)
+        spec = self._streams(derivs)
+        N, S = X.shape[0], spec.S
+        ws = self._workspace(N, spec, keep)
+        ws.a[0][0] = X
+        k = backend.kernels("mlp", like=X)
+        code, alpha = self.activation.code, float(self.activation.alpha)
+        L = len(self.sizes) - 1
+        for l in range(L):
+            W, b = self.params[2 * l], self.params[2 * l + 1]
+            a, z = ws.a[l], ws.z[l]
+            np.matmul(a.reshape(S * N, -1), W, out=z.reshape(S * N, -1))
+            if l < L - 1:
+                k.taylor_forward(code, alpha, z, b, spec.pairs, ws.a[l + 1], ws.s[l])
+        out = ws.z[-1].copy()
+        out[0] += self.params[-1]
+        if keep:
+            self._tape = (ws, spec, N)
+        return {key: out[spec.index[key]] for key in spec.keys}
+
+    def backward(self, dout):
+        """Parameter gradients of a loss of the streams of the last `forward(..., keep=True)`.
+
+        Parameters
+        ----------
+        dout : dict
+            Keys: a subset of that forward's keys; values: dL/d(stream), shape (N, d_out).
+
+        Returns
+        -------
+        list of ndarray aligned with `params`, summed over the N points, network dtype.
+        """
+        if self._tape is None:
+            raise RuntimeError("backward needs a preceding forward(X, derivs, keep=True)")
+        ws, spec, N = self._tape
+        S, L = spec.S, len(self.sizes) - 1
+        g = ws.grad_buffer(0, S, N, self.sizes[-1])
+        g[...] = 0
+        for key, v in dout.items():
+            key = tuple(key)
+            if key not in spec.index:
+                raise ValueError(f"dout has key {key} but the last forward computed only {list(spec.index)}")
+            v = np.asarray(v, dtype=self.dtype)
+            if v.shape != (N, self.sizes[-1]):
+                raise ValueError(f"dout[{key}] has shape {v.shape}; expected ({N}, {self.sizes[-1]})")
+            check_finite(f"dout[{key}]", v)
+            g[spec.index[key]] += v
+        k = backend.kernels("mlp", like=g)
+        grads = [None] * (2 * L)
+        for l in range(L - 1, -1, -1):
+            fan_in, fan_out = self.sizes[l], self.sizes[l + 1]
+            g2 = g.reshape(S * N, fan_out)
+            grads[2 * l] = ws.a[l].reshape(S * N, fan_in).T @ g2
+            grads[2 * l + 1] = g[0].sum(axis=0)
+            if l > 0:
+                gp = ws.grad_buffer((L - l) % 2, S, N, fan_in)
+                np.matmul(g2, self.params[2 * l].T, out=gp.reshape(S * N, fan_in))
+                k.taylor_backward(spec.pairs, ws.z[l - 1], ws.s[l - 1], gp)
+                g = gp
+        return grads
+
+    def __call__(self, X):
+        """u at the points X (N, d_in) -> (N, d_out); no derivatives, nothing kept."""
+        return self.forward(X, (), keep=False)[()]
+
+    def _check_points(self, X):
+        if not hasattr(X, "dtype"):
+            X = np.asarray(X, dtype=self.dtype)
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(f"X has shape {X.shape}; expected (N, {self.sizes[0]})")
+        if X.dtype != self.dtype:
+            raise ValueError(f"X is {X.dtype} but the network is {self.dtype}; cast X with "
+                             f"X.astype(net.dtype) or build the network with dtype={X.dtype}")
+        check_finite("X", X)
+        return np.ascontiguousarray(X)
+
+    def __repr__(self):
+        return (f"MLP(sizes={self.sizes}, activation={self.activation.name!r}, dtype={self.dtype.name}, "
+                f"nparams={self.nparams})")
+
+
+def _check_weights(weights, source):
+    """Validate a list of (W, b): 2-D W, b of shape (W.shape[1],), chained shapes, finite floats."""
+    weights = [(np.asarray(W), np.asarray(b)) for W, b in weights]
+    if not weights:
+        raise ValueError(f"{source}: no layers")
+    for l, (W, b) in enumerate(weights):
+        for name, x in ((f"W{l}", W), (f"b{l}", b)):
+            if not np.issubdtype(x.dtype, np.floating):
+                raise ValueError(f"{source}: {name} has dtype {x.dtype}; expected float32 or float64")
+            check_finite(f"{source}: {name}", x)
+        if W.ndim != 2 or 0 in W.shape:
+            raise ValueError(f"{source}: W{l} has shape {W.shape}; expected (fan_in, fan_out)")
+        if b.shape != (W.shape[1],):
+            raise ValueError(f"{source}: b{l} has shape {b.shape}; expected ({W.shape[1]},) to match W{l}")
+        if l and W.shape[0] != weights[l - 1][0].shape[1]:
+            raise ValueError(f"{source}: W{l} takes {W.shape[0]} inputs but W{l - 1} gives "
+                             f"{weights[l - 1][0].shape[1]}; the layer shapes do not chain")
+    return weights
+
+
+def load_weights(path):
+    """Read an .npz weight file with arrays W0..WL (fan_in, fan_out) and b0..bL.
+
+    Returns
+    -------
+    list of (W, b) host ndarrays, in the file's dtype.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Missing or extra arrays, shapes that do not chain, non-float data, NaN or inf
+        (the message names the array).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weight file at {path}; check the path")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    L = sum(1 for k in arrays if k.startswith("W"))
+    expected = {f"{p}{l}" for p in "Wb" for l in range(L)}
+    if L == 0 or set(arrays) != expected:
+        raise ValueError(f"{path}: expected arrays W0..W{L - 1} and b0..b{L - 1}; "
+                         f"found {sorted(arrays)}")
+    return _check_weights([(arrays[f"W{l}"], arrays[f"b{l}"]) for l in range(L)], str(path))
+
+
+def save_weights(path, weights):
+    """Write a list of (W, b) as an .npz (W0..WL, b0..bL) atomically (fastdds.io.atomic_write).
+
+    Parameters
+    ----------
+    path : str or Path
+    weights : list of (W, b)
+        W_l of shape (fan_in, fan_out), b_l of shape (fan_out,), NumPy or CuPy; validated first.
+    """
+    host = [(backend.to_numpy(W), backend.to_numpy(b)) for W, b in weights]
+    host = _check_weights(host, "weights")
+    arrays = {f"{p}{l}": x for l, (W, b) in enumerate(host) for p, x in (("W", W), ("b", b))}
+    atomic_write(path, lambda f: np.savez(f, **arrays))
