@@ -1,0 +1,393 @@
+"""Finite-difference / finite-volume solvers of viscous and inviscid Burgers' equation.
+
+    u_t + (u^2 / 2)_x = nu u_xx
+
+A scheme is data: a numerical flux, a reconstruction (first order or MUSCL with a limiter) and an
+explicit Runge-Kutta method in Shu-Osher form (torchdiffeq fixed-grid style: the tableau and the
+order are fields, not code). `solve` validates the input, picks the time step from a CFL number
+and advances every step inside one fused kernel (``fastdds.kernels.cpu.burgers.advance``).
+
+The first-order forward-Euler schemes with the Lax-Friedrichs ("lf"), central and Engquist-Osher
+("eo") fluxes are also available as chains of layers (`step_layers`, `chain`) built from the
+same coefficients:
+
+    lf       P = I + (nu dt/h^2 + alpha dt/(2h)) D2,  Q = -(dt/(2h)) D1,  sigma = u^2/2
+    central  P = I + nu dt/h^2 D2,                     Q = -(dt/(2h)) D1,  sigma = u^2/2
+    eo       P = I + nu dt/h^2 D2,  Q = -(dt/h) D-, -(dt/h) D+,  sigma = max(u,0)^2/2, min(u,0)^2/2
+
+The other schemes are not chains of the registry's layers: the Rusanov and Godunov (upwind)
+fluxes depend on max(|u_i|, |u_{i+1}|) or on a pair of neighbours jointly, which no pointwise
+activation of a linear map expresses; MUSCL limiters (minmod, van Leer) are likewise nonlinear
+functions of two differences; and a multi-stage SSP Runge-Kutta step needs the step's start state
+next to the stage state, which a layer acting on the state alone does not carry.
+"""
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import backend
+from ..layers import Chain, Layer
+from ..operators import Banded
+
+FLUXES = {"lf": 0, "rusanov": 1, "eo": 2, "central": 3, "upwind": 4}
+LIMITERS = {"none": 0, "minmod": 1, "vanleer": 2}
+BOUNDARIES = {"periodic": 0, "dirichlet": 1, "outflow": 2}
+
+
+@dataclass(frozen=True)
+class RungeKutta:
+    """Explicit Runge-Kutta method in Shu-Osher form: u^(k+1) = a_k u^n + b_k (u^(k) + dt L(u^(k)))."""
+
+    name: str
+    a: tuple
+    b: tuple
+    order: int
+
+
+RK = {
+    "euler": RungeKutta("euler", (0.0,), (1.0,), 1),
+    "ssp-rk2": RungeKutta("ssp-rk2", (0.0, 0.5), (1.0, 0.5), 2),
+    "ssp-rk3": RungeKutta("ssp-rk3", (0.0, 0.75, 1.0 / 3.0), (1.0, 0.25, 2.0 / 3.0), 3),
+}
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A conservative Burgers scheme: flux, reconstruction and time stepping.
+
+    Attributes
+    ----------
+    flux : str
+        Key of `FLUXES`.
+    limiter : str
+        "none" (first order) or a MUSCL limiter ("minmod", "vanleer").
+    rk : str
+        Key of `RK`.
+    """
+
+    flux: str
+    limiter: str = "none"
+    rk: str = "euler"
+
+    @property
+    def order(self):
+        """Formal order of accuracy on smooth solutions."""
+        return min(1 if self.limiter == "none" else 2, RK[self.rk].order)
+
+    @property
+    def is_chain(self):
+        """Whether `step_layers` can build this scheme as layers."""
+        return self.limiter == "none" and self.rk == "euler" and self.flux in ("lf", "eo", "central")
+
+    def cfl_limit(self):
+        """Largest CFL number (dt over `max_stable_dt`'s convective-diffusive bound) that keeps the
+        scheme stable: 1, or 1/2 with MUSCL (TVD bound for limiters with phi <= 2)."""
+        return 1.0 if self.limiter == "none" else 0.5
+
+
+PRESETS = {
+    "lf": Scheme("lf"),
+    "rusanov": Scheme("rusanov"),
+    "eo": Scheme("eo"),
+    "central": Scheme("central"),
+    "upwind": Scheme("upwind"),
+    "muscl-rk2": Scheme("rusanov", "minmod", "ssp-rk2"),
+    "muscl-rk3": Scheme("rusanov", "minmod", "ssp-rk3"),
+}
+
+
+def get_scheme(scheme, flux=None, limiter=None, rk=None):
+    """A `Scheme` from a preset name (see `PRESETS`) or a Scheme, with optional overrides.
+
+    Parameters
+    ----------
+    scheme : str or Scheme
+        "lf", "rusanov", "eo", "central", "upwind" (first order, forward Euler), "muscl-rk2",
+        "muscl-rk3" (Rusanov flux, minmod limiter, SSP Runge-Kutta).
+    flux, limiter, rk : str, optional
+        Replace the preset's flux (`FLUXES`), limiter (`LIMITERS`) or time stepper (`RK`).
+    """
+    if isinstance(scheme, Scheme):
+        base = scheme
+    elif scheme in PRESETS:
+        base = PRESETS[scheme]
+    else:
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of {sorted(PRESETS)}")
+    s = Scheme(flux or base.flux, limiter or base.limiter, rk or base.rk)
+    for name, value, table in (("flux", s.flux, FLUXES), ("limiter", s.limiter, LIMITERS), ("rk", s.rk, RK)):
+        if value not in table:
+            raise ValueError(f"unknown {name} {value!r}; choose one of {sorted(table)}")
+    return s
+
+
+def max_stable_dt(scheme, dx, nu, umax):
+    """Largest stable time step of a scheme.
+
+    First-order upwind-type fluxes (lf with alpha >= max|u|, rusanov, eo, upwind) under forward Euler
+    are monotone for dt <= dx / (umax + 2 nu / dx); MUSCL halves that. SSP Runge-Kutta methods keep
+    the forward-Euler bound. The central flux has no numerical dissipation: its L2 bound is
+    dt <= min(dx^2 / (2 nu), 2 nu / umax^2), so it needs nu > 0.
+
+    Parameters
+    ----------
+    scheme : str or Scheme
+    dx : float
+        Grid spacing (units of x).
+    nu : float
+        Viscosity (>= 0).
+    umax : float
+        Bound on |u| (the max over the initial data and boundary values; alpha for lf).
+
+    Returns
+    -------
+    float (units of t); inf when nothing limits the step.
+    """
+    s = get_scheme(scheme)
+    if s.flux == "central":
+        if nu <= 0:
+            return 0.0
+        return min(dx * dx / (2.0 * nu), 2.0 * nu / umax**2 if umax > 0 else np.inf)
+    rate = umax / dx + 2.0 * nu / dx**2
+    return s.cfl_limit() / rate if rate > 0 else np.inf
+
+
+@dataclass
+class Result:
+    """Output of `solve`.
+
+    Attributes
+    ----------
+    u : ndarray, shape (n,), the dtype of the input
+    t : float
+        Final time reached (nsteps * dt).
+    dt : float
+    nsteps : int
+    wall : float
+        Seconds spent in the kernel.
+    """
+
+    u: np.ndarray
+    t: float
+    dt: float
+    nsteps: int
+    wall: float
+
+
+def _check_state(u0, dtype):
+    u = np.asarray(u0) if not hasattr(u0, "dtype") else u0
+    if backend.is_gpu_array(u):
+        raise NotImplementedError("the GPU twin of the burgers kernels is not written yet; use the cpu backend")
+    dtype = backend.resolve_dtype(dtype, like=u)
+    if u.ndim != 1 or u.size < 3:
+        raise ValueError(f"u0 has shape {u.shape}; expected a 1-D grid of at least 3 nodes")
+    u = np.ascontiguousarray(u, dtype=dtype)
+    if not np.isfinite(u).all():
+        raise ValueError(f"u0 contains NaN or inf (first at index {int(np.flatnonzero(~np.isfinite(u))[0])})")
+    return u
+
+
+def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=0.9, flux=None, limiter=None,
+          rk=None, boundary="periodic", left=0.0, right=0.0, alpha=None, unsafe=False, check_every=64,
+          dtype=None):
+    """Advance Burgers' equation u_t + (u^2/2)_x = nu u_xx with a conservative explicit scheme.
+
+    Parameters
+    ----------
+    u0 : ndarray, shape (n,), float32 or float64
+        Nodal values on a uniform grid x_i = x_0 + i dx. Periodic: x_n = x_0 is not stored;
+        Dirichlet: the end nodes are the boundary nodes (overwritten by `left`, `right`).
+    dx : float
+        Grid spacing.
+    t_end : float, optional
+        Final time; the step is the largest dt <= cfl * max_stable_dt that divides t_end.
+    nu : float
+        Viscosity, >= 0.
+    scheme : str or Scheme
+        Preset name (`PRESETS`) or Scheme; `flux`, `limiter`, `rk` override its parts.
+    nsteps : int, optional
+        Number of steps (with `dt`, or with `t_end`).
+    dt : float, optional
+        Time step; default from `cfl`.
+    cfl : float
+        Fraction of the largest stable step, in (0, 1].
+    boundary : {"periodic", "dirichlet", "outflow"}
+    left, right : float
+        Dirichlet values.
+    alpha : float, optional
+        Lax-Friedrichs dissipation speed (flux "lf" only), >= max|u0|; default max|u0|.
+    unsafe : bool
+        Warn instead of raising when dt exceeds the stability limit.
+    check_every : int
+        NaN/inf test interval (steps) inside the kernel.
+    dtype : float32 or float64, optional
+        Default: the dtype of u0 when it is a float array, else float64.
+
+    Returns
+    -------
+    Result
+
+    Raises
+    ------
+    ValueError
+        Bad shapes, NaN input, nu < 0, an unstable dt (naming the largest stable one), or a state
+        that turned NaN/inf (naming the step).
+    """
+    s = get_scheme(scheme, flux, limiter, rk)
+    u = _check_state(u0, dtype)
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"unknown boundary {boundary!r}; choose one of {sorted(BOUNDARIES)}")
+    for name, v in (("dx", dx), ("nu", nu), ("left", left), ("right", right)):
+        if not np.isfinite(v):
+            raise ValueError(f"{name} = {v} must be finite")
+    if dx <= 0:
+        raise ValueError(f"grid spacing dx = {dx} must be > 0")
+    if nu < 0:
+        raise ValueError(f"viscosity nu = {nu} is negative; Burgers needs nu >= 0")
+    if boundary == "dirichlet":
+        u[0], u[-1] = left, right
+    umax = float(np.abs(u).max())
+    if alpha is not None and s.flux != "lf":
+        raise ValueError(f"alpha applies to the 'lf' flux only, not {s.flux!r}")
+    alpha = umax if alpha is None else float(alpha)
+    if s.flux == "lf" and alpha < umax:
+        raise ValueError(f"Lax-Friedrichs alpha = {alpha} is below max|u0| = {umax}; use alpha >= {umax}")
+    dt_max = max_stable_dt(s, dx, nu, alpha if s.flux == "lf" else umax)
+    if dt_max == 0.0:
+        raise ValueError("the central flux has no numerical dissipation and needs nu > 0; "
+                         "use an upwind-type flux (lf, rusanov, eo, upwind) for inviscid Burgers")
+    dt, nsteps = _time_step(dt, nsteps, t_end, cfl, dt_max, unsafe)
+    kern = backend.kernels("burgers", like=u)
+    coefs = np.array([dt / dx, nu * dt / dx**2, alpha, 0.5, 0.0, left, right, 2.0], dtype=u.dtype)
+    rk_a, rk_b = (np.array(c, dtype=u.dtype) for c in (RK[s.rk].a, RK[s.rk].b))
+    work = np.empty((3, u.size + 4), dtype=u.dtype)
+    out = np.empty_like(u)
+    if int(check_every) < 1:
+        raise ValueError(f"check_every = {check_every} must be >= 1")
+    t0 = time.perf_counter()
+    bad = kern.advance(u, out, nsteps, FLUXES[s.flux], LIMITERS[s.limiter], rk_a, rk_b, BOUNDARIES[boundary],
+                       coefs, int(check_every), work)
+    wall = time.perf_counter() - t0
+    if bad >= 0:
+        raise ValueError(f"the state became NaN or inf by step {bad} (t = {bad * dt:g}; checked every "
+                         f"{check_every} steps); lower the time step (cfl) or check the data")
+    return Result(out, nsteps * dt, dt, nsteps, wall)
+
+
+def _time_step(dt, nsteps, t_end, cfl, dt_max, unsafe):
+    """(dt, nsteps) from the arguments of `solve`, checked against the stability limit."""
+    if (t_end is None) == (nsteps is None) and dt is None:
+        raise ValueError("give t_end, or nsteps with dt, or t_end with nsteps")
+    if not 0 < cfl:
+        raise ValueError(f"cfl = {cfl} must be > 0")
+    if t_end is not None and not t_end > 0:
+        raise ValueError(f"t_end = {t_end} must be > 0")
+    if dt is None:
+        if cfl > 1 and not unsafe:
+            raise ValueError(f"cfl = {cfl} is above the stability limit 1 (largest stable dt = {dt_max:.6g}); "
+                             f"use cfl <= 1, or unsafe=True to run anyway")
+        if nsteps is None:
+            nsteps = max(1, int(np.ceil(t_end / (cfl * dt_max) - 1e-9))) if np.isfinite(dt_max) else 1
+        dt = t_end / nsteps
+    elif nsteps is None:
+        if t_end is None:
+            raise ValueError("with dt, give nsteps or t_end")
+        nsteps = max(1, int(round(t_end / dt)))
+        dt = t_end / nsteps
+    if not (np.isfinite(dt) and dt > 0) or int(nsteps) < 1:
+        raise ValueError(f"time step dt = {dt} and nsteps = {nsteps} must be positive")
+    if dt > dt_max * (1 + 1e-12):
+        msg = (f"time step dt = {dt:.6g} exceeds the stability limit; the largest stable dt is {dt_max:.6g} "
+               f"(cfl {dt / dt_max:.3g} > 1); lower dt or cfl")
+        if not unsafe:
+            raise ValueError(msg + ", or pass unsafe=True to run anyway")
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    return float(dt), int(nsteps)
+
+
+def _stencil(offsets, coeffs, nx, boundary, dtype):
+    """Banded stencil with node-Dirichlet rows (first and last rows zero) or outflow ghosts
+    (a term that falls outside the grid is added onto the end node's own coefficient)."""
+    offsets = np.asarray(offsets)
+    if boundary == "periodic":
+        return Banded(offsets, coeffs, "periodic", n=nx, dtype=dtype)
+    diags = np.repeat(np.asarray(coeffs, dtype=np.float64)[:, None], nx, axis=1)
+    if boundary == "dirichlet":
+        diags[:, 0] = diags[:, -1] = 0.0
+    else:
+        centre = int(np.flatnonzero(offsets == 0)[0])
+        for k, o in enumerate(offsets):
+            rows = np.arange(nx)[(np.arange(nx) + o < 0) | (np.arange(nx) + o >= nx)]
+            diags[centre, rows] += diags[k, rows]
+            diags[k, rows] = 0.0
+    return Banded(offsets, diags, "dirichlet", dtype=dtype)
+
+
+def step_layers(scheme, nx, dx, dt, nu, boundary="periodic", alpha=None, dtype=None):
+    """One forward-Euler Burgers step as layers, from the coefficients the fused kernel uses.
+
+    Parameters
+    ----------
+    scheme : {"lf", "eo", "central"} or Scheme
+        A first-order forward-Euler scheme (`Scheme.is_chain`).
+    nx : int
+        Number of nodes.
+    dx, dt : float
+        Grid spacing and time step.
+    nu : float
+        Viscosity, >= 0.
+    boundary : {"periodic", "dirichlet", "outflow"}
+        As in `solve`; Dirichlet end nodes keep their values (identity rows).
+    alpha : float, optional
+        Lax-Friedrichs dissipation speed (>= max|u| for a monotone step); default 1, the bound of
+        |u| for the reference problems (sin 2 pi x, -sin pi x, Riemann 1 | 0).
+    dtype : float32 or float64, optional
+
+    Returns
+    -------
+    list of Layer (one layer here); a Chain of `nsteps` copies advances nsteps steps.
+    """
+    s = get_scheme(scheme)
+    if not s.is_chain:
+        raise ValueError(f"scheme {scheme!r} is not a chain of layers (see the fastdds.pde.burgers docstring); "
+                         f"chains exist for the forward-Euler fluxes 'lf', 'eo', 'central'")
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"unknown boundary {boundary!r}; choose one of {sorted(BOUNDARIES)}")
+    if nu < 0:
+        raise ValueError(f"viscosity nu = {nu} is negative; Burgers needs nu >= 0")
+    if alpha is not None and s.flux != "lf":
+        raise ValueError(f"alpha applies to the 'lf' flux only, not {s.flux!r}")
+    dtype = backend.resolve_dtype(dtype)
+    c, d = dt / dx, nu * dt / dx**2
+    diff = d + (0.5 * c * (1.0 if alpha is None else float(alpha)) if s.flux == "lf" else 0.0)
+    P = _stencil((-1, 0, 1), np.array([diff, -2.0 * diff, diff]), nx, boundary, dtype)
+    return [Layer(_plus_identity(P), _branches(s.flux, c, nx, boundary, dtype))]
+
+
+def _plus_identity(P):
+    """I + P for a Banded P (offset 0 present)."""
+    d = P.diagonals.copy()
+    d[int(np.flatnonzero(P.offsets == 0)[0])] += 1.0
+    return Banded(P.offsets, d[:, 0] if P.constant else d, P.boundary, n=P.shape[0], dtype=P.dtype)
+
+
+def _branches(flux, c, nx, boundary, dtype):
+    if flux == "eo":
+        return [(_stencil((-1, 0), np.array([c, -c]), nx, boundary, dtype), "relu_square_half", None, None),
+                (_stencil((0, 1), np.array([c, -c]), nx, boundary, dtype), "neg_square_half", None, None)]
+    return [(_stencil((-1, 0, 1), np.array([0.5 * c, 0.0, -0.5 * c]), nx, boundary, dtype), "square_half",
+             None, None)]
+
+
+def chain(scheme, nx, dx, dt, nu, nsteps, boundary="periodic", alpha=None, dtype=None):
+    """A Chain of `nsteps` time steps, each the layers of `step_layers` (shared between steps).
+
+    Parameters are those of `step_layers`, plus nsteps : int >= 1.
+
+    Returns
+    -------
+    Chain
+    """
+    return Chain(step_layers(scheme, nx, dx, dt, nu, boundary, alpha, dtype) * int(nsteps))

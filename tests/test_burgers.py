@@ -1,0 +1,143 @@
+"""Burgers solvers: convergence orders against Cole-Hopf, TVD and shock position on Riemann data,
+chain == fused kernel, float32, bad input."""
+
+import numpy as np
+import pytest
+
+from fastdds.exact.burgers import burgers_sin2pi, riemann
+from fastdds.pde import burgers as B
+
+NU = 0.02
+T = 0.1
+
+
+def _smooth_error(scheme, nx, boundary):
+    if boundary == "periodic":
+        x = np.arange(nx) / nx
+    else:
+        x = np.linspace(0.0, 1.0, nx)
+    r = B.solve(np.sin(2 * np.pi * x), x[1] - x[0], T, NU, scheme, boundary=boundary, cfl=0.8)
+    return np.abs(r.u - burgers_sin2pi(x, T, NU)).max()
+
+
+@pytest.mark.parametrize("scheme, order", [("lf", 0.9), ("rusanov", 0.9), ("eo", 0.9), ("upwind", 0.9),
+                                           ("central", 1.9), ("muscl-rk2", 1.9), ("muscl-rk3", 1.9),
+                                           (B.Scheme("eo", "vanleer", "ssp-rk3"), 1.9)])
+@pytest.mark.parametrize("boundary", ["periodic", "dirichlet"])
+def test_convergence_order_on_smooth_viscous_solution(scheme, order, boundary):
+    sizes = (200, 400, 800) if boundary == "periodic" else (201, 401, 801)
+    errs = [_smooth_error(scheme, n, boundary) for n in sizes]
+    orders = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+    assert errs[-1] < 0.01
+    assert orders.min() >= order, (errs, orders)
+
+
+def _tv(u):
+    return np.abs(np.diff(u)).sum()
+
+
+@pytest.mark.parametrize("scheme", ["lf", "rusanov", "eo", "upwind", "muscl-rk2", "muscl-rk3",
+                                    B.Scheme("rusanov", "vanleer", "ssp-rk2")])
+def test_riemann_shock_is_tvd_and_in_place(scheme):
+    nx = 400
+    dx = 1.0 / nx
+    x = (np.arange(nx) + 0.5) * dx
+    u = riemann(x, 0.0, 1.0, 0.0)
+    tv0 = _tv(u)
+    t = 0.0
+    for _ in range(6):
+        r = B.solve(u, dx, 0.05, 0.0, scheme, boundary="outflow", cfl=0.9)
+        assert _tv(r.u) <= tv0 + 1e-12
+        assert r.u.max() <= 1.0 + 1e-12 and r.u.min() >= -1e-12
+        u, t = r.u, t + r.t
+    shock = x[np.flatnonzero(u < 0.5)[0]] - 0.5 * dx  # where u crosses 1/2
+    assert abs(shock - (0.5 + 0.5 * t)) < 2 * dx
+    # mass conservation: the outflow ends pass flux 1/2 in at the left, 0 out at the right
+    assert abs(u.sum() * dx - (0.5 + 0.5 * t)) < 1e-12
+
+
+@pytest.mark.parametrize("scheme", ["rusanov", "eo", "upwind", "muscl-rk3"])
+def test_rarefaction_error_shrinks(scheme):
+    errs = []
+    for nx in (200, 800):
+        dx = 2.0 / nx
+        x = -0.5 + (np.arange(nx) + 0.5) * dx
+        r = B.solve(riemann(x, 0.0, -1.0, 1.0, 0.5), dx, 0.3, 0.0, scheme, boundary="outflow")
+        errs.append(np.abs(r.u - riemann(x, r.t, -1.0, 1.0, 0.5)).mean())
+    assert errs[0] < 0.02 and errs[1] < 0.5 * errs[0]
+
+
+@pytest.mark.parametrize("boundary", ["periodic", "dirichlet", "outflow"])
+@pytest.mark.parametrize("scheme", ["lf", "eo", "central"])
+def test_chain_equals_fused_kernel(scheme, boundary, rng):
+    nx, nu, nsteps = 120, 0.01, 400
+    x = np.arange(nx) / nx
+    u0 = np.sin(2 * np.pi * x) + 0.3 * rng.standard_normal(nx) * np.exp(-((x - 0.5) / 0.1) ** 2)
+    if boundary == "dirichlet":
+        u0[0], u0[-1] = 0.2, -0.1
+    dx = x[1]
+    alpha = 1.2 * np.abs(u0).max() if scheme == "lf" else None
+    dt = 0.7 * B.max_stable_dt(scheme, dx, nu, alpha or np.abs(u0).max())
+    r = B.solve(u0, dx, nu=nu, scheme=scheme, nsteps=nsteps, dt=dt, boundary=boundary, alpha=alpha,
+                left=u0[0], right=u0[-1])
+    layers = B.step_layers(scheme, nx, dx, dt, nu, boundary, alpha=alpha)
+    assert len(layers) == 1
+    y = B.chain(scheme, nx, dx, dt, nu, nsteps, boundary, alpha=alpha).forward(u0, keep=False)[-1]
+    assert np.abs(y - r.u).max() <= 1e-12 * np.abs(r.u).max()
+    assert np.abs(y - u0).max() > 1e-3  # the state really moved
+
+
+def test_lf_layer_matches_design_table():
+    nx, dx, dt, nu, alpha = 16, 0.1, 0.01, 0.05, 1.5
+    (layer,) = B.step_layers("lf", nx, dx, dt, nu, alpha=alpha)
+    c = nu * dt / dx**2 + alpha * dt / (2 * dx)
+    P = layer.P.to_dense()
+    assert np.allclose(np.diag(P), 1 - 2 * c) and np.allclose(np.diag(P, 1), c)
+    Q = layer.branches[0].Q.to_dense()
+    assert np.allclose(np.diag(Q, 1), -dt / (2 * dx)) and np.allclose(np.diag(Q, -1), dt / (2 * dx))
+    assert layer.branches[0].act.name == "square_half"
+
+
+def test_float32_stays_float32():
+    nx = 200
+    x = np.arange(nx) / nx
+    u0 = np.sin(2 * np.pi * x)
+    r32 = B.solve(u0.astype(np.float32), 1.0 / nx, 0.1, NU, "muscl-rk3")
+    r64 = B.solve(u0, 1.0 / nx, 0.1, NU, "muscl-rk3")
+    assert r32.u.dtype == np.float32 and r64.u.dtype == np.float64
+    assert np.abs(r32.u - r64.u).max() < 1e-4  # 400 steps of float32 round-off
+    (layer,) = B.step_layers("eo", nx, 1.0 / nx, r32.dt, NU, dtype=np.float32)
+    assert layer.dtype == np.float32
+
+
+def test_bad_input_raises():
+    u = np.sin(2 * np.pi * np.arange(50) / 50)
+    with pytest.raises(ValueError, match="negative"):
+        B.solve(u, 0.02, 0.1, -0.1)
+    with pytest.raises(ValueError, match="largest stable dt"):
+        B.solve(u, 0.02, 0.1, 0.0, "lf", cfl=1.5)
+    with pytest.raises(ValueError, match=r"largest stable dt is 0\.02"):
+        B.solve(u, 0.02, nu=0.0, scheme="rusanov", dt=0.03, nsteps=3)
+    with pytest.warns(RuntimeWarning, match="stability limit"):
+        B.solve(u, 0.02, nu=0.0, scheme="rusanov", dt=0.021, nsteps=2, unsafe=True)
+    bad = u.copy()
+    bad[7] = np.nan
+    with pytest.raises(ValueError, match="index 7"):
+        B.solve(bad, 0.02, 0.1)
+    with pytest.raises(ValueError, match="1-D"):
+        B.solve(u.reshape(5, 10), 0.02, 0.1)
+    with pytest.raises(ValueError, match="unknown scheme"):
+        B.solve(u, 0.02, 0.1, scheme="weno")
+    with pytest.raises(ValueError, match="nu > 0"):
+        B.solve(u, 0.02, 0.1, 0.0, "central")
+    with pytest.raises(ValueError, match="alpha"):
+        B.solve(u, 0.02, 0.1, 0.0, "lf", alpha=0.5)
+    with pytest.raises(ValueError, match="not a chain"):
+        B.step_layers("muscl-rk3", 50, 0.02, 0.001, 0.0)
+
+
+def test_blow_up_names_the_step():
+    u = np.sin(2 * np.pi * np.arange(64) / 64)
+    with pytest.warns(RuntimeWarning):
+        with pytest.raises(ValueError, match=r"NaN or inf by step \d+"):
+            B.solve(u, 1 / 64, nu=1e-3, scheme="central", dt=0.5, nsteps=5000, unsafe=True, check_every=8)
