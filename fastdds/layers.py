@@ -9,7 +9,8 @@ diagonals, biases), so a stencil can be learned as well as a dense matrix.
 
 from . import backend
 from .activations import get_activation
-from .operators import Operator
+from .kernels import BOUNDARY_CODES
+from .operators import Banded, Operator
 from .validation import as_state, check_finite
 
 
@@ -28,6 +29,34 @@ class Branch:
     def params(self):
         return ((self.Q.params if self.Q else []) + (self.R.params if self.R else [])
                 + ([self.b] if self.b is not None else []))
+
+    @property
+    def fused(self):
+        """True when Q and R are both Banded: forward and backward then run as one kernel each."""
+        return isinstance(self.Q, Banded) and isinstance(self.R, Banded)
+
+    def _banded_args(self, like):
+        xp = backend.array_module(like)
+        return [(xp.asarray(op.offsets), op.diagonals, BOUNDARY_CODES[op.boundary]) for op in (self.R, self.Q)]
+
+    def forward_fused(self, x, y):
+        """y += Q sigma(R x + b) in one kernel; returns (a, s1) for the backward."""
+        xp = backend.array_module(x)
+        a, s1 = xp.empty_like(x), xp.empty_like(x)
+        b = self.b if self.b is not None else xp.zeros(x.shape[1], x.dtype)
+        (ro, rd, rb), (qo, qd, qb) = self._banded_args(x)
+        backend.kernels("layer", like=x).banded_branch_forward(
+            x, ro, rd, rb, b, self.act.code, self.act.alpha, qo, qd, qb, a, s1, y)
+        return a, s1
+
+    def backward_fused(self, x, dy, a, s1, dx):
+        """dx += this branch's share of the input gradient; returns the gradients of `params`."""
+        xp = backend.array_module(x)
+        (ro, rd, rb), (qo, qd, qb) = self._banded_args(x)
+        g_r, g_q, g_b = xp.zeros_like(rd), xp.zeros_like(qd), xp.zeros(x.shape[1], x.dtype)
+        backend.kernels("layer", like=x).banded_branch_backward(
+            x, dy, a, s1, ro, rd, rb, qo, qd, qb, xp.empty_like(x), dx, g_r, g_q, g_b)
+        return [g_q, g_r] + ([g_b] if self.b is not None else [])
 
 
 class Layer:
@@ -100,6 +129,9 @@ class Layer:
             (x.shape[0], self.n_out), dtype=x.dtype)
         saved = []
         for br in self.branches:
+            if br.fused:
+                saved.append(br.forward_fused(x, y))
+                continue
             z = br.R._apply(x) if br.R is not None else x
             if br.b is not None:
                 z = z + br.b
@@ -117,6 +149,9 @@ class Layer:
         else:
             dx = backend.array_module(dy).zeros_like(x)
         for br, (a, s1) in zip(self.branches, saved):
+            if br.fused:
+                grads += br.backward_fused(x, dy, a, s1, dx)
+                continue
             da = br.Q._apply_transpose(dy) if br.Q is not None else dy
             grads += br.Q.grad(a, dy) if br.Q is not None else []
             dz = da * s1

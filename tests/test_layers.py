@@ -128,3 +128,26 @@ def test_layer_bad_input(rng):
         Layer(Identity(3)).backward(np.ones(3))
     with pytest.raises(ValueError, match="layer 0 gives 3 values but layer 1 takes 4"):
         Chain([Layer(Identity(3)), Layer(Identity(4))])
+
+
+@pytest.mark.parametrize("boundary", ["periodic", "dirichlet", "neumann"])
+def test_fused_banded_branch_matches_dense_path(boundary, rng):
+    """The one-kernel banded branch agrees with the same layer on Dense operators to round-off."""
+    n = 40
+    R = Banded([-1, 0, 2], rng.standard_normal((3, n)), boundary)
+    Q = Banded.stencil([0.5, -1.0, 0.25], n, boundary=boundary)
+    b = rng.standard_normal(n)
+    fused = Layer(R, [(Q, "silu", R, b)])
+    dense = Layer(Dense.from_operator(R), [(Dense.from_operator(Q), "silu", Dense.from_operator(R), b)])
+    assert fused.branches[0].fused and not dense.branches[0].fused
+    x, w = rng.standard_normal((3, n)), rng.standard_normal((3, n))
+    np.testing.assert_allclose(fused.forward(x), dense.forward(x), rtol=1e-13, atol=1e-13)
+    dx_f, g_f = fused.backward(w)
+    dx_d, g_d = dense.backward(w)
+    np.testing.assert_allclose(dx_f, dx_d, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(g_f[-1], g_d[-1], rtol=1e-12, atol=1e-12)  # bias
+    for g_band, op, g_full in ((g_f[1], Q, g_d[1]), (g_f[2], R, g_d[2])):  # diagonals vs dense entries
+        rows, cols, ks = op._columns()
+        expected = np.zeros_like(g_band)
+        np.add.at(expected, (ks, 0 if op.constant else rows), g_full[rows, cols])
+        np.testing.assert_allclose(g_band, expected, rtol=1e-12, atol=1e-12)

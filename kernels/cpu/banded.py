@@ -54,11 +54,12 @@ def _axpy2_diag(out, d0, x0, d1, x1, w, first):
 
 
 @nb.njit(inline="always", cache=True)
-def _sweep(out, lo, hi, x, offsets, diags, sign):
+def _sweep(out, lo, hi, x, offsets, diags, sign, acc):
     """Blocked sweep over rows [lo, hi) that need no boundary map.
 
     sign = 1: out[i] = sum_k diags[k, i] x[i + o_k]  (A x).
     sign = -1: out[j] = sum_k diags[k, j - o_k] x[j - o_k]  (gather form of A^T x).
+    acc: add to out instead of overwriting it.
     Diagonals go two at a time (a lone last one pairs with itself at zero/half weight), halving the passes
     over the output block; slices keep every index non-negative, so Numba emits no
     wraparound checks and the loops vectorise.
@@ -75,12 +76,12 @@ def _sweep(out, lo, hi, x, offsets, diags, sign):
             o0, o1 = sign * offsets[k], sign * offsets[k1]
             x0, x1 = x[b0 + o0:b1 + o0], x[b0 + o1:b1 + o1]
             if const:
-                _axpy2_const(ob, diags[k, 0], x0, diags[k1, 0] * (one if k1 > k else one - one), x1, k == 0)
+                _axpy2_const(ob, diags[k, 0], x0, diags[k1, 0] * (one if k1 > k else one - one), x1, k == 0 and not acc)
             else:
                 e0 = b0 if sign == 1 else b0 + o0
                 e1 = b0 if sign == 1 else b0 + o1
                 _axpy2_diag(ob, diags[k, e0:e0 + b1 - b0], x0, diags[k1, e1:e1 + b1 - b0], x1,
-                            one if k1 > k else half, k == 0)
+                            one if k1 > k else half, k == 0 and not acc)
 
 
 @nb.njit(inline="always", cache=True)
@@ -126,6 +127,35 @@ def _scatter_mapped(i, n, y, offsets, diags, bc, out):
                 out[j] += diags[k, 0 if const else i] * y[i]
 
 
+@nb.njit(inline="always", cache=True)
+def apply_row(x, offsets, diags, bc, out, acc):
+    """out = A x (acc False) or out += A x (acc True) for one state x of shape (n,)."""
+    n = x.size
+    lo, hi = _interior(n, offsets)
+    _sweep(out, lo, hi, x, offsets, diags, 1, acc)
+    for e in range(lo + n - hi):
+        i = e if e < lo else hi + e - lo
+        v = _edge_row(i, n, x, offsets, diags, bc)
+        out[i] = out[i] + v if acc else v
+
+
+@nb.njit(inline="always", cache=True)
+def apply_transpose_row(y, offsets, diags, bc, out, acc):
+    """out = A^T y (acc False) or out += A^T y (acc True) for one y of shape (n,)."""
+    n = y.size
+    lo, hi = _interior(n, offsets)
+    tlo = min(n, max(0, offsets.max()))
+    thi = max(tlo, min(n, n + offsets.min()))
+    _sweep(out, tlo, thi, y, offsets, diags, -1, acc)
+    for e in range(tlo + n - thi):
+        j = e if e < tlo else thi + e - tlo
+        v = _transpose_edge(j, n, y, offsets, diags)
+        out[j] = out[j] + v if acc else v
+    for e in range(lo + n - hi):
+        i = e if e < lo else hi + e - lo
+        _scatter_mapped(i, n, y, offsets, diags, bc, out)
+
+
 @nb.njit(cache=True)
 def apply(x, offsets, diags, bc, out):
     """out = A x for each row of x.
@@ -139,35 +169,15 @@ def apply(x, offsets, diags, bc, out):
         Boundary code (0 periodic, 1 dirichlet, 2 neumann).
     out : ndarray, shape (batch, n), dtype of x; overwritten
     """
-    batch, n = x.shape
-    lo, hi = _interior(n, offsets)
-    for b in range(batch):
-        xb, ob = x[b], out[b]
-        _sweep(ob, lo, hi, xb, offsets, diags, 1)
-        for i in range(lo):
-            ob[i] = _edge_row(i, n, xb, offsets, diags, bc)
-        for i in range(hi, n):
-            ob[i] = _edge_row(i, n, xb, offsets, diags, bc)
+    for b in range(x.shape[0]):
+        apply_row(x[b], offsets, diags, bc, out[b], False)
 
 
 @nb.njit(cache=True)
 def apply_transpose(y, offsets, diags, bc, out):
     """out = A^T y for each row of y; same arguments as `apply`."""
-    batch, n = y.shape
-    lo, hi = _interior(n, offsets)
-    tlo = min(n, max(0, offsets.max()))
-    thi = max(tlo, min(n, n + offsets.min()))
-    for b in range(batch):
-        yb, ob = y[b], out[b]
-        _sweep(ob, tlo, thi, yb, offsets, diags, -1)
-        for j in range(tlo):
-            ob[j] = _transpose_edge(j, n, yb, offsets, diags)
-        for j in range(thi, n):
-            ob[j] = _transpose_edge(j, n, yb, offsets, diags)
-        for i in range(lo):
-            _scatter_mapped(i, n, yb, offsets, diags, bc, ob)
-        for i in range(hi, n):
-            _scatter_mapped(i, n, yb, offsets, diags, bc, ob)
+    for b in range(y.shape[0]):
+        apply_transpose_row(y[b], offsets, diags, bc, out[b], False)
 
 
 @nb.njit(cache=True)
