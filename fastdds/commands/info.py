@@ -24,13 +24,11 @@ def run(args):
 
     import fastdds
     from fastdds import backend
+    from fastdds.kernels.cpu.runtime import parallel_probe
 
     ok, why = backend.gpu_available()
-    try:
-        numba.njit(lambda: 0)()
-        layer = numba.threading_layer()
-    except ValueError:
-        layer = "not initialised"
+    parallel_probe(4)
+    layer = numba.threading_layer()
     rows = [
         ("fastdds", fastdds.__version__),
         ("backend", backend.get_backend()),
