@@ -1,0 +1,437 @@
+"""Eikonal kernels (Numba): fast sweeping in 2-D and 3-D, interface initialisation, and the
+explicit 1-D Hamilton-Jacobi steps of -u_t + |u_x| - 1 = 0.
+
+Fast sweeping (Zhao 2005) solves |grad u| = f with Godunov upwind updates, Gauss-Seidel in
+place, the grid visited in alternating orderings (4 in 2-D, 8 in 3-D). Arrays are padded by two
+cells on every side (``u`` = inf there) so neighbour look-ups need no bounds checks. ``state``
+(uint8, padded like u) drives the locking variant (Bak, McLaurin, Zhao 2010): 1 marks a cell
+to update, 0 a cell whose neighbours have not changed since its last update, 2 or 3 a fixed
+cell (source, interface band, obstacle or padding). A changed cell re-activates its
+neighbours with ``state |= 1``, which leaves fixed cells fixed. Without a tolerance the result
+is the plain Gauss-Seidel sweep's, bit for bit: a cell is skipped only when its update would
+return the same value.
+
+Weights ``w_k = 1 / dx_k^2`` per axis; ``f`` = 1 / speed per cell (padded like u). The local
+solve finds the largest root of sum_k w_k (u - a_k)^+^2 = f^2 over the smallest upwind values.
+"""
+
+import math
+
+import numba as nb
+import numpy as np
+
+FIXED = 2
+
+
+@nb.njit(inline="always", cache=True)
+def _sort3(m0, w0, a0, m1, w1, a1, m2, w2, a2):
+    """The three (m, w, a) triples in increasing m."""
+    if m1 < m0:
+        m0, w0, a0, m1, w1, a1 = m1, w1, a1, m0, w0, a0
+    if m2 < m1:
+        m1, w1, a1, m2, w2, a2 = m2, w2, a2, m1, w1, a1
+    if m1 < m0:
+        m0, w0, a0, m1, w1, a1 = m1, w1, a1, m0, w0, a0
+    return m0, w0, a0, m1, w1, a1, m2, w2, a2
+
+
+@nb.njit(inline="always", cache=True)
+def _solve2(m0, w0, a0, m1, w1, a1, f):
+    """Largest root of sum w_k (u - a_k)^2 = f^2 using the terms with m_k below it (m0 <= m1).
+
+    The one-term root a0 + f / sqrt(w0) stands when it does not exceed m1; otherwise the
+    two-term root (w0 a0 + w1 a1 + sqrt((w0 + w1) f^2 - w0 w1 (a0 - a1)^2)) / (w0 + w1).
+    Returns -1 when the two-term discriminant is negative (possible for second-order terms).
+    """
+    u = a0 + f / math.sqrt(w0)
+    if u <= m1:
+        return u
+    s0 = w0 + w1
+    disc = s0 * f * f - w0 * w1 * (a0 - a1) * (a0 - a1)
+    if disc < 0.0:
+        return -1.0
+    return (w0 * a0 + w1 * a1 + math.sqrt(disc)) / s0
+
+
+@nb.njit(inline="always", cache=True)
+def _solve3(m0, w0, a0, m1, w1, a1, m2, w2, a2, f):
+    """As `_solve2` with up to three terms, m0 <= m1 <= m2."""
+    u = _solve2(m0, w0, a0, m1, w1, a1, f)
+    if u <= m2:
+        return u
+    s0 = w0 + w1 + w2
+    disc = s0 * f * f - (w0 * w1 * (a0 - a1) ** 2 + w0 * w2 * (a0 - a2) ** 2 + w1 * w2 * (a1 - a2) ** 2)
+    if disc < 0.0:
+        return -1.0
+    return (w0 * a0 + w1 * a1 + w2 * a2 + math.sqrt(disc)) / s0
+
+
+@nb.njit(inline="always", cache=True)
+def _term2(um2, um1, up1, up2, sm2, sp2, s, w):
+    """Upwind term of one axis for the second-order update.
+
+    Returns (m, w2, a): m the first-order upwind value min(u_-1, u_+1); when the next cell on
+    that side is on the cell's side of the interface (s) and not larger, the second-order
+    one-sided difference (3u - 4 u_1 + u_2) / (2 dx) gives weight w2 = 9 w / 4 and
+    a = (4 u_1 - u_2) / 3, else the first-order w2 = w and a = m.
+    """
+    if um1 <= up1:
+        m, v, sv = um1, um2, sm2
+    else:
+        m, v, sv = up1, up2, sp2
+    if sv == s and v <= m < math.inf:
+        return m, 2.25 * w, (4.0 * m - v) / 3.0
+    return m, w, m
+
+
+@nb.njit(cache=True)
+def interface_band(phi, valid, h0, h1, h2, gradient, u, state, side, pad):
+    """Fix the cells next to the zero contour of phi at their distance to it.
+
+    Per axis, a sign change to a neighbour puts the contour at h phi_p / (phi_p - phi_q) by
+    linear interpolation (the nearer one of the two neighbours counts); the axis distances
+    d_k combine as 1 / d^2 = sum_k 1 / d_k^2, as scikit-fmm does. With ``gradient`` the band
+    cells take |phi| / |grad phi| instead (central differences, one-sided at edges and masked
+    cells), which is second-order accurate for smooth phi. Nodes where phi == 0 get 0.
+
+    Parameters
+    ----------
+    phi : ndarray, shape (n0, n1, n2), float32 or float64 (a 2-D grid as n0 = 1)
+    valid : ndarray of uint8, shape of phi
+        0 for masked cells (obstacles).
+    h0, h1, h2 : float
+        Grid spacing per axis (any positive value for a singleton axis).
+    gradient : bool
+    u : ndarray, padded, dtype of phi
+        Written at [i + pad[0], j + pad[1], k + pad[2]]: the band distance, inf elsewhere.
+    state : ndarray of uint8, shape of u
+        Written: 2 for band cells and obstacles, 1 for the cells to solve.
+    side : ndarray of int8, shape of u
+        Written: the sign of phi (0 on obstacles).
+    pad : tuple of 3 ints
+        Offset of phi's cells in u, state and side.
+
+    Returns
+    -------
+    int : number of band cells (0 means phi has no zero contour).
+    """
+    n0, n1, n2 = phi.shape
+    hs = (h0, h1, h2)
+    nband = 0
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                ip, jp, kp = i + pad[0], j + pad[1], k + pad[2]
+                p = phi[i, j, k]
+                if valid[i, j, k] == 0:
+                    u[ip, jp, kp] = math.inf
+                    state[ip, jp, kp] = FIXED
+                    side[ip, jp, kp] = 0
+                    continue
+                side[ip, jp, kp] = 1 if p > 0.0 else (-1 if p < 0.0 else 0)
+                inv = 0.0
+                grad2 = 0.0
+                for ax in range(3):
+                    n = phi.shape[ax]
+                    c = (i, j, k)[ax]
+                    dmin = math.inf
+                    lo, hi = p, p
+                    hlo, hhi = 0.0, 0.0
+                    for o in (-1, 1):
+                        q = c + o
+                        if q < 0 or q >= n:
+                            continue
+                        iq, jq, kq = (q, j, k) if ax == 0 else ((i, q, k) if ax == 1 else (i, j, q))
+                        if valid[iq, jq, kq] == 0:
+                            continue
+                        pq = phi[iq, jq, kq]
+                        if o < 0:
+                            lo, hlo = pq, hs[ax]
+                        else:
+                            hi, hhi = pq, hs[ax]
+                        if p * pq < 0.0:
+                            dmin = min(dmin, hs[ax] * p / (p - pq))
+                    if dmin < math.inf:
+                        inv += 1.0 / (dmin * dmin)
+                    if hlo + hhi > 0.0:
+                        grad2 += ((hi - lo) / (hlo + hhi)) ** 2
+                if p == 0.0 or inv > 0.0:
+                    d = 0.0 if p == 0.0 else 1.0 / math.sqrt(inv)
+                    if gradient and p != 0.0 and grad2 > 0.0:
+                        d = abs(p) / math.sqrt(grad2)
+                    u[ip, jp, kp] = d
+                    state[ip, jp, kp] = FIXED
+                    nband += 1
+                else:
+                    u[ip, jp, kp] = math.inf
+                    state[ip, jp, kp] = 1
+    return nband
+
+
+@nb.njit(cache=True)
+def sweep2d(u, state, f, w0, w1, tol, cap, max_sweeps):
+    """First-order fast sweeping in 2-D, in place; stops when a sweep changes no cell.
+
+    Parameters
+    ----------
+    u : ndarray, shape (n0 + 4, n1 + 4), float32 or float64
+        Padded values: fixed cells hold their values, the others start at inf.
+    state : ndarray of uint8, shape of u
+        1 active, 0 inactive, 2 or 3 fixed (see the module docstring); updated in place.
+    f : ndarray, shape of u, dtype of u
+        Slowness 1 / speed (any positive value on fixed cells).
+    w0, w1 : float
+        1 / dx0^2, 1 / dx1^2.
+    tol : float
+        A cell counts as changed when it drops by more than tol (0: exact convergence).
+    cap : float
+        Values above cap are not accepted (narrow band; inf for none).
+    max_sweeps : int
+
+    Returns
+    -------
+    sweeps : int
+        Sweeps done (each one ordering over the whole grid).
+    converged : bool
+        True when the last sweep changed no cell.
+    """
+    n0, n1 = u.shape[0] - 4, u.shape[1] - 4
+    h0, h1 = 1.0 / math.sqrt(w0), 1.0 / math.sqrt(w1)
+    for sweep in range(max_sweeps):
+        order = sweep % 4
+        s0 = 1 if order == 0 or order == 3 else -1
+        s1 = 1 if order < 2 else -1
+        changed = 0
+        for ii in range(n0):
+            i = 2 + ii if s0 > 0 else n0 + 1 - ii
+            for jj in range(n1):
+                j = 2 + jj if s1 > 0 else n1 + 1 - jj
+                if state[i, j] != 1:
+                    continue
+                state[i, j] = 0
+                a = min(u[i - 1, j], u[i + 1, j])
+                b = min(u[i, j - 1], u[i, j + 1])
+                fc = f[i, j]
+                if a <= b:
+                    v = a + fc * h0
+                    if v > b:
+                        v = (w0 * a + w1 * b + math.sqrt((w0 + w1) * fc * fc - w0 * w1 * (a - b) ** 2)) / (w0 + w1)
+                else:
+                    v = b + fc * h1
+                    if v > a:
+                        v = (w0 * a + w1 * b + math.sqrt((w0 + w1) * fc * fc - w0 * w1 * (a - b) ** 2)) / (w0 + w1)
+                if v < u[i, j] - tol and v <= cap:
+                    u[i, j] = v
+                    changed += 1
+                    state[i - 1, j] |= 1
+                    state[i + 1, j] |= 1
+                    state[i, j - 1] |= 1
+                    state[i, j + 1] |= 1
+        if changed == 0:
+            return sweep + 1, True
+    return max_sweeps, False
+
+
+@nb.njit(cache=True)
+def sweep3d(u, state, f, w0, w1, w2, tol, cap, max_sweeps):
+    """First-order fast sweeping in 3-D (8 orderings), in place; arguments as `sweep2d`.
+
+    u, state, f have shape (n0 + 4, n1 + 4, n2 + 4); w2 = 1 / dx2^2.
+
+    Returns
+    -------
+    sweeps : int
+    converged : bool
+    """
+    n0, n1, n2 = u.shape[0] - 4, u.shape[1] - 4, u.shape[2] - 4
+    for sweep in range(max_sweeps):
+        order = sweep % 8
+        s0 = 1 if order & 1 == 0 else -1
+        s1 = 1 if order & 2 == 0 else -1
+        s2 = 1 if order & 4 == 0 else -1
+        changed = 0
+        for ii in range(n0):
+            i = 2 + ii if s0 > 0 else n0 + 1 - ii
+            for jj in range(n1):
+                j = 2 + jj if s1 > 0 else n1 + 1 - jj
+                for kk in range(n2):
+                    k = 2 + kk if s2 > 0 else n2 + 1 - kk
+                    if state[i, j, k] != 1:
+                        continue
+                    state[i, j, k] = 0
+                    a = min(u[i - 1, j, k], u[i + 1, j, k])
+                    b = min(u[i, j - 1, k], u[i, j + 1, k])
+                    c = min(u[i, j, k - 1], u[i, j, k + 1])
+                    m0, q0, a0, m1, q1, a1, m2, q2, a2 = _sort3(a, w0, a, b, w1, b, c, w2, c)
+                    v = _solve3(m0, q0, a0, m1, q1, a1, m2, q2, a2, f[i, j, k])
+                    if v < u[i, j, k] - tol and v <= cap:
+                        u[i, j, k] = v
+                        changed += 1
+                        state[i - 1, j, k] |= 1
+                        state[i + 1, j, k] |= 1
+                        state[i, j - 1, k] |= 1
+                        state[i, j + 1, k] |= 1
+                        state[i, j, k - 1] |= 1
+                        state[i, j, k + 1] |= 1
+        if changed == 0:
+            return sweep + 1, True
+    return max_sweeps, False
+
+
+@nb.njit(inline="always", cache=True)
+def _accept2(u, v, vfirst, tol, cap, idx):
+    """New second-order value: v, or the first-order vfirst where v is not a valid root.
+
+    Returns the value and whether it moved by more than tol (and lies under cap).
+    """
+    if v < 0.0:
+        v = vfirst
+    return v, v <= cap and abs(v - u[idx]) > tol
+
+
+@nb.njit(cache=True)
+def sweep2d_order2(u, state, side, f, w0, w1, tol, cap, max_sweeps):
+    """Second-order fast sweeping in 2-D, in place, started from the first-order solution.
+
+    Each update uses second-order one-sided differences where the two upwind cells of an axis
+    are on the cell's side of the interface (``side``) and decrease towards it, first order
+    otherwise (and wherever the second-order quadratic has no real root), and replaces the
+    value: no min, since first-order values are not upper bounds of second-order ones. A changed
+    cell re-activates the cells within two along each axis. Stops when a sweep moves no cell by
+    more than tol.
+
+    Parameters
+    ----------
+    u, state, f, w0, w1, cap, max_sweeps : as `sweep2d`
+    side : ndarray of int8, shape of u
+        Sign of the level set (one constant for mask sources).
+    tol : float
+        Change below which a cell counts as converged (> 0).
+
+    Returns
+    -------
+    sweeps : int
+    converged : bool
+    """
+    n0, n1 = u.shape[0] - 4, u.shape[1] - 4
+    for sweep in range(max_sweeps):
+        order = sweep % 4
+        s0 = 1 if order == 0 or order == 3 else -1
+        s1 = 1 if order < 2 else -1
+        changed = 0
+        for ii in range(n0):
+            i = 2 + ii if s0 > 0 else n0 + 1 - ii
+            for jj in range(n1):
+                j = 2 + jj if s1 > 0 else n1 + 1 - jj
+                if state[i, j] != 1:
+                    continue
+                state[i, j] = 0
+                s, fc = side[i, j], f[i, j]
+                m0, q0, a0 = _term2(u[i - 2, j], u[i - 1, j], u[i + 1, j], u[i + 2, j],
+                                    side[i - 2, j], side[i + 2, j], s, w0)
+                m1, q1, a1 = _term2(u[i, j - 2], u[i, j - 1], u[i, j + 1], u[i, j + 2],
+                                    side[i, j - 2], side[i, j + 2], s, w1)
+                p0, p1 = w0, w1
+                if m1 < m0:
+                    m0, q0, a0, p0, m1, q1, a1, p1 = m1, q1, a1, p1, m0, q0, a0, p0
+                v, moved = _accept2(u, _solve2(m0, q0, a0, m1, q1, a1, fc),
+                                    _solve2(m0, p0, m0, m1, p1, m1, fc), tol, cap, (i, j))
+                if moved:
+                    u[i, j] = v
+                    changed += 1
+                    for o in (-2, -1, 1, 2):
+                        state[i + o, j] |= 1
+                        state[i, j + o] |= 1
+        if changed == 0:
+            return sweep + 1, True
+    return max_sweeps, False
+
+
+@nb.njit(cache=True)
+def sweep3d_order2(u, state, side, f, w0, w1, w2, tol, cap, max_sweeps):
+    """Second-order fast sweeping in 3-D (8 orderings); arguments as `sweep2d_order2`.
+
+    Returns
+    -------
+    sweeps : int
+    converged : bool
+    """
+    n0, n1, n2 = u.shape[0] - 4, u.shape[1] - 4, u.shape[2] - 4
+    for sweep in range(max_sweeps):
+        order = sweep % 8
+        s0 = 1 if order & 1 == 0 else -1
+        s1 = 1 if order & 2 == 0 else -1
+        s2 = 1 if order & 4 == 0 else -1
+        changed = 0
+        for ii in range(n0):
+            i = 2 + ii if s0 > 0 else n0 + 1 - ii
+            for jj in range(n1):
+                j = 2 + jj if s1 > 0 else n1 + 1 - jj
+                for kk in range(n2):
+                    k = 2 + kk if s2 > 0 else n2 + 1 - kk
+                    if state[i, j, k] != 1:
+                        continue
+                    state[i, j, k] = 0
+                    s, fc = side[i, j, k], f[i, j, k]
+                    m0, q0, a0 = _term2(u[i - 2, j, k], u[i - 1, j, k], u[i + 1, j, k], u[i + 2, j, k],
+                                        side[i - 2, j, k], side[i + 2, j, k], s, w0)
+                    m1, q1, a1 = _term2(u[i, j - 2, k], u[i, j - 1, k], u[i, j + 1, k], u[i, j + 2, k],
+                                        side[i, j - 2, k], side[i, j + 2, k], s, w1)
+                    m2, q2, a2 = _term2(u[i, j, k - 2], u[i, j, k - 1], u[i, j, k + 1], u[i, j, k + 2],
+                                        side[i, j, k - 2], side[i, j, k + 2], s, w2)
+                    v2 = _solve3(*_sort3(m0, q0, a0, m1, q1, a1, m2, q2, a2), fc)
+                    v1 = _solve3(*_sort3(m0, w0, m0, m1, w1, m1, m2, w2, m2), fc)
+                    v, moved = _accept2(u, v2, v1, tol, cap, (i, j, k))
+                    if moved:
+                        u[i, j, k] = v
+                        changed += 1
+                        for o in (-2, -1, 1, 2):
+                            state[i + o, j, k] |= 1
+                            state[i, j + o, k] |= 1
+                            state[i, j, k + o] |= 1
+        if changed == 0:
+            return sweep + 1, True
+    return max_sweeps, False
+
+
+@nb.njit(inline="always", cache=True)
+def _hj1d_step(a, b, p, g, d, dt):
+    """b = one explicit step of a (see `hj1d_steps`); the end values of b are set to 0."""
+    n = a.size
+    pm, p0, pp = p[0], p[1], p[2]
+    dm, d0, dp = d[0], d[1], d[2]
+    am, ac, ap = a[0:n - 2], a[1:n - 1], a[2:n]
+    bc = b[1:n - 1]
+    for k in range(n - 2):
+        z = abs(g * ap[k] - g * am[k]) + (dm * am[k] + d0 * ac[k] + dp * ap[k])
+        bc[k] = (pm * am[k] + p0 * ac[k] + pp * ap[k]) - dt * max(z, 0.0) + dt
+    b[0] = 0.0
+    b[n - 1] = 0.0
+
+
+@nb.njit(cache=True)
+def hj1d_steps(u, nsteps, p, g, d, dt, work):
+    """`nsteps` explicit steps of u_tau + |u_x| - 1 = 0 (tau = 1 - t), in place.
+
+    One step, for the interior nodes (the two end nodes are set to 0):
+
+        u_i <- p . (u_{i-1}, u_i, u_{i+1}) - dt max(0, |g (u_{i+1} - u_{i-1})| + d . (u_{i-1}, u_i, u_{i+1})) + dt
+
+    Lax-Friedrichs: p = (c, 1 - 2c, c) with c = alpha dt / (2h), g = 1 / (2h), d = 0.
+    Godunov (H = |p|: max(max(p-, 0), -min(p+, 0)) = max(0, |D0 u| + (p- - p+) / 2)):
+    p = (0, 1, 0), g = 1 / (2h), d = (-1/(2h), 1/h, -1/(2h)).
+
+    Parameters
+    ----------
+    u : ndarray, shape (n,), float32 or float64; overwritten with the result
+    nsteps : int
+    p, d : ndarray, shape (3,), dtype of u
+    g, dt : float
+    work : ndarray, shape (n,), dtype of u; scratch
+    """
+    a, b = u, work
+    for _ in range(nsteps):
+        _hj1d_step(a, b, p, g, d, dt)
+        a, b = b, a
+    if nsteps % 2 == 1:
+        u[:] = work
