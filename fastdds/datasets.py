@@ -1,0 +1,174 @@
+"""Data sets: California Housing (StatLib file, scikit-learn's features) and the published split.
+
+`california_housing` looks for the data in this order:
+
+1. the `path` argument: the StatLib file itself (``cal_housing.csv``, ``cal_housing.csv.gz`` or
+   ``cal_housing.data``; comma separated, with or without a header line) or a folder holding one;
+2. ``$FASTDDS_DATA``: the same, a file or a folder holding one of those names;
+3. scikit-learn's ``fetch_california_housing`` (its cache or a download), when scikit-learn is
+   installed;
+
+otherwise it raises FileNotFoundError saying how to provide the file.
+"""
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+
+FEATURES = ("MedInc", "HouseAge", "AveRooms", "AveBedrms", "Population", "AveOccup", "Latitude", "Longitude")
+STATLIB_COLUMNS = ("longitude", "latitude", "housing_median_age", "total_rooms", "total_bedrooms",
+                   "population", "households", "median_income", "median_house_value")
+FILE_NAMES = ("cal_housing.csv.gz", "cal_housing.csv", "cal_housing.data")
+N_ROWS = 20640
+
+_HOW = ("download https://www.dcc.fc.up.pt/~ltorgo/Regression/cal_housing.tgz and pass its "
+        "cal_housing.data (or a cal_housing.csv.gz with the StatLib columns " + ", ".join(STATLIB_COLUMNS) +
+        ") with --data PATH / california_housing(path=...), or set FASTDDS_DATA to that file or to the "
+        "folder holding it, or pip install scikit-learn to fetch it")
+
+
+def _resolve(path, origin):
+    path = Path(path)
+    if path.is_dir():
+        for name in FILE_NAMES:
+            if (path / name).is_file():
+                return path / name
+        raise FileNotFoundError(f"{origin} {path} is a folder without any of {FILE_NAMES}; {_HOW}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{origin} {path} does not exist; {_HOW}")
+    return path
+
+
+def read_statlib(path):
+    """Read the StatLib California Housing file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Plain or gzip-compressed (detected from the content), comma separated, nine columns in
+        StatLib order (`STATLIB_COLUMNS`), with or without a header line.
+
+    Returns
+    -------
+    ndarray, shape (rows, 9), float64, in StatLib column order.
+
+    Raises
+    ------
+    ValueError
+        Wrong number of columns, a header naming other columns, or non-numeric entries.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rt") if gz else open(path)) as f:
+        lines = [ln.strip() for ln in f if ln.strip()]
+    if not lines:
+        raise ValueError(f"{path} is empty; {_HOW}")
+    first = [c.strip().strip('"').lower() for c in lines[0].split(",")]
+    try:
+        float(first[0])
+        has_header = False
+    except ValueError:
+        has_header = True
+    if has_header:
+        if tuple(first) != STATLIB_COLUMNS:
+            raise ValueError(f"{path} has columns {first}; expected the StatLib columns {list(STATLIB_COLUMNS)}")
+        lines = lines[1:]
+    try:
+        data = np.array([[float(c) for c in ln.split(",")] for ln in lines])
+    except ValueError as exc:
+        raise ValueError(f"{path} holds a non-numeric entry ({exc}); expected nine numeric StatLib columns") from exc
+    if data.ndim != 2 or data.shape[1] != len(STATLIB_COLUMNS):
+        ncol = data.shape[1] if data.ndim == 2 else "a varying number of"
+        raise ValueError(f"{path} has {ncol} columns; expected 9 ({', '.join(STATLIB_COLUMNS)})")
+    return data
+
+
+def features_from_statlib(raw):
+    """scikit-learn's eight features and target from StatLib columns.
+
+    Parameters
+    ----------
+    raw : ndarray, shape (rows, 9), StatLib column order
+
+    Returns
+    -------
+    X : ndarray, shape (rows, 8), float64, columns `FEATURES`
+        AveRooms, AveBedrms and AveOccup are per household.
+    y : ndarray, shape (rows,), float64, median house value in units of $100,000
+    """
+    lon, lat, age, rooms, beds, pop, hh, inc, value = raw.T
+    X = np.column_stack([inc, age, rooms / hh, beds / hh, pop, pop / hh, lat, lon])
+    return X, value / 1e5
+
+
+def california_housing(path=None):
+    """California Housing with scikit-learn's features and target convention.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The StatLib file or a folder holding it (see the module docstring for the search order).
+
+    Returns
+    -------
+    X : ndarray, shape (20640, 8), float64, columns `FEATURES` (rows in scikit-learn's order)
+    y : ndarray, shape (20640,), float64, median house value / 1e5
+
+    Raises
+    ------
+    FileNotFoundError
+        No file found and scikit-learn not installed; the message says how to provide the data.
+    ValueError
+        The file has the wrong columns.
+    """
+    if path is None and os.environ.get("FASTDDS_DATA"):
+        path, origin = os.environ["FASTDDS_DATA"], "$FASTDDS_DATA ="
+    else:
+        origin = "the data path"
+    if path is not None:
+        return features_from_statlib(read_statlib(_resolve(path, origin)))
+    try:
+        from sklearn.datasets import fetch_california_housing
+    except ImportError:
+        raise FileNotFoundError(f"no California Housing file given and scikit-learn is not installed; {_HOW}") \
+            from None
+    bunch = fetch_california_housing()
+    return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.float64)
+
+
+def split_published(X, y, seed=42, batch=64, dtype=np.float64):
+    """The published split of Felipe-Sosa et al.: 70 / 20 / 10 %, standardised, cut to whole batches.
+
+    r = RandomState(seed).rand(rows); train r <= 0.7, validation 0.7 < r <= 0.9, test r > 0.9;
+    features standardised with the train mean and unbiased (ddof=1) std; each split cut to a
+    multiple of `batch` rows (its first rows kept). Targets are not scaled.
+
+    Parameters
+    ----------
+    X : ndarray, shape (rows, features)
+    y : ndarray, shape (rows,)
+    seed : int
+    batch : int
+    dtype : float64 or float32
+
+    Returns
+    -------
+    dict with "train", "val", "test": (X, y), X shape (n, features), y shape (n, 1), C-contiguous,
+    and "mean", "std": shape (features,). For California Housing: 14,464 / 4,096 / 2,048 rows.
+    """
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64).reshape(-1)
+    if X.ndim != 2 or X.shape[0] != y.size:
+        raise ValueError(f"X has shape {X.shape} and y {y.shape}; expected (rows, features) and (rows,)")
+    r = np.random.RandomState(seed).rand(X.shape[0])
+    masks = {"train": r <= 0.7, "val": (r > 0.7) & (r <= 0.9), "test": r > 0.9}
+    mean = X[masks["train"]].mean(axis=0)
+    std = X[masks["train"]].std(axis=0, ddof=1)
+    out = {"mean": mean, "std": std}
+    for name, m in masks.items():
+        n = (int(m.sum()) // batch) * batch
+        Xs = ((X[m] - mean) / std)[:n]
+        out[name] = (np.ascontiguousarray(Xs, dtype=dtype), np.ascontiguousarray(y[m][:n, None], dtype=dtype))
+    return out

@@ -1,0 +1,282 @@
+"""FitzHugh-Nagumo layer: K explicit Euler steps per neuron as a differentiable block, and the
+stability report of that Euler map.
+
+    dv/dt = I - v (v - a)(v - 1) - w        dw/dt = b (v - g w)
+
+Two ways in:
+
+- ``mode="initial_state"`` (the published DynPMNN block): the input (batch, 2n) gives
+  v0 = x[:, :n], w0 = x[:, n:]; the drive I is a per-neuron constant.
+- ``mode="drive"``: I = x W + c with W (n_in, n), c (n,); v0 = w0 = 0.
+
+a, b, g, I (initial_state mode) and dt are per-neuron values, each fixed or trained (`train`).
+The output is v_K, w_K or both ([v_K, w_K], (batch, 2n)). The kernels are
+``fastdds.kernels.cpu.fhn`` (forward; reverse pass = discrete adjoint, recomputing the
+trajectory per sample).
+"""
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import backend
+from .norm import torch_uniform
+
+TRAINABLE = ("a", "b", "g", "I", "dt")
+MODES = ("initial_state", "drive")
+OUTPUTS = ("v", "w", "both")
+
+
+class FHN:
+    """A layer of n FitzHugh-Nagumo neurons integrated by K explicit Euler steps.
+
+    Parameters
+    ----------
+    n : int
+        Neurons.
+    mode : {"initial_state", "drive"}
+    n_in : int
+        Input features (drive mode only; initial_state takes 2n).
+    a, b, g, I, dt : float or array (n,)
+        FHN parameters and Euler step (I is unused in drive mode: c plays its role).
+    steps : int
+        K, the number of Euler steps (t_end = K dt).
+    train : iterable of str
+        Which of "a", "b", "g", "I", "dt" are trained (W and c always are in drive mode).
+    output : {"v", "w", "both"}
+    rng : numpy.random.Generator, optional
+        For W and c (PyTorch's Linear init, U(+-1/sqrt(n_in))).
+    dtype : float64 or float32
+    """
+
+    def __init__(self, n, mode="initial_state", n_in=None, a=0.2, b=0.02, g=3.0, I=0.0, dt=20.0, steps=25,
+                 train=(), output="both", rng=None, dtype=np.float64):
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown output {output!r}; use one of {OUTPUTS}")
+        train = tuple(train)
+        bad = [t for t in train if t not in TRAINABLE or (t == "I" and mode == "drive")]
+        if bad:
+            raise ValueError(f"cannot train {bad}; choose from {TRAINABLE} ('I' only in initial_state mode, "
+                             f"drive mode trains W and c)")
+        if int(steps) < 1:
+            raise ValueError(f"steps = {steps}; need at least one Euler step")
+        self.n, self.mode, self.output, self.steps = int(n), mode, output, int(steps)
+        self.dtype = backend.resolve_dtype(dtype)
+        vals = {"a": a, "b": b, "g": g, "I": I, "dt": dt}
+        for name, val in vals.items():
+            arr = np.ascontiguousarray(np.broadcast_to(np.asarray(val, dtype=self.dtype), (self.n,)))
+            setattr(self, name, arr.copy())
+        if np.any(self.dt <= 0):
+            raise ValueError(f"dt must be positive; got {self.dt}")
+        self.train = tuple(t for t in TRAINABLE if t in train)
+        self.params = []
+        if mode == "drive":
+            if n_in is None:
+                raise ValueError("drive mode needs n_in, the number of input features")
+            rng = np.random.default_rng(0) if rng is None else rng
+            self.n_in = int(n_in)
+            self.W = torch_uniform(rng, self.n_in, (self.n_in, self.n), self.dtype)
+            self.c = torch_uniform(rng, self.n_in, (self.n,), self.dtype)
+            self.params += [self.W, self.c]
+        else:
+            self.n_in = 2 * self.n
+        self.params += [getattr(self, t) for t in self.train]
+
+    @property
+    def n_out(self):
+        """Output features: n, or 2n for output="both"."""
+        return 2 * self.n if self.output == "both" else self.n
+
+    def _inputs(self, x):
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            raise ValueError(f"FHN input has shape {x.shape}; expected (batch, {self.n_in})")
+        if self.mode == "drive":
+            I = x @ self.W + self.c
+            z = np.zeros_like(I)
+            return z, z, np.ascontiguousarray(I)
+        v0, w0 = np.ascontiguousarray(x[:, :self.n]), np.ascontiguousarray(x[:, self.n:])
+        return v0, w0, np.ascontiguousarray(np.broadcast_to(self.I, v0.shape))
+
+    def forward(self, x):
+        """x: (batch, n_in) -> (batch, n_out); cache for `backward`."""
+        v0, w0, I = self._inputs(x)
+        vK, wK = np.empty_like(v0), np.empty_like(v0)
+        backend.kernels("fhn", like=x).forward(v0, w0, I, self.a, self.b, self.g, self.dt, self.steps, vK, wK)
+        y = {"v": vK, "w": wK}.get(self.output)
+        return (np.concatenate([vK, wK], axis=1) if y is None else y), (x, v0, w0, I)
+
+    def backward(self, cache, dy):
+        """Discrete adjoint of the K Euler steps: dx and the gradients of params."""
+        x, v0, w0, I = cache
+        zero = np.zeros_like(v0)
+        dvK = {"v": dy, "w": zero, "both": dy[:, :self.n]}[self.output]
+        dwK = {"v": zero, "w": dy, "both": dy[:, self.n:]}[self.output]
+        dv0, dw0, dI = np.empty_like(v0), np.empty_like(v0), np.empty_like(v0)
+        d = {k: np.empty(self.n, dtype=v0.dtype) for k in ("a", "b", "g", "dt")}
+        backend.kernels("fhn", like=v0).backward(
+            v0, w0, I, self.a, self.b, self.g, self.dt, self.steps, np.ascontiguousarray(dvK),
+            np.ascontiguousarray(dwK), dv0, dw0, dI, d["a"], d["b"], d["g"], d["dt"])
+        d["I"] = dI.sum(axis=0)
+        if self.mode == "drive":
+            return dI @ self.W.T, [x.T @ dI, d["I"]] + [d[t] for t in self.train]
+        return np.concatenate([dv0, dw0], axis=1), [d[t] for t in self.train]
+
+    def trajectory(self, x):
+        """All K + 1 Euler states for input x: (v, w), each (K + 1, batch, n)."""
+        v0, w0, I = self._inputs(x)
+        tv = np.empty((self.steps + 1,) + v0.shape, dtype=v0.dtype)
+        tw = np.empty_like(tv)
+        backend.kernels("fhn", like=x).trajectory(v0, w0, I, self.a, self.b, self.g, self.dt, tv, tw)
+        return tv, tw
+
+    def fixed_points(self, I=None):
+        """Real fixed points per neuron: v solves -v^3 + (1 + a) v^2 - (a + 1/g) v + I = 0, w = v / g.
+
+        Parameters
+        ----------
+        I : array (n,), optional
+            Drive (default: the layer's I; in drive mode pass the drive of interest, e.g. c).
+
+        Returns
+        -------
+        list of n arrays of shape (m, 2), m in 1..3: rows (v*, w*).
+        """
+        I = self.I if I is None else np.broadcast_to(np.asarray(I, dtype=np.float64), (self.n,))
+        out = []
+        for j in range(self.n):
+            a, g = float(self.a[j]), float(self.g[j])
+            r = np.roots([-1.0, 1.0 + a, -(a + 1.0 / g), float(I[j])])
+            v = np.sort(r[np.abs(r.imag) < 1e-9 * max(1.0, np.abs(r).max())].real)
+            out.append(np.column_stack([v, v / g]))
+        return out
+
+    def stability(self, x=None, warn=True):
+        """Stability report of the Euler map; see `stability_report`."""
+        tv, tw, I = None, None, None
+        if x is not None:
+            tv, tw = self.trajectory(x)
+            I = self._inputs(x)[2]
+        fp_drive = self.c if self.mode == "drive" else self.I
+        return stability_report(self.a, self.b, self.g, self.dt, fixed=self.fixed_points(fp_drive), v=tv, w=tw,
+                                warn=warn)
+
+
+def jacobian_eigenvalues(v, a, b, g):
+    """Eigenvalues of the FHN Jacobian J = [[-(3v^2 - 2(1 + a)v + a), -1], [b, -b g]].
+
+    Parameters
+    ----------
+    v : ndarray, any shape broadcasting with a, b, g (per neuron on the last axis)
+
+    Returns
+    -------
+    lam1, lam2 : complex ndarrays of the broadcast shape
+    """
+    j11 = -(3.0 * v * v - 2.0 * (1.0 + a) * v + a)
+    j22 = -b * g
+    tr, det = j11 + j22, j11 * j22 + b
+    root = np.sqrt(np.asarray(tr * tr / 4.0 - det, dtype=complex))
+    return tr / 2.0 + root, tr / 2.0 - root
+
+
+def euler_radius(v, a, b, g, dt):
+    """Spectral radius of the Euler map's Jacobian I + dt J at v (J as in `jacobian_eigenvalues`)."""
+    l1, l2 = jacobian_eigenvalues(v, a, b, g)
+    return np.maximum(np.abs(1.0 + dt * l1), np.abs(1.0 + dt * l2))
+
+
+def max_stable_dt(v, a, b, g):
+    """Largest dt with spectral radius of I + dt J <= 1 at v: min over eigenvalues of -2 Re(l) / |l|^2.
+
+    Zero where an eigenvalue has Re(l) >= 0 (no Euler step is stable there; the flow itself is
+    not contracting).
+    """
+    out = None
+    for lam in jacobian_eigenvalues(v, a, b, g):
+        d = np.where(lam.real < 0.0, -2.0 * lam.real / np.maximum(np.abs(lam) ** 2, 1e-300), 0.0)
+        out = d if out is None else np.minimum(out, d)
+    return out
+
+
+@dataclass
+class StabilityReport:
+    """What `stability_report` found (per-neuron arrays have shape (n,)).
+
+    Attributes
+    ----------
+    radius_fixed : ndarray (n,)
+        Largest spectral radius of I + dt J over each neuron's real fixed points.
+    dt_max_fixed : ndarray (n,)
+        Largest stable dt at the fixed points (min over them).
+    radius_trajectory_max : float or None
+        Largest spectral radius along the given trajectories (None without input).
+    fraction_unstable : float or None
+        Fraction of visited states (all steps, samples, neurons) with radius > 1.
+    dt_max_trajectory : ndarray (n,) or None
+        Smallest, over visited states, of the largest stable dt.
+    finite : bool
+        Whether the whole trajectory stayed finite.
+    stable : bool
+        All radii <= 1 (fixed points and trajectory).
+    message : str
+    """
+
+    radius_fixed: np.ndarray
+    dt_max_fixed: np.ndarray
+    radius_trajectory_max: float
+    fraction_unstable: float
+    dt_max_trajectory: np.ndarray
+    finite: bool
+    stable: bool
+    message: str
+
+
+def stability_report(a, b, g, dt, fixed, v=None, w=None, warn=True):
+    """Linear stability of the FHN Euler map at its fixed points and along a trajectory.
+
+    Parameters
+    ----------
+    a, b, g, dt : ndarray (n,)
+    fixed : list of n arrays (m, 2)
+        Fixed points per neuron (`FHN.fixed_points`).
+    v, w : ndarray (K + 1, batch, n), optional
+        A trajectory (`FHN.trajectory`).
+    warn : bool
+        Issue a RuntimeWarning when some radius exceeds 1 or the trajectory overflowed.
+
+    Returns
+    -------
+    StabilityReport
+    """
+    a, b, g, dt = (np.asarray(t, dtype=np.float64) for t in (a, b, g, dt))
+    n = a.size
+    rf, df = np.zeros(n), np.full(n, np.inf)
+    for j, fp in enumerate(fixed):
+        if len(fp):
+            rf[j] = euler_radius(fp[:, 0], a[j], b[j], g[j], dt[j]).max()
+            df[j] = max_stable_dt(fp[:, 0], a[j], b[j], g[j]).min()
+    rt = frac = dtt = None
+    finite = True
+    if v is not None:
+        vv = np.asarray(v, dtype=np.float64)
+        finite = bool(np.isfinite(vv).all() and np.isfinite(np.asarray(w)).all())
+        with np.errstate(all="ignore"):
+            r = euler_radius(vv, a, b, g, dt)
+            r = np.where(np.isfinite(r), r, np.inf)
+            rt, frac = float(r.max()), float((r > 1.0).mean())
+            dtt = np.nanmin(max_stable_dt(np.where(np.isfinite(vv), vv, 0.0), a, b, g).reshape(-1, n), axis=0)
+    stable = bool(rf.max() <= 1.0 and (rt is None or rt <= 1.0) and finite)
+    parts = [f"fixed point: max radius {rf.max():.3g} (largest stable dt {df.min():.3g}, dt used {dt.max():.3g})"]
+    if rt is not None:
+        parts.append(f"trajectory: max radius {rt:.3g}, {100 * frac:.1f}% of states unstable"
+                     + ("" if finite else ", trajectory overflowed to inf/NaN"))
+    msg = "; ".join(parts)
+    if not stable:
+        msg = ("explicit Euler is unstable: " + msg +
+               "; reduce dt (more steps for the same t_end) below the largest stable dt")
+        if warn:
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    return StabilityReport(rf, df, rt, frac, dtt, finite, stable, msg)
