@@ -1,0 +1,36 @@
+"""``fastdds reproduce burgers-viscous | burgers-inviscid | eikonal | raissi-burgers``: the published PINN runs."""
+
+from ._common import add_backend_options, apply_backend_options
+
+TARGETS = {
+    "burgers-viscous": "viscous Burgers, sin(2 pi x): 2-8x100-1 tanh, Adam 30k + L-BFGS 1k (Ganguly et al.)",
+    "burgers-inviscid": "inviscid Burgers, Riemann shock: same network and schedule (Ganguly et al.)",
+    "eikonal": "time-dependent Eikonal: 2-20-20-1 LeakyReLU, Adam 1e-1/1e-2/1e-3, 10k steps (Ganguly et al.)",
+    "raissi-burgers": "Raissi et al. (2019) Burgers: 2-8x20-1 tanh, scaled inputs, L-BFGS only",
+}
+
+
+def register(subparsers):
+    for name, text in TARGETS.items():
+        p = subparsers.add_parser(name, help=text, description=text)
+        p.add_argument("--runs", type=int, default=10, help="independent runs, seeds 1..RUNS (default 10)")
+        p.add_argument("--quick", action="store_true",
+                       help="reduced point sets and schedule (same network), under 2 minutes a run on 2 cores")
+        p.add_argument("--out", default=None, help=f"output folder (default runs/{name})")
+        p.add_argument("--resume", action="store_true",
+                       help="skip finished runs and continue the interrupted one from its checkpoint")
+        p.add_argument("--no-progress", action="store_true", help="no progress line")
+        add_backend_options(p)
+        p.set_defaults(func=run, pinn_target=name)
+
+
+def run(args):
+    from fastdds import backend
+    from fastdds.pinn.reproduce import reproduce
+
+    dtype = apply_backend_options(args)
+    if backend.get_backend() != "cpu":
+        raise ValueError("PINN training runs on the cpu backend only for now (fastdds.nn.mlp has no GPU kernels); "
+                         "drop --backend gpu")
+    reproduce(args.pinn_target, runs=args.runs, quick=args.quick, out=args.out, resume=args.resume, dtype=dtype,
+              progress=not args.no_progress)

@@ -1,0 +1,170 @@
+"""Training loop: full-batch Adam on a schedule, then (optionally) L-BFGS-B, with checkpoints.
+
+Training is full batch and deterministic (no random state after the points are drawn), so a
+checkpoint holds everything the continuation needs: the parameters, Adam's moments and step
+count, and the loss history. Resuming an Adam phase from a checkpoint reproduces the
+uninterrupted run bit for bit (same machine, same BLAS threads). An L-BFGS phase interrupted
+part-way restarts L-BFGS from the saved parameters with the iterations left (SciPy's
+curvature pairs are not saved), so that continuation is close to, not identical with, the
+uninterrupted run.
+
+Checkpoints are written atomically (`fastdds.io.save_checkpoint`) every `checkpoint_every`
+steps, at the end of each phase, and on Ctrl-C.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import io, optim
+from ..progress import Progress
+from .loss import loss_and_grads
+
+
+class _State:
+    """Mutable record of a training run (what a checkpoint holds)."""
+
+    def __init__(self):
+        self.phase, self.lbfgs_iters, self.wall = "adam", 0, 0.0
+        self.loss_adam, self.loss_lbfgs, self.parts = [], [], {}
+        self.lbfgs_message, self.t0 = "", 0.0
+
+
+def _save(path, net, opt, st):
+    arrays = {f"param.{i}": p for i, p in enumerate(net.params)}
+    arrays.update(opt.state_dict())
+    arrays["history.adam"] = np.asarray(st.loss_adam, dtype=np.float64)
+    arrays["history.lbfgs"] = np.asarray(st.loss_lbfgs, dtype=np.float64)
+    io.save_checkpoint(path, arrays, {"phase": st.phase, "lbfgs_iters": st.lbfgs_iters, "wall_time": st.wall,
+                                      "parts": st.parts, "lbfgs_message": st.lbfgs_message})
+
+
+def _load(path, net, opt, st):
+    arrays, meta = io.load_checkpoint(path)
+    for i, p in enumerate(net.params):
+        saved = arrays.get(f"param.{i}")
+        if saved is None or saved.shape != p.shape:
+            raise ValueError(f"checkpoint {path} does not match this network (parameter {i}: "
+                             f"{None if saved is None else saved.shape} vs {p.shape}); "
+                             f"use the same configuration or start without --resume")
+        p[...] = saved.astype(p.dtype, copy=False)
+    opt.load_state_dict(arrays)
+    st.loss_adam = arrays["history.adam"].tolist()
+    st.loss_lbfgs = arrays["history.lbfgs"].tolist()
+    st.phase, st.lbfgs_iters, st.wall = meta["phase"], int(meta["lbfgs_iters"]), float(meta["wall_time"])
+    st.parts, st.lbfgs_message = meta["parts"], meta["lbfgs_message"]
+
+
+def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=None, checkpoint=None,
+          checkpoint_every=1000, resume=False, progress=True, desc="train"):
+    """Train `net` on `problem`: `adam_steps` Adam steps, then L-BFGS-B for `lbfgs_maxiter` iterations.
+
+    Parameters
+    ----------
+    net : fastdds.nn.mlp.MLP or fastdds.pinn.loss.InputScaling
+        Updated in place.
+    problem : fastdds.pinn.problems.Problem
+        Point sets in the network's dtype.
+    adam_steps : int
+        Total Adam steps (including those done before a resume).
+    lr : float or callable(step) -> float
+        Adam learning rate or schedule (``fastdds.optim.piecewise_constant`` ...).
+    lbfgs_maxiter : int
+        0 skips L-BFGS.
+    lbfgs_options : dict, optional
+        Passed to `fastdds.optim.lbfgs`.
+    checkpoint : str or Path, optional
+        Checkpoint file (.npz); written every `checkpoint_every` steps, after each phase and on Ctrl-C.
+    checkpoint_every : int
+    resume : bool
+        Continue from `checkpoint` if it exists (a run that never wrote one starts afresh).
+    progress : bool
+        Show a progress line on stderr.
+    desc : str
+        Label of the progress line.
+
+    Returns
+    -------
+    dict
+        ``loss_adam`` (ndarray, loss before each Adam step), ``loss_lbfgs`` (ndarray, loss after
+        each L-BFGS iteration), ``final_loss``, ``parts`` (last loss per group), ``adam_steps``,
+        ``lbfgs_iters``, ``lbfgs_message``, ``wall_time`` (s, summed over resumes).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After writing a checkpoint (when `checkpoint` is given).
+    """
+    if adam_steps < 0 or lbfgs_maxiter < 0 or checkpoint_every < 1:
+        raise ValueError(f"adam_steps={adam_steps}, lbfgs_maxiter={lbfgs_maxiter} must be >= 0 and "
+                         f"checkpoint_every={checkpoint_every} >= 1")
+    opt = optim.Adam(net.params, lr)
+    st = _State()
+    if resume and checkpoint is not None and Path(checkpoint).is_file():
+        _load(checkpoint, net, opt, st)
+    bar = Progress(adam_steps + lbfgs_maxiter, desc, enabled=progress, start=len(st.loss_adam) + st.lbfgs_iters)
+    st.t0 = time.perf_counter()
+
+    def save():
+        now = time.perf_counter()
+        st.wall, st.t0 = st.wall + now - st.t0, now
+        if checkpoint is not None:
+            _save(checkpoint, net, opt, st)
+
+    updating = False
+    try:
+        while st.phase == "adam" and opt.step_count < adam_steps:
+            loss, st.parts, grads = loss_and_grads(net, problem)
+            updating = True
+            opt.step(grads)
+            st.loss_adam.append(loss)
+            updating = False
+            bar.update(opt.step_count, loss=loss, lr=opt.schedule(opt.step_count - 1))
+            if opt.step_count % checkpoint_every == 0:
+                save()
+        if st.phase == "adam":
+            st.phase = "lbfgs"
+            save()
+        if st.lbfgs_iters < lbfgs_maxiter:
+            _run_lbfgs(net, problem, lbfgs_maxiter, lbfgs_options or {}, st, bar)
+        st.phase = "done"
+        save()
+    except KeyboardInterrupt:
+        if not updating:
+            save()
+        raise
+    finally:
+        bar.close()
+    final, st.parts, _ = loss_and_grads(net, problem)
+    return {"loss_adam": np.asarray(st.loss_adam), "loss_lbfgs": np.asarray(st.loss_lbfgs), "final_loss": final,
+            "parts": st.parts, "adam_steps": opt.step_count, "lbfgs_iters": st.lbfgs_iters,
+            "lbfgs_message": st.lbfgs_message, "wall_time": st.wall}
+
+
+def _run_lbfgs(net, problem, maxiter, options, st, bar):
+    """L-BFGS-B on the flat parameter vector for the iterations left; keeps `st` current.
+
+    On Ctrl-C the parameters are put back to the last accepted iterate before re-raising.
+    """
+    flat = getattr(net, "net", net)
+    last = [flat.get_flat()]
+
+    def fun_and_grad(x):
+        flat.set_flat(x)
+        loss, _, grads = loss_and_grads(net, problem)
+        return loss, flat.grads_to_flat(grads)
+
+    def callback(intermediate_result):
+        last[0] = intermediate_result.x.copy()
+        st.lbfgs_iters += 1
+        st.loss_lbfgs.append(float(intermediate_result.fun))
+        bar.update(bar.n + 1, loss=float(intermediate_result.fun))
+
+    try:
+        result = optim.lbfgs(fun_and_grad, last[0], maxiter=maxiter - st.lbfgs_iters, callback=callback, **options)
+    except KeyboardInterrupt:
+        flat.set_flat(last[0])
+        raise
+    flat.set_flat(result.x)
+    st.lbfgs_message = str(result.message)
