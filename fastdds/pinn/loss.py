@@ -102,10 +102,9 @@ def loss_and_grads(net, problem):
         derivs = tuple(k for k in problem.residual.streams if k) if group.target is None else ()
         streams = net.forward(group.X, derivs=derivs, keep=True)
         parts[group.name], dstreams = stream_gradients(problem, group, streams)
+        if not np.isfinite(parts[group.name]):
+            raise RuntimeError(f"the {group.name!r} loss is {parts[group.name]}; training diverged: lower the "
+                               f"learning rate or check the data")
         g = net.backward(dstreams)
         grads = g if grads is None else [a + b for a, b in zip(grads, g)]
-    loss = sum(parts.values())
-    if not np.isfinite(loss):
-        raise RuntimeError(f"the loss is {loss} (parts {parts}); training diverged: lower the learning rate "
-                           f"or check the data")
-    return loss, parts, grads
+    return sum(parts.values()), parts, grads

@@ -8,6 +8,9 @@ part-way restarts L-BFGS from the saved parameters with the iterations left (Sci
 curvature pairs are not saved), so that continuation is close to, not identical with, the
 uninterrupted run.
 
+A finished Adam phase can be extended: call again with more `adam_steps` and ``resume=True``
+(Adam ends for good once L-BFGS has taken a step).
+
 Checkpoints are written atomically (`fastdds.io.save_checkpoint`) every `checkpoint_every`
 steps, at the end of each phase, and on Ctrl-C.
 """
@@ -26,7 +29,7 @@ class _State:
     """Mutable record of a training run (what a checkpoint holds)."""
 
     def __init__(self):
-        self.phase, self.lbfgs_iters, self.wall = "adam", 0, 0.0
+        self.lbfgs_iters, self.wall = 0, 0.0
         self.loss_adam, self.loss_lbfgs, self.parts = [], [], {}
         self.lbfgs_message, self.t0 = "", 0.0
 
@@ -36,7 +39,7 @@ def _save(path, net, opt, st):
     arrays.update(opt.state_dict())
     arrays["history.adam"] = np.asarray(st.loss_adam, dtype=np.float64)
     arrays["history.lbfgs"] = np.asarray(st.loss_lbfgs, dtype=np.float64)
-    io.save_checkpoint(path, arrays, {"phase": st.phase, "lbfgs_iters": st.lbfgs_iters, "wall_time": st.wall,
+    io.save_checkpoint(path, arrays, {"lbfgs_iters": st.lbfgs_iters, "wall_time": st.wall,
                                       "parts": st.parts, "lbfgs_message": st.lbfgs_message})
 
 
@@ -52,7 +55,7 @@ def _load(path, net, opt, st):
     opt.load_state_dict(arrays)
     st.loss_adam = arrays["history.adam"].tolist()
     st.loss_lbfgs = arrays["history.lbfgs"].tolist()
-    st.phase, st.lbfgs_iters, st.wall = meta["phase"], int(meta["lbfgs_iters"]), float(meta["wall_time"])
+    st.lbfgs_iters, st.wall = int(meta["lbfgs_iters"]), float(meta["wall_time"])
     st.parts, st.lbfgs_message = meta["parts"], meta["lbfgs_message"]
 
 
@@ -114,7 +117,7 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
 
     updating = False
     try:
-        while st.phase == "adam" and opt.step_count < adam_steps:
+        while opt.step_count < adam_steps and not st.lbfgs_iters:
             loss, st.parts, grads = loss_and_grads(net, problem)
             updating = True
             opt.step(grads)
@@ -123,13 +126,10 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
             bar.update(opt.step_count, loss=loss, lr=opt.schedule(opt.step_count - 1))
             if opt.step_count % checkpoint_every == 0:
                 save()
-        if st.phase == "adam":
-            st.phase = "lbfgs"
-            save()
-        if st.lbfgs_iters < lbfgs_maxiter:
-            _run_lbfgs(net, problem, lbfgs_maxiter, lbfgs_options or {}, st, bar)
-        st.phase = "done"
         save()
+        if st.lbfgs_iters < lbfgs_maxiter and not st.lbfgs_message:
+            _run_lbfgs(net, problem, lbfgs_maxiter, lbfgs_options or {}, st, bar)
+            save()
     except KeyboardInterrupt:
         if not updating:
             save()
