@@ -73,12 +73,17 @@ class DynPMNN(Sequential):
 
 
 class FHNNet(Sequential):
-    """fastdds' FHN network: FHN layers in drive mode (I = x W + c, v0 = w0 = 0), each passing
-    [v_K, w_K] on, then Linear(2 n_last -> 1).
+    """fastdds' FHN network: a bounded encoder Linear(n_in -> width) + tanh, FHN layers in drive
+    mode (I = x W + c, v0 = w0 = 0), each passing [v_K, w_K] on, then Linear(2 n_last -> 1).
+
+    The tanh keeps the drive bounded: standardised California Housing features reach 100+
+    (AveOccup), and an unbounded drive pushes v where explicit Euler needs dt < 2 / (3 v^2).
 
     Parameters
     ----------
     n_in : int
+    width : int
+        Encoder width (0: no encoder, the first FHN layer is driven by the raw input).
     hidden : sequence of int
         Neurons per FHN layer.
     a, b, g : float
@@ -92,14 +97,15 @@ class FHNNet(Sequential):
     dtype : float64 or float32
     """
 
-    def __init__(self, n_in=8, hidden=(32,), a=0.2, b=0.02, g=3.0, dt=1.0, steps=10, train=("a", "b", "g", "dt"),
-                 seed=0, dtype=np.float64):
+    def __init__(self, n_in=8, width=16, hidden=(32,), a=0.2, b=0.02, g=3.0, dt=0.5, steps=10,
+                 train=("a", "b", "g", "dt"), seed=0, dtype=np.float64):
         rng = np.random.default_rng(seed)
         dtype = backend.resolve_dtype(dtype)
-        blocks, width = [], n_in
+        encoder = [Linear(n_in, width, rng, dtype=dtype), Pointwise("tanh")] if width else []
+        blocks, width = [], width or n_in
         for n in hidden:
             blocks.append(FHN(n, "drive", n_in=width, a=a, b=b, g=g, dt=dt, steps=steps, train=train,
                               output="both", rng=rng, dtype=dtype))
             width = 2 * n
-        super().__init__(blocks + [Linear(width, 1, rng, dtype=dtype)])
+        super().__init__(encoder + blocks + [Linear(width, 1, rng, dtype=dtype)])
         self.fhn_layers = blocks

@@ -145,3 +145,34 @@ def fit(model, train, val, lr=5e-4, batch=32, epochs=100, weight_decay=5e-3, pat
         for b, p in zip(best, model.params):
             p[...] = b
     return hist
+
+
+class MLPRegressor:
+    """`fastdds.nn.mlp.MLP` in the block protocol, initialised as PyTorch's nn.Linear does
+    (W and b ~ U(+-1/sqrt(fan_in))), for the published MLP baseline.
+
+    Parameters
+    ----------
+    sizes : sequence of int, e.g. [8, 512, 256, 128, 1] (168,961 parameters)
+    activation : str
+    seed : int
+    dtype : float64 or float32
+    """
+
+    def __init__(self, sizes, activation="relu", seed=0, dtype=np.float64):
+        from .mlp import MLP
+
+        self.net = MLP(sizes, activation=activation, seed=seed, dtype=dtype)
+        rng = np.random.default_rng(seed)
+        for i, p in enumerate(self.net.params):
+            bound = 1.0 / np.sqrt(sizes[i // 2])
+            p[...] = rng.uniform(-bound, bound, size=p.shape)
+        self.params = self.net.params
+
+    def forward(self, x):
+        """x (batch, sizes[0]) -> y (batch, sizes[-1]); the network keeps its own tape."""
+        return self.net.forward(x, (), keep=True)[()], None
+
+    def backward(self, cache, dy):
+        """Parameter gradients of the last forward (no input gradient: returns None for dx)."""
+        return None, self.net.backward({(): dy})
