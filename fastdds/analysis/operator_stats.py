@@ -123,7 +123,7 @@ def band_energy(a, width=1):
     total = float(np.sum(a**2))
     if total == 0.0:
         return np.nan
-    return float(np.sum(a[_diagonal_distance(a.shape) <= width + 1e-12] ** 2) / total)
+    return 1.0 - float(np.sum(a[_diagonal_distance(a.shape) > width + 1e-12] ** 2) / total)
 
 
 def rcm_order(a, keep=0.1):
@@ -200,14 +200,15 @@ def operator_report(op, h=1.0, kmax=4, band_width=1, keep=0.1):
     Returns
     -------
     dict of scalars (see `MEASURES` for the keys and their meaning), plus the arrays
-    ``moment_profile`` (kmax + 1, n_out), ``singular_values``, ``eigenvalues`` (square only)
-    and ``rcm_matrix`` (the reordered matrix) for plots.
+    ``matrix`` (dense float64), ``moment_profile`` (kmax + 1, n_out), ``singular_values``,
+    ``eigenvalues`` (square only) and ``rcm_matrix`` (the reordered matrix) for plots.
     """
     if not isinstance(op, Operator):
         raise ValueError(f"expected an Operator (Identity, Banded, Dense); got {type(op).__name__}")
     a = as_matrix(op)
     m, n = a.shape
-    out = dict(kind=type(op).__name__, shape=f"{m}x{n}", nparams=int(op.nparams), flops=int(op.flops(1)))
+    out = dict(kind=type(op).__name__, shape=f"{m}x{n}", nparams=int(op.nparams), flops=int(op.flops(1)),
+               matrix=a)
     mom = moment_stats(op, h, kmax)
     out["moment_profile"] = mom.pop("profile")
     out.update(mom)

@@ -1,0 +1,331 @@
+"""Tables (text, Markdown, JSON-ready dicts) and figures of an operator comparison.
+
+A table is (headers, rows) with rows of already formatted strings; `render_text` and
+`render_markdown` print it. `write_plots` draws the figures with matplotlib (the ``plot`` extra).
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from .operator_stats import MEASURES
+
+PLOT_HINT = "plots need matplotlib: pip install 'fastdds[plot]'"
+
+
+def fmt(value):
+    """A table cell: integers in full, floats to 3 significant digits, NaN as '-'."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    v = float(value)
+    if not np.isfinite(v):
+        return "-"
+    if v == 0.0:
+        return "0"
+    return f"{v:.3g}" if 1e-3 <= abs(v) < 1e5 else f"{v:.2e}"
+
+
+def operator_table(columns):
+    """One column per operator, one row per measure of `MEASURES`.
+
+    Parameters
+    ----------
+    columns : list of (name, report)
+        report: dict from `operator_stats.operator_report`.
+
+    Returns
+    -------
+    headers : list of str
+    rows : list of lists of str
+    """
+    headers = ["measure"] + [name for name, _ in columns]
+    rows = [[key] + [fmt(rep[key]) for _, rep in columns] for key, _ in MEASURES]
+    return headers, rows
+
+
+def cross_run_table(result, baseline=None):
+    """Per-layer correlations between runs (mean +- std over pairs), and the summary rows.
+
+    Parameters
+    ----------
+    result : dict from `cross_run.compare_runs`
+    baseline : dict from `cross_run.compare_runs`, optional
+        The same measures for a control (e.g. untrained networks); adds its columns.
+
+    Returns
+    -------
+    headers, rows
+    """
+    def cells(res, l):
+        d = res["layers"][l]
+        return [f"{fmt(d['raw_mean'])} +- {fmt(d['raw_std'])}", f"{fmt(d['matched_mean'])} +- {fmt(d['matched_std'])}",
+                fmt(d["act_corr"]), fmt(d["weight_spread_raw"]), fmt(d["weight_spread_matched"])]
+
+    names = ["corr raw", "corr matched", "act corr matched", "W spread raw", "W spread matched"]
+    headers = ["layer"] + names + ([f"init: {n}" for n in names[1:3]] if baseline else [])
+    rows = []
+    for l in range(len(result["layers"])):
+        rows.append([f"W{l}"] + cells(result, l) + (cells(baseline, l)[1:3] if baseline else []))
+    pad = [""] * (len(headers) - 3)
+    rows.append(["all", "output corr", fmt(result["output_corr_mean"])] + pad)
+    rows.append(["all", "output spread", fmt(result["output_spread"])] + pad)
+    rows.append(["all", "W spread raw", fmt(result["weight_spread_raw"])] + pad)
+    rows.append(["all", "W spread matched", fmt(result["weight_spread_matched"])] + pad)
+    return headers, rows
+
+
+def dynamics_table(columns, max_rows=None):
+    """Per depth: state mean, std, spread across runs (raw, matched) and step size.
+
+    Parameters
+    ----------
+    columns : list of (label, stats)
+        stats: dict from `dynamics.depth_statistics`.
+    max_rows : int, optional
+        At most this many depths per system, evenly spaced (first and last always shown).
+
+    Returns
+    -------
+    headers, rows (one row per depth of each system, labelled "label l/L").
+    """
+    headers = ["system", "depth", "width", "mean", "std", "spread", "spread matched", "step"]
+    rows = []
+    for label, st in columns:
+        last = len(st["depth"]) - 1
+        shown = range(last + 1) if not max_rows or last < max_rows else np.unique(
+            np.linspace(0, last, max_rows).round().astype(int))
+        for l in shown:
+            rows.append([label, f"{l}/{last}", fmt(int(st["width"][l]))]
+                        + [fmt(st[k][l]) for k in ("mean", "std", "spread", "spread_matched", "step")])
+    return headers, rows
+
+
+def render_text(headers, rows, title=None):
+    """Fixed-width text table."""
+    cols = list(zip(headers, *rows))
+    widths = [max(len(c) for c in col) for col in cols]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, w) in enumerate(zip(cells, widths)))
+
+    out = ([title, ""] if title else []) + [line(headers), "  ".join("-" * w for w in widths)]
+    return "\n".join(out + [line(r) for r in rows]) + "\n"
+
+
+def render_markdown(headers, rows, title=None):
+    """GitHub-flavoured Markdown table."""
+    out = ([f"### {title}", ""] if title else []) + ["| " + " | ".join(headers) + " |",
+                                                      "|" + "---|" * len(headers)]
+    return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def json_ready(report):
+    """The scalar measures of an `operator_report` (arrays dropped, singular values kept)."""
+    out = {key: report[key] for key, _ in MEASURES}
+    out["singular_values"] = report["singular_values"]
+    return out
+
+
+def pyplot():
+    """matplotlib.pyplot with the Agg backend; RuntimeError naming the extra when missing."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise RuntimeError(PLOT_HINT) from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_plots(folder, pinn, fd, dyn):
+    """Write the comparison figures as PNG files.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Created if missing.
+    pinn : list of (name, report)
+        Operator reports of one network's layers (`operator_report`).
+    fd : list of (name, report)
+        Operator reports of the FD scheme's operators.
+    dyn : list of (label, stats)
+        Layer-wise statistics (`dynamics.depth_statistics`) to draw on one depth axis.
+
+    Returns
+    -------
+    list of Path: weights.png, singular_values.png, eigenvalues.png, dynamics.png, moments.png.
+
+    Raises
+    ------
+    RuntimeError when matplotlib is missing (install the ``plot`` extra).
+    """
+    plt = pyplot()
+    from . import random_matrix
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    square = [(n, r) for n, r in pinn if r["shape"].split("x")[0] == r["shape"].split("x")[1]]
+    mid_name, mid = square[len(square) // 2] if square else pinn[0]
+    fd_name, fd_rep = fd[0]
+    paths = []
+
+    def save(fig, name):
+        path = folder / name
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+
+    panels = [(f"PINN {mid_name}", mid["matrix"]), (f"PINN {mid_name}, RCM order", mid["rcm_matrix"])]
+    panels += [(f"FD {name}", rep["matrix"]) for name, rep in fd[:2]]
+    fig, ax = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
+    for a, (title, mat) in zip(ax, panels):
+        lim = np.abs(mat).max() or 1.0
+        im = a.imshow(mat, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest", aspect="auto")
+        a.set_title(title)
+        fig.colorbar(im, ax=a, fraction=0.046)
+    save(fig, "weights.png")
+
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    m, n = (int(v) for v in mid["shape"].split("x"))
+    lam = mid["singular_values"] ** 2 / max(m, n)
+    ax[0].hist(lam, bins=30, density=True, alpha=0.6, label=f"PINN {mid_name}: s^2/N")
+    if np.isfinite(mid["mp_ks"]):
+        ratio, s2 = mid["mp_ratio"], mid["mp_sigma2"]
+        x = np.linspace(0, s2 * (1 + np.sqrt(ratio)) ** 2 * 1.05, 400)
+        ax[0].plot(x, random_matrix.mp_pdf(x, ratio, s2), "k", label=f"Marchenko-Pastur (KS {mid['mp_ks']:.3f})")
+    ax[0].set_xlabel("eigenvalue of A A^T / N")
+    ax[0].set_ylim(0, 1.5 * np.histogram(lam, bins=30, density=True)[0].max())
+    ax[0].legend()
+    for name, rep in pinn:
+        ax[1].semilogy(rep["singular_values"] / rep["singular_values"][0], lw=0.8, label=f"PINN {name}")
+    for name, rep in fd:
+        ax[1].semilogy(rep["singular_values"] / rep["singular_values"][0], "k--", lw=1.2, label=f"FD {name}")
+    ax[1].set_xlabel("index")
+    ax[1].set_ylabel("s / s_max")
+    ax[1].set_ylim(1e-4, 1.5)
+    ax[1].legend(fontsize=6, ncol=2)
+    save(fig, "singular_values.png")
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 5))
+    t = np.linspace(0, 2 * np.pi, 200)
+    for a, (label, rep) in zip(ax, [(f"PINN {mid_name}", mid), (f"FD {fd_name}", fd_rep)]):
+        ev = rep.get("eigenvalues")
+        if ev is not None:
+            a.plot(ev.real, ev.imag, ".", ms=3)
+            if np.isfinite(rep["circ_radius"]):
+                a.plot(rep["circ_radius"] * np.cos(t), rep["circ_radius"] * np.sin(t), "k",
+                       label=f"circular law, inside {rep['circ_inside']:.2f}")
+                a.legend()
+        a.set_aspect("equal")
+        a.set_title(f"{label} eigenvalues")
+    save(fig, "eigenvalues.png")
+
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    for label, st in dyn:
+        ax[0].plot(st["depth"], st["mean"], "o-", ms=3, label=label)
+        ax[1].plot(st["depth"], st["std"], "o-", ms=3, label=label)
+        ax[2].plot(st["depth"], st["spread_matched"] if np.isfinite(st["spread_matched"]).any() else st["spread"],
+                   "o-", ms=3, label=label)
+    for a, yl in zip(ax, ["state mean", "state std", "relative spread across runs (matched)"]):
+        a.set_xlabel("depth l / L (network layers, or FD time steps)")
+        a.set_ylabel(yl)
+        a.legend(fontsize=7)
+    save(fig, "dynamics.png")
+
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    for k, a in enumerate(ax):
+        a.plot(mid["moment_profile"][k], lw=0.8, label=f"PINN {mid_name}")
+        a.plot(fd_rep["moment_profile"][k], "k", lw=1.2, label=f"FD {fd_name}")
+        a.set_title(f"row moment M_{k} (index units)")
+        a.set_xlabel("row")
+        a.legend(fontsize=7)
+    save(fig, "moments.png")
+    return paths
+
+
+def build_report(nets, fd_step, u0, nsteps, probes, baseline=None, band_width=1, keep=0.1):
+    """Everything `fastdds compare` prints: PINN layers and FD operators measured alike, the
+    cross-run comparison, and both as dynamical systems.
+
+    Parameters
+    ----------
+    nets : list over runs of lists of Layer (MLP form); the operators of run 1 are measured
+    fd_step : list of Layer
+        One time step of the FD scheme.
+    u0 : ndarray, shape (nx,)
+        FD initial state.
+    nsteps : int
+        FD time steps for the dynamics.
+    probes : ndarray, shape (n_probes, n_in)
+        Network inputs for activation matching and layer-wise states.
+    baseline : list over runs of lists of Layer, optional
+        Control networks of the same architecture (e.g. untrained), compared across runs too.
+    band_width, keep : as in `operator_stats.operator_report`
+
+    Returns
+    -------
+    dict with pinn, init (the middle layer of baseline run 1, or empty), fd (lists of (name,
+    operator_report)), cross and baseline (`compare_runs`
+    results, or None with fewer than 2 runs / no baseline), dynamics (list of (label,
+    `depth_statistics`)).
+    """
+    from . import cross_run, dynamics
+    from ..layers import Chain
+    from .operator_stats import layer_operators, operator_report
+
+    def measure(pairs):
+        return [(name, operator_report(op, 1.0, 4, band_width, keep)) for name, op in pairs]
+
+    pinn = measure([(f"W{l}", layer.branches[0].R) for l, layer in enumerate(nets[0])])
+    mid = len(nets[0]) // 2
+    init = measure([(f"init.W{mid}", baseline[0][mid].branches[0].R)]) if baseline is not None else []
+    fd = measure([pair for l, layer in enumerate(fd_step)
+                  for pair in layer_operators(layer, "fd." if len(fd_step) == 1 else f"fd{l}.")])
+    cross = cross_run.compare_runs(nets, probes) if len(nets) > 1 else None
+    base = cross_run.compare_runs(baseline, probes) if baseline is not None and len(baseline) > 1 else None
+    if cross is not None:
+        pinn_dyn = dynamics.depth_statistics(cross["states"], cross["alignments"])
+    else:
+        pinn_dyn = dynamics.depth_statistics([cross_run.network_states(nets[0], probes)])
+    fd_dyn = dynamics.depth_statistics([dynamics.chain_trajectory(Chain(list(fd_step) * int(nsteps)), u0)])
+    dyn = [("PINN", pinn_dyn), ("FD", fd_dyn)]
+    if base is not None:
+        dyn.append(("init", dynamics.depth_statistics(base["states"], base["alignments"])))
+    return dict(pinn=pinn, init=init, fd=fd, cross=cross, baseline=base, dynamics=dyn)
+
+
+def _cross_json(res):
+    if res is None:
+        return None
+    keep = ("layers", "raw", "matched", "signs", "pairs", "output_corr_mean", "output_spread",
+            "weight_spread_raw", "weight_spread_matched")
+    return {k: res[k] for k in keep}
+
+
+def report_json(result, setup=None):
+    """JSON-ready dict of `build_report`'s result (scalars, pairwise matrices, depth profiles)."""
+    return dict(setup=setup or {}, operators={name: json_ready(rep) for name, rep in result["pinn"] + result["init"] + result["fd"]},
+                cross_run=_cross_json(result["cross"]), baseline=_cross_json(result["baseline"]),
+                dynamics={label: st for label, st in result["dynamics"]})
+
+
+def report_text(result, render=render_text, max_depth_rows=11):
+    """The three tables of `build_report`'s result, rendered with `render_text` or `render_markdown`."""
+    parts = [render(*operator_table(result["pinn"] + result["init"] + result["fd"]),
+                    title="Operators: PINN layers (run 1, R = W^T, index units), an untrained (Glorot) layer "
+                          "and the FD step operators")]
+    if result["cross"] is not None:
+        parts.append(render(*cross_run_table(result["cross"], result["baseline"]),
+                            title=f"Across runs ({result['cross']['pairs']} pairs; matched = Hungarian on "
+                                  f"activations{', sign flips allowed' if result['cross']['signs'] else ''})"))
+    else:
+        parts.append("Across runs: needs at least 2 weight files.\n")
+    parts.append(render(*dynamics_table(result["dynamics"], max_depth_rows),
+                        title="Layer-wise dynamics (network depth and FD time steps on one axis l/L)"))
+    return "\n".join(parts)
