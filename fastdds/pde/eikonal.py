@@ -115,56 +115,59 @@ def _slowness(speed, shape, dtype, obstacles):
     return _padded(f, 1.0)
 
 
-def _solve(phi, speed, dx, order, narrow, tol, max_sweeps, gradient_init=None):
-    """Unsigned first-arrival values from the zero contour of phi, with the solve's info.
-
-    Returns
-    -------
-    u : ndarray, shape of phi, dtype of phi (inf where unreached)
-    sign : ndarray of int8, sign of phi
-    obstacles : bool ndarray or None
-    info : SweepInfo
-    """
+def _level_set_start(phi, dx, gradient):
+    """Checked phi, spacing, obstacles and the padded start (u, state, side, band) of a level set."""
     kern = backend.kernels("eikonal", like=np.empty(0))
-    _check_settings(order, narrow, tol, max_sweeps)
-    obstacles = _obstacles(phi, speed)
     p = _float_array("phi", phi)
     dxs = _check_grid(p, dx)
+    obstacles = _obstacles(phi)
     valid = np.ones(p.shape, np.uint8) if obstacles is None else (~obstacles).astype(np.uint8)
     bad = ~np.isfinite(p) & (valid == 1)
     if bad.any():
         raise ValueError(f"phi contains NaN or inf at {int(bad.sum())} unmasked cells (first at "
                          f"{tuple(int(i) for i in np.argwhere(bad)[0])}); mask them or fix phi")
-    f = _slowness(speed, p.shape, p.dtype, obstacles)
-    u = np.empty(f.shape, dtype=p.dtype)
-    state = np.empty(f.shape, dtype=np.uint8)
-    side = np.empty(f.shape, dtype=np.int8)
-    for a, fill in ((u, np.inf), (state, kern.FIXED), (side, 0)):
-        a[...] = fill
+    shape = tuple(n + 2 * _PAD for n in p.shape)
+    u = np.full(shape, np.inf, dtype=p.dtype)
+    state = np.full(shape, kern.FIXED, dtype=np.uint8)
+    side = np.zeros(shape, dtype=np.int8)
     h3 = dxs if p.ndim == 3 else (1.0,) + dxs
     pad = (_PAD,) * 3 if p.ndim == 3 else (0, _PAD, _PAD)
     view = (lambda a: a) if p.ndim == 3 else (lambda a: a[None])
-    gradient = order == 2 if gradient_init is None else gradient_init
     band = kern.interface_band(view(np.ascontiguousarray(p)), view(valid), *h3, gradient, view(u), view(state),
                                view(side), pad)
     if band == 0:
         raise ValueError("phi has no zero contour (it never changes sign and is nowhere 0 outside masked "
                          "cells); give a level set that is negative inside the source and positive outside")
+    return dxs, obstacles, (u, state, side, int(band))
+
+
+def _sweep(start, f, dxs, order, narrow, tol, max_sweeps):
+    """Run the first-order sweeps, then the second-order ones for order 2, on the padded start.
+
+    Returns
+    -------
+    u : ndarray, unpadded, dtype of the start (inf where unreached)
+    side : ndarray of int8, unpadded
+    info : SweepInfo
+    """
+    kern = backend.kernels("eikonal", like=np.empty(0))
+    _check_settings(order, narrow, tol, max_sweeps)
+    u, state, side, band = start
     w = [1.0 / h**2 for h in dxs]
     cap = float(narrow) if narrow > 0 else np.inf
-    first = kern.sweep2d if p.ndim == 2 else kern.sweep3d
+    first = kern.sweep2d if len(dxs) == 2 else kern.sweep3d
     sweeps, converged = first(u, state, f, *w, 0.0 if tol is None else float(tol), cap, int(max_sweeps))
     sweeps2 = 0
     if order == 2 and converged:
-        tol2 = (1e-10 if p.dtype == np.float64 else 1e-5) * min(dxs) if tol is None else float(tol)
+        tol2 = (1e-10 if u.dtype == np.float64 else 1e-5) * min(dxs) if tol is None else float(tol)
         state[state == 0] = 1
-        second = kern.sweep2d_order2 if p.ndim == 2 else kern.sweep3d_order2
+        second = kern.sweep2d_order2 if len(dxs) == 2 else kern.sweep3d_order2
         sweeps2, converged = second(u, state, side, f, *w, tol2, cap, int(max_sweeps))
     if not converged:
         warnings.warn(f"fast sweeping stopped after max_sweeps = {max_sweeps} sweeps without converging; "
                       f"raise max_sweeps (mazes of obstacles need more)", RuntimeWarning, stacklevel=3)
-    inner = tuple(slice(_PAD, -_PAD) for _ in p.shape)
-    return u[inner], side[inner], obstacles, SweepInfo(sweeps + sweeps2, sweeps2, converged, int(band))
+    inner = tuple(slice(_PAD, -_PAD) for _ in dxs)
+    return u[inner], side[inner], SweepInfo(sweeps + sweeps2, sweeps2, converged, band)
 
 
 def _finish(u, sign, obstacles, narrow, signed):
@@ -213,7 +216,10 @@ def distance(phi, dx=1.0, order=1, narrow=0.0, tol=None, max_sweeps=500, return_
     ValueError
         Bad shape, dx <= 0, NaN in phi, no zero contour, bad order.
     """
-    u, sign, obstacles, info = _solve(phi, 1.0, dx, order, narrow, tol, max_sweeps)
+    _check_settings(order, narrow, tol, max_sweeps)
+    dxs, obstacles, start = _level_set_start(phi, dx, order == 2)
+    f = np.ones(start[0].shape, dtype=start[0].dtype)
+    u, sign, info = _sweep(start, f, dxs, order, narrow, tol, max_sweeps)
     out = _finish(u, sign, obstacles, narrow, signed=True)
     return (out, info) if return_info else out
 
@@ -236,14 +242,21 @@ def travel_time(phi, speed, dx=1.0, order=1, narrow=0.0, tol=None, max_sweeps=50
         `distance` masks.
     info : SweepInfo, when return_info.
     """
-    u, sign, obstacles, info = _solve(phi, speed, dx, order, narrow, tol, max_sweeps)
+    _check_settings(order, narrow, tol, max_sweeps)
+    obstacles = _obstacles(phi, speed)
+    if obstacles is not None:
+        phi = np.ma.MaskedArray(np.ma.getdata(phi), mask=obstacles)
+    dxs, obstacles, start = _level_set_start(phi, dx, order == 2)
+    f = _slowness(speed, obstacles.shape if obstacles is not None else np.shape(phi), start[0].dtype, obstacles)
+    start[0][...] *= f  # band distances to band times
+    u, sign, info = _sweep(start, f, dxs, order, narrow, tol, max_sweeps)
     out = _finish(u, sign, obstacles, narrow, signed=False)
     return (out, info) if return_info else out
 
 
-def arrival_time(sources, speed=1.0, dx=1.0, order=1, obstacles=None, tol=None, max_sweeps=500,
+def arrival_time(sources, speed=1.0, dx=1.0, order=1, values=None, obstacles=None, tol=None, max_sweeps=500,
                  return_info=False):
-    """First-arrival time from a set of source cells (u = 0 there): |grad u| = 1 / speed.
+    """First-arrival time from a set of source cells: |grad u| = 1 / speed, u = values on them.
 
     Parameters
     ----------
@@ -253,30 +266,46 @@ def arrival_time(sources, speed=1.0, dx=1.0, order=1, obstacles=None, tol=None, 
         Positive and finite; speed 1 gives the distance to the nearest source.
     dx : float or sequence of float
     order : {1, 2}
+    values : ndarray of sources' shape, optional
+        u on the source cells (>= 0, finite), default 0. Giving the exact values on a disc of
+        fixed radius around a point source removes the O(h log h) error of a one-cell source.
     obstacles : bool ndarray of sources' shape, optional
         Cells that paths may not enter (masked in the result).
     tol, max_sweeps, return_info : as `distance`.
 
     Returns
     -------
-    u : float64 ndarray (float32 when speed is a float32 array); a masked array when there are
-        obstacles or unreachable cells.
+    u : ndarray, float64 (float32 when values or speed is a float32 array); a masked array
+        when there are obstacles or unreachable cells.
     info : SweepInfo, when return_info.
     """
+    _check_settings(order, 0.0, tol, max_sweeps)
     src = np.asarray(sources)
     if src.dtype != bool:
         raise ValueError(f"sources must be a boolean mask; got dtype {src.dtype}")
+    dxs = _check_grid(src, dx)
     if not src.any():
         raise ValueError("sources is empty; mark at least one source cell True")
-    dtype = speed.dtype if isinstance(speed, np.ndarray) and speed.dtype == np.float32 else np.float64
-    phi = np.where(src, 0.0, 1.0).astype(dtype)
+    f32 = [a for a in (speed, values) if isinstance(a, np.ndarray) and a.dtype == np.float32]
+    dtype = np.float32 if f32 else np.float64
+    v = np.zeros(src.shape, dtype=dtype)
+    if values is not None:
+        v[...] = _float_array("values", values)
+        if v.shape != src.shape or not np.all(np.isfinite(v[src]) & (v[src] >= 0)):
+            raise ValueError(f"values must have the sources' shape {src.shape} and be finite and >= 0 on them")
+    blocked = np.zeros(src.shape, dtype=bool)
     if obstacles is not None:
-        obstacles = np.asarray(obstacles, dtype=bool)
-        if obstacles.shape != src.shape:
-            raise ValueError(f"obstacles has shape {obstacles.shape} but sources {src.shape}")
-        phi = np.ma.MaskedArray(phi, mask=obstacles & ~src)
-    u, sign, obst, info = _solve(phi, speed, dx, order, 0.0, tol, max_sweeps, gradient_init=False)
-    out = _finish(u, sign, obst, 0.0, signed=False)
+        blocked = np.asarray(obstacles, dtype=bool)
+        if blocked.shape != src.shape:
+            raise ValueError(f"obstacles has shape {blocked.shape} but sources {src.shape}")
+        blocked = blocked & ~src
+    kern = backend.kernels("eikonal", like=v)
+    u = _padded(np.where(src, v, np.inf).astype(dtype), np.inf)
+    state = _padded(np.where(src | blocked, kern.FIXED, 1).astype(np.uint8), kern.FIXED)
+    side = _padded(np.ones(src.shape, dtype=np.int8), 0)
+    f = _slowness(speed, src.shape, dtype, blocked if obstacles is not None else None)
+    u, _, info = _sweep((u, state, side, int(src.sum())), f, dxs, order, 0.0, tol, max_sweeps)
+    out = _finish(u, np.ones(u.shape, np.int8), blocked if obstacles is not None else None, 0.0, signed=False)
     return (out, info) if return_info else out
 
 
@@ -338,7 +367,7 @@ def hj1d_coefficients(scheme, n, dt, dtype=np.float64, alpha=1.0):
     h = 2.0 / (int(n) - 1)
     limit = hj1d_max_step(n, alpha)
     if not (np.isfinite(dt) and 0 < dt <= limit * (1 + 1e-12)):
-        raise ValueError(f"time step dt = {dt} breaks the CFL condition dt max|H'| / h <= 1 of the {scheme} "
+        raise ValueError(f"time step dt = {dt} breaks the CFL condition alpha dt / h <= 1 (alpha = {alpha:g}) of the {scheme} "
                          f"scheme on {n} nodes; the largest stable step is {limit:.6g}")
     if scheme == "lax_friedrichs":
         c = alpha * dt / (2.0 * h)

@@ -220,8 +220,11 @@ def sweep2d(u, state, f, w0, w1, tol, cap, max_sweeps):
                     v = b + fc * h1
                     if v > a:
                         v = (w0 * a + w1 * b + math.sqrt((w0 + w1) * fc * fc - w0 * w1 * (a - b) ** 2)) / (w0 + w1)
-                if v < u[i, j] - tol and v <= cap:
+                old = u[i, j]
+                if v < old and v <= cap:
                     u[i, j] = v
+                    if u[i, j] >= old - tol:
+                        continue
                     changed += 1
                     state[i - 1, j] |= 1
                     state[i + 1, j] |= 1
@@ -264,8 +267,11 @@ def sweep3d(u, state, f, w0, w1, w2, tol, cap, max_sweeps):
                     c = min(u[i, j, k - 1], u[i, j, k + 1])
                     m0, q0, a0, m1, q1, a1, m2, q2, a2 = _sort3(a, w0, a, b, w1, b, c, w2, c)
                     v = _solve3(m0, q0, a0, m1, q1, a1, m2, q2, a2, f[i, j, k])
-                    if v < u[i, j, k] - tol and v <= cap:
+                    old = u[i, j, k]
+                    if v < old and v <= cap:
                         u[i, j, k] = v
+                        if u[i, j, k] >= old - tol:
+                            continue
                         changed += 1
                         state[i - 1, j, k] |= 1
                         state[i + 1, j, k] |= 1
@@ -279,14 +285,19 @@ def sweep3d(u, state, f, w0, w1, w2, tol, cap, max_sweeps):
 
 
 @nb.njit(inline="always", cache=True)
-def _accept2(u, v, vfirst, tol, cap, idx):
-    """New second-order value: v, or the first-order vfirst where v is not a valid root.
+def _store2(u, v, vfirst, tol, cap, idx):
+    """Store the second-order value v (the first-order vfirst where v is no valid root) at idx.
 
-    Returns the value and whether it moved by more than tol (and lies under cap).
+    Values above cap are not stored. Returns whether the stored value (rounded to u's dtype)
+    moved by more than tol.
     """
     if v < 0.0:
         v = vfirst
-    return v, v <= cap and abs(v - u[idx]) > tol
+    if not v <= cap:
+        return False
+    old = u[idx]
+    u[idx] = v
+    return abs(u[idx] - old) > tol
 
 
 @nb.njit(cache=True)
@@ -334,10 +345,8 @@ def sweep2d_order2(u, state, side, f, w0, w1, tol, cap, max_sweeps):
                 p0, p1 = w0, w1
                 if m1 < m0:
                     m0, q0, a0, p0, m1, q1, a1, p1 = m1, q1, a1, p1, m0, q0, a0, p0
-                v, moved = _accept2(u, _solve2(m0, q0, a0, m1, q1, a1, fc),
-                                    _solve2(m0, p0, m0, m1, p1, m1, fc), tol, cap, (i, j))
-                if moved:
-                    u[i, j] = v
+                if _store2(u, _solve2(m0, q0, a0, m1, q1, a1, fc), _solve2(m0, p0, m0, m1, p1, m1, fc),
+                           tol, cap, (i, j)):
                     changed += 1
                     for o in (-2, -1, 1, 2):
                         state[i + o, j] |= 1
@@ -379,11 +388,11 @@ def sweep3d_order2(u, state, side, f, w0, w1, w2, tol, cap, max_sweeps):
                                         side[i, j - 2, k], side[i, j + 2, k], s, w1)
                     m2, q2, a2 = _term2(u[i, j, k - 2], u[i, j, k - 1], u[i, j, k + 1], u[i, j, k + 2],
                                         side[i, j, k - 2], side[i, j, k + 2], s, w2)
-                    v2 = _solve3(*_sort3(m0, q0, a0, m1, q1, a1, m2, q2, a2), fc)
-                    v1 = _solve3(*_sort3(m0, w0, m0, m1, w1, m1, m2, w2, m2), fc)
-                    v, moved = _accept2(u, v2, v1, tol, cap, (i, j, k))
-                    if moved:
-                        u[i, j, k] = v
+                    b0, r0, c0, b1, r1, c1, b2, r2, c2 = _sort3(m0, q0, a0, m1, q1, a1, m2, q2, a2)
+                    v2 = _solve3(b0, r0, c0, b1, r1, c1, b2, r2, c2, fc)
+                    b0, r0, c0, b1, r1, c1, b2, r2, c2 = _sort3(m0, w0, m0, m1, w1, m1, m2, w2, m2)
+                    v1 = _solve3(b0, r0, c0, b1, r1, c1, b2, r2, c2, fc)
+                    if _store2(u, v2, v1, tol, cap, (i, j, k)):
                         changed += 1
                         for o in (-2, -1, 1, 2):
                             state[i + o, j, k] |= 1
