@@ -141,3 +141,21 @@ def test_blow_up_names_the_step():
     with pytest.warns(RuntimeWarning):
         with pytest.raises(ValueError, match=r"NaN or inf by step \d+"):
             B.solve(u, 1 / 64, nu=1e-3, scheme="central", dt=0.5, nsteps=5000, unsafe=True, check_every=8)
+
+
+def test_cli_solve_burgers_writes_errors(tmp_path, capsys):
+    import json
+
+    from fastdds.cli import main
+
+    out = tmp_path / "out.json"
+    assert main(["solve", "burgers", "--ic", "sin2pi", "--nu", "0.02", "--scheme", "muscl-rk3", "--nx", "201",
+                 "--t", "0.1", "--json", str(out), "--quiet"]) == 0
+    d = json.loads(out.read_text())
+    assert len(d["x"]) == len(d["u"]) == 201 and d["steps"] > 0
+    e = np.array(d["u"]) - burgers_sin2pi(np.array(d["x"]), d["t"], 0.02)
+    assert d["errors"]["Linf"] == pytest.approx(np.abs(e).max(), rel=1e-12)
+    assert d["errors"]["L2"] == pytest.approx(np.sqrt((e * e).mean()), rel=1e-12)
+    assert d["errors"]["Linf"] < 1e-3
+    assert "L1" in capsys.readouterr().out
+    assert main(["solve", "burgers", "--ic", "riemann", "--nx", "101", "--cfl", "1.5", "--quiet"]) == 2
