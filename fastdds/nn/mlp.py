@@ -29,6 +29,7 @@ import numpy as np
 from .. import backend
 from ..activations import get_activation
 from ..io import atomic_write
+from ..kernels.cpu.mlp import BLOCK, TANH
 from ..layers import Layer
 from ..operators import Dense
 from ..validation import check_finite
@@ -89,9 +90,10 @@ class _Workspace:
         for k, i in enumerate(streams.firsts):
             self.a[0][1 + k, :, i] = 1.0
         self.z = [np.empty((S, N, w), dtype=dtype) for w in sizes[1:]]
-        self.s = [np.empty((3, N if keep else 1, w), dtype=dtype) for w in sizes[1:-1]]
+        self.s = [np.empty((3, N if keep else min(N, max(1, BLOCK // w)), w), dtype=dtype) for w in sizes[1:-1]]
         big = S * N * max(sizes[1:])
         self.g = [np.empty(big, dtype=dtype) for _ in range(2 if keep else 0)]
+        self.ones = np.ones(N, dtype=dtype)
 
     def grad_buffer(self, which, S, N, w):
         return self.g[which][:S * N * w].reshape(S, N, w)
@@ -273,6 +275,9 @@ class MLP:
             a, z = ws.a[l], ws.z[l]
             np.matmul(a.reshape(S * N, -1), W, out=z.reshape(S * N, -1))
             if l < L - 1:
+                if code == TANH:
+                    np.add(z[0], b, out=ws.a[l + 1][0])
+                    np.tanh(ws.a[l + 1][0], out=ws.a[l + 1][0])
                 k.taylor_forward(code, alpha, z, b, spec.pairs, ws.a[l + 1], ws.s[l])
         out = ws.z[-1].copy()
         out[0] += self.params[-1]
@@ -313,10 +318,13 @@ class MLP:
             fan_in, fan_out = self.sizes[l], self.sizes[l + 1]
             g2 = g.reshape(S * N, fan_out)
             grads[2 * l] = ws.a[l].reshape(S * N, fan_in).T @ g2
-            grads[2 * l + 1] = g[0].sum(axis=0)
+            grads[2 * l + 1] = ws.ones @ g[0]
             if l > 0:
                 gp = ws.grad_buffer((L - l) % 2, S, N, fan_in)
-                np.matmul(g2, self.params[2 * l].T, out=gp.reshape(S * N, fan_in))
+                if fan_out == 1:  # an outer product: broadcasting beats a K = 1 matmul
+                    np.multiply(g2, self.params[2 * l].T, out=gp.reshape(S * N, fan_in))
+                else:
+                    np.matmul(g2, self.params[2 * l].T, out=gp.reshape(S * N, fan_in))
                 k.taylor_backward(spec.pairs, ws.z[l - 1], ws.s[l - 1], gp)
                 g = gp
         return grads
