@@ -91,11 +91,27 @@ def test_single_run_skips_the_cross_run_table(small_runs, capsys):
     assert "needs at least 2 weight files" in capsys.readouterr().out
 
 
-def test_ftcs_heat_scheme(small_runs, capsys):
+def test_ftcs_heat_scheme(small_runs, tmp_path, capsys):
     pytest.importorskip("fastdds.pde.heat")
-    assert main(["compare"] + small_runs + ["--scheme", "ftcs-heat", "--nx", "21", "--probes", "64", "--no-baseline",
-                              "--boundary", "periodic"]) == 0
+    r, n = 0.25, 21
+    assert main(["compare"] + small_runs + ["--scheme", "ftcs-heat", "--nx", str(n), "--probes", "64",
+                                            "--no-baseline", "--boundary", "periodic", "--r", str(r),
+                                            "--json", str(tmp_path / "h.json")]) == 0
     assert "ftcs-heat" in capsys.readouterr().out
+    p = json.loads((tmp_path / "h.json").read_text())["operators"]["fd.P"]
+    assert p["M0_mean"] == pytest.approx(1.0, rel=1e-14) and p["M2_mean"] == pytest.approx(2 * r, rel=1e-14)
+    assert p["M1_std"] == pytest.approx(0.0, abs=1e-14)
+    # periodic wrap: the two corner entries r lie outside the band
+    assert p["band_energy"] == pytest.approx(1 - 2 * r**2 / (n * ((1 - 2 * r) ** 2 + 2 * r**2)), rel=1e-12)
+    assert p["circ_spectral_radius"] == pytest.approx(1.0, rel=1e-12)   # the k = 0 mode is kept
+
+
+def test_table_cells():
+    from fastdds.analysis.report import fmt, render_markdown, render_text
+
+    assert [fmt(v) for v in (3, np.nan, 0.0, 0.123456, 1.5e-7, "x")] == ["3", "-", "0", "0.123", "1.50e-07", "x"]
+    assert render_markdown(["a", "b"], [["1", "2"]]) == "| a | b |\n|---|---|\n| 1 | 2 |\n"
+    assert render_text(["a", "bb"], [["xyz", "1"]]).splitlines() == ["a    bb", "---  --", "xyz   1"]
 
 
 def test_missing_weight_file(tmp_path, capsys):
