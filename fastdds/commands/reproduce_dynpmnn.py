@@ -30,7 +30,7 @@ def register(subparsers):
 
 
 def _model_keys():
-    return ["dynpmnn", "dynpmnn_stable", "fhnnet", "node", "cfc", "mlp", "hgb"]
+    return ["dynpmnn", "dynpmnn_stable", "fhnnet", "fhnnet_published", "cfc", "mlp", "hgb", "node"]
 
 
 def _specs(quick):
@@ -46,9 +46,12 @@ def _specs(quick):
                     "published block and settings"),
         "dynpmnn_stable": ("DynPMNN, published block, dt 1 (500 steps)", lambda s: DynPMNN(dt=1.0, steps=500, seed=s),
                            {}, "same block, t_end 500 with a step inside Euler's stability limit"),
-        "fhnnet": ("fastdds FHN net (drive, 64 neurons, trained a,b,g,dt)",
-                   lambda s: FHNNet(hidden=(64,), dt=0.5, steps=8, seed=s), {"lr": 5e-3, "min_delta": 1e-3},
-                   "fastdds network; lr 5e-3, min_delta 1e-3"),
+        "fhnnet": ("fastdds FHN net (tanh encoder 16, 64 drive neurons, trained a,b,g, dt 0.5 x 10)",
+                   lambda s: FHNNet(width=16, hidden=(64,), dt=0.5, steps=10, train=("a", "b", "g"), seed=s),
+                   {"lr": 1e-3, "min_delta": 1e-3}, "fastdds network; lr 1e-3, min_delta 1e-3"),
+        "fhnnet_published": ("fastdds FHN net, published protocol",
+                             lambda s: FHNNet(width=16, hidden=(64,), dt=0.5, steps=10, train=("a", "b", "g"), seed=s),
+                             {}, "same network; lr 5e-4, min_delta 0.05 as published"),
         "node": ("NODE" + small, lambda s: NODE(hidden=32 if quick else 128, steps=1 if quick else 4, seed=s), {},
                  ("hidden 32, 1 RK4 step" if quick else "hidden 128, RK4 with 4 steps (published: dopri5)")),
         "cfc": ("CfC" + small, lambda s: CfC(units=16 if quick else 64, backbone=32 if quick else 128, seed=s), {},
@@ -76,12 +79,9 @@ def _run_hgb(data, seed):
 
 def _stability(model, data):
     """The Euler stability message of the model's (first) FHN layer on 2,048 training inputs."""
-    X = data["train"][0][:2048]
-    if hasattr(model, "fhn"):
-        return model.fhn.stability(model.encoder.forward(X)[0], warn=False).message
-    if hasattr(model, "fhn_layers"):
-        return model.fhn_layers[0].stability(X, warn=False).message
-    return ""
+    if not hasattr(model, "fhn"):
+        return ""
+    return model.fhn.stability(model.encoder.forward(data["train"][0][:2048])[0], warn=False).message
 
 
 def _run_net(key, spec, data, seed, args, out):

@@ -107,5 +107,5 @@ class FHNNet(Sequential):
             blocks.append(FHN(n, "drive", n_in=width, a=a, b=b, g=g, dt=dt, steps=steps, train=train,
                               output="both", rng=rng, dtype=dtype))
             width = 2 * n
-        super().__init__(encoder + blocks + [Linear(width, 1, rng, dtype=dtype)])
-        self.fhn_layers = blocks
+        self.encoder, self.fhn, self.fhn_layers = Sequential(encoder), blocks[0], blocks
+        super().__init__([self.encoder] + blocks + [Linear(width, 1, rng, dtype=dtype)])

@@ -214,13 +214,16 @@ class StabilityReport:
     radius_trajectory_max : float or None
         Largest spectral radius along the given trajectories (None without input).
     fraction_unstable : float or None
-        Fraction of visited states (all steps, samples, neurons) with radius > 1.
+        Fraction of visited states (all steps, samples, neurons) where the flow contracts
+        (eigenvalues with negative real part) but dt exceeds the largest stable Euler step.
     dt_max_trajectory : ndarray (n,) or None
-        Smallest, over visited states, of the largest stable dt.
+        Smallest, over visited states where the flow contracts, of the largest stable dt.
     finite : bool
         Whether the whole trajectory stayed finite.
     stable : bool
-        All radii <= 1 (fixed points and trajectory).
+        dt within the Euler limit at every fixed point and visited state where the flow
+        contracts, and the trajectory finite. (Where the flow itself repels, e.g. on a limit
+        cycle, the radius exceeds 1 for every dt; that is reported, not flagged.)
     message : str
     """
 
@@ -264,14 +267,21 @@ def stability_report(a, b, g, dt, fixed, v=None, w=None, warn=True):
         vv = np.asarray(v, dtype=np.float64)
         finite = bool(np.isfinite(vv).all() and np.isfinite(np.asarray(w)).all())
         with np.errstate(all="ignore"):
-            r = euler_radius(vv, a, b, g, dt)
-            r = np.where(np.isfinite(r), r, np.inf)
-            rt, frac = float(r.max()), float((r > 1.0).mean())
-            dtt = np.nanmin(max_stable_dt(np.where(np.isfinite(vv), vv, 0.0), a, b, g).reshape(-1, n), axis=0)
-    stable = bool(rf.max() <= 1.0 and (rt is None or rt <= 1.0) and finite)
-    parts = [f"fixed point: max radius {rf.max():.3g} (largest stable dt {df.min():.3g}, dt used {dt.max():.3g})"]
+            vf = np.where(np.isfinite(vv), vv, 0.0)
+            r = np.where(np.isfinite(vv), euler_radius(vf, a, b, g, dt), np.inf)
+            dmax = max_stable_dt(vf, a, b, g)
+            rt = float(r.max())
+            frac = float(((dmax > 0) & (dmax < dt) & np.isfinite(vv)).mean())
+            dtt = np.nanmin(np.where(dmax > 0, dmax, np.inf).reshape(-1, n), axis=0)
+    euler_fixed = (df > 0) & (df < dt)
+    stable = bool(not euler_fixed.any() and (frac is None or frac == 0.0) and finite)
+    parts = [f"fixed point: max radius {rf.max():.3g}, largest stable dt {df.min():.3g} (dt used {dt.max():.3g})"]
+    if (df == 0).any():
+        parts.append(f"{int((df == 0).sum())} neuron(s) have a fixed point the flow itself repels "
+                     "(oscillatory regime; no Euler step contracts there)")
     if rt is not None:
-        parts.append(f"trajectory: max radius {rt:.3g}, {100 * frac:.1f}% of states unstable"
+        parts.append(f"trajectory: max radius {rt:.3g}, {100 * frac:.1f}% of states where the flow contracts but "
+                     f"Euler amplifies (dt above the local limit, smallest {np.min(dtt):.3g})"
                      + ("" if finite else ", trajectory overflowed to inf/NaN"))
     msg = "; ".join(parts)
     if not stable:

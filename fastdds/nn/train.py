@@ -109,6 +109,8 @@ def fit(model, train, val, lr=5e-4, batch=32, epochs=100, weight_decay=5e-3, pat
         opt.load_state_dict(arrays)
         rng.bit_generator.state = meta["rng"]
         hist = History(**meta["history"])
+        if hist.stopped == "max_epochs" and len(hist.val_mse) < epochs:
+            hist.stopped = ""
     bar = Progress(epochs, desc=desc, enabled=progress, start=len(hist.val_mse))
     while len(hist.val_mse) < epochs and not hist.stopped:
         t0 = time.perf_counter()

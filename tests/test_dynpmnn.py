@@ -1,0 +1,139 @@
+"""DynPMNN block, FHN network, NODE and CfC baselines, the trainer and the reproduce command."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fastdds.cli import main
+from fastdds.nn.cfc import CfC
+from fastdds.nn.dynpmnn import DynPMNN, FHNNet
+from fastdds.nn.node import EULER, NODE
+from fastdds.nn.norm import check_gradients, n_params
+from fastdds.nn.train import MLPRegressor, _batch_step, fit, metrics
+from fastdds.optim import Adam
+
+
+def silu(z):
+    return z / (1 + np.exp(-z))
+
+
+def test_parameter_counts():
+    assert n_params(DynPMNN()) == 25
+    assert n_params(NODE(hidden=128)) == 51203
+    assert n_params(CfC(units=64, backbone=128)) == 42433
+    assert n_params(MLPRegressor([8, 512, 256, 128, 1])) == 168961
+
+
+def test_published_block_against_plain_numpy(rng):
+    m = DynPMNN(dt=0.5, steps=30, seed=3)
+    W1, b1, lw, lb, W2, b2 = m.params
+    lw[:] = [1.3, 0.7]
+    lb[:] = [0.1, -0.2]
+    x = rng.standard_normal((6, 8))
+    z = x @ W1 + b1
+    zh = (z - z.mean(1, keepdims=True)) / np.sqrt(z.var(1, keepdims=True) + 1e-5)
+    h = silu(zh * lw + lb)
+    v, w = h[:, 0], h[:, 1]
+    for _ in range(30):
+        v, w = v + 0.5 * (-v * (v - 0.2) * (v - 1) - w), w + 0.5 * 0.02 * (v - 3.0 * w)
+    np.testing.assert_allclose(m.forward(x)[0], np.column_stack([v, w]) @ W2 + b2, rtol=1e-12)
+
+
+def test_model_gradients(rng):
+    x = rng.standard_normal((5, 3))
+    for model in (DynPMNN(n_in=3, neurons=2, b=0.3, dt=0.3, steps=6, train=("a", "b", "g", "I", "dt"), seed=1),
+                  FHNNet(n_in=3, width=4, hidden=(3, 2), b=0.3, g=1.5, dt=0.3, steps=5, train=("a", "b", "g", "dt"),
+                         seed=1),
+                  NODE(n_in=3, hidden=4, steps=2, seed=1), NODE(n_in=3, hidden=4, steps=3, tableau=EULER, seed=1),
+                  CfC(n_in=3, units=4, backbone=5, ts=0.7, seed=1)):
+        errors = check_gradients(model, x)
+        assert len(errors) == len(model.params) + 1 and max(errors) < 1e-6, (type(model).__name__, errors)
+
+
+def test_node_rk4_converges_at_fourth_order(rng):
+    x = rng.standard_normal((4, 3))
+    ref = NODE(n_in=3, hidden=5, steps=64, seed=2)
+    y_ref = ref.forward(x)[0]
+    errs = []
+    for steps in (4, 8):
+        m = NODE(n_in=3, hidden=5, steps=steps, seed=2)
+        errs.append(np.abs(m.forward(x)[0] - y_ref).max())
+    assert 3.7 < np.log2(errs[0] / errs[1]) < 4.3, errs
+
+
+def test_fused_epoch_equals_per_batch_loop(rng):
+    X, Y = rng.standard_normal((320, 8)), rng.standard_normal((320, 1))
+    order = rng.permutation(320)
+    m1, m2 = DynPMNN(dt=1.0, steps=20, seed=1), DynPMNN(dt=1.0, steps=20, seed=1)
+    o1, o2 = (Adam(m.params, lr=1e-2, weight_decay=5e-3) for m in (m1, m2))
+    sse1 = m1.train_epoch(X, Y, order, 32, o1)
+    sse2 = sum(_batch_step(m2, X, Y, order[i:i + 32], o2) for i in range(0, 320, 32))
+    assert o1.step_count == o2.step_count == 10
+    np.testing.assert_allclose(sse1, sse2, rtol=1e-12)
+    for p, q in zip(m1.params, m2.params):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-13)
+    for p, q in zip(o1.m + o1.v, o2.m + o2.v):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-16)
+
+
+def toy_data(rng, n=640):
+    X = rng.standard_normal((n, 8))
+    y = np.tanh(X[:, :1] - 0.5 * X[:, 1:2]) + 0.1 * rng.standard_normal((n, 1))
+    return (X[:512], y[:512]), (X[512:], y[512:])
+
+
+def test_training_lowers_validation_mse(rng):
+    train, val = toy_data(rng)
+    for model in (FHNNet(width=8, hidden=(8,), steps=5, seed=0), DynPMNN(dt=1.0, steps=10, seed=0)):
+        before = metrics(model, *val)["mse"]
+        hist = fit(model, train, val, lr=1e-2, epochs=5, min_delta=0.0, progress=False)
+        after = metrics(model, *val)["mse"]
+        assert after < 0.7 * before, (type(model).__name__, before, after)
+        assert after == pytest.approx(min(hist.val_mse))
+
+
+def test_resume_continues_exactly(rng, tmp_path):
+    train, val = toy_data(rng)
+    kw = dict(lr=1e-2, batch=32, min_delta=0.0, patience=0, progress=False, seed=7)
+    a = FHNNet(width=4, hidden=(4,), steps=4, seed=0)
+    ha = fit(a, train, val, epochs=4, **kw)
+    b = FHNNet(width=4, hidden=(4,), steps=4, seed=0)
+    fit(b, train, val, epochs=2, checkpoint=tmp_path / "c.npz", **kw)
+    hb = fit(b, train, val, epochs=4, checkpoint=tmp_path / "c.npz", resume=True, **kw)
+    assert hb.val_mse == ha.val_mse
+    for p, q in zip(a.params, b.params):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_early_stopping_restores_best(rng):
+    train, val = toy_data(rng)
+    kw = dict(lr=1e-2, progress=False, seed=3)
+    ref = FHNNet(width=4, hidden=(4,), steps=4, seed=0)
+    fit(ref, train, val, epochs=1, **kw)
+    m = FHNNet(width=4, hidden=(4,), steps=4, seed=0)
+    hist = fit(m, train, val, epochs=50, patience=2, min_delta=1e6, **kw)
+    # only the first epoch improves on +inf by more than min_delta
+    assert hist.stopped == "early_stopping" and len(hist.val_mse) == 3 and hist.best_epoch == 0
+    for p, q in zip(ref.params, m.params):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_published_dt_diverges(rng):
+    train, val = toy_data(rng)
+    hist = fit(DynPMNN(seed=0), train, val, epochs=3, progress=False)
+    assert hist.stopped == "diverged"
+
+
+def test_reproduce_quick(shared_data, tmp_path, capsys):
+    rc = main(["reproduce", "dynpmnn", "--quick", "--models", "dynpmnn,fhnnet,cfc", "--out", str(tmp_path),
+               "--data", str(shared_data / "cal_housing.csv.gz"), "--no-progress", "--epochs", "1"])
+    assert rc == 0
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert [r["key"] for r in rows] == ["dynpmnn", "fhnnet", "cfc"]
+    assert rows[0]["diverged"] == 1 and "unstable" in rows[0]["stability"]
+    assert 0.3 < rows[1]["rmse_mean"] < 1.5 and rows[1]["params"] == n_params(FHNNet(width=16, hidden=(64,), train="abg"))
+    assert "| DynPMNN" in (tmp_path / "results.md").read_text()
+    rc = main(["reproduce", "dynpmnn", "--quick", "--models", "cfc", "--out", str(tmp_path), "--resume",
+               "--data", str(shared_data / "cal_housing.csv.gz"), "--no-progress", "--epochs", "1"])
+    assert rc == 0 and json.loads((tmp_path / "results.json").read_text())["rows"][0]["rmse_mean"] == rows[2]["rmse_mean"]
