@@ -91,10 +91,10 @@ TARGETS = {
 }
 
 QUICK = {
-    "burgers-viscous": {"sizes": {"n_collocation": 500, "n_ic": 51, "n_bc": 26}, "adam_steps": 150,
-                        "lr": ("constant", 2e-3), "lbfgs_maxiter": 100},
-    "burgers-inviscid": {"sizes": {"n_collocation": 500, "n_ic": 51, "n_bc": 26}, "adam_steps": 150,
-                         "lr": ("constant", 2e-3), "lbfgs_maxiter": 100},
+    "burgers-viscous": {"sizes": {"n_collocation": 500, "n_ic": 51, "n_bc": 26}, "adam_steps": 400,
+                        "lr": ("constant", 1e-3), "lbfgs_maxiter": 200},
+    "burgers-inviscid": {"sizes": {"n_collocation": 500, "n_ic": 51, "n_bc": 26}, "adam_steps": 400,
+                         "lr": ("constant", 1e-3), "lbfgs_maxiter": 200},
     "eikonal": {"sizes": {"n_collocation": 2000, "n_terminal": 100, "n_side": 100}, "adam_steps": 2000,
                 "lr": ("piecewise", (600, 1400), (1e-1, 1e-2, 1e-3))},
     "raissi-burgers": {"sizes": {"n_u": 100, "n_f": 2000}, "lbfgs_maxiter": 1000, "lbfgs_options": {"maxfun": 1250}},
@@ -157,7 +157,7 @@ def _predict(model, x, t, dtype):
 def _loss_summary(hist):
     adam, lb = hist["loss_adam"], hist["loss_lbfgs"]
     every = np.concatenate([adam, lb])
-    return {"initial": float(every[0]) if every.size else None,
+    return {"initial": hist["initial_loss"],
             "after_adam": float(adam[-1]) if adam.size else None,
             "final": float(hist["final_loss"]), "min": float(every.min()) if every.size else None,
             "parts": hist["parts"], "adam_every_1000": adam[::1000].tolist()}

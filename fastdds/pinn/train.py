@@ -29,7 +29,7 @@ class _State:
     """Mutable record of a training run (what a checkpoint holds)."""
 
     def __init__(self):
-        self.lbfgs_iters, self.wall = 0, 0.0
+        self.lbfgs_iters, self.wall, self.initial = 0, 0.0, None
         self.loss_adam, self.loss_lbfgs, self.parts = [], [], {}
         self.lbfgs_message, self.t0 = "", 0.0
 
@@ -39,7 +39,7 @@ def _save(path, net, opt, st):
     arrays.update(opt.state_dict())
     arrays["history.adam"] = np.asarray(st.loss_adam, dtype=np.float64)
     arrays["history.lbfgs"] = np.asarray(st.loss_lbfgs, dtype=np.float64)
-    io.save_checkpoint(path, arrays, {"lbfgs_iters": st.lbfgs_iters, "wall_time": st.wall,
+    io.save_checkpoint(path, arrays, {"lbfgs_iters": st.lbfgs_iters, "wall_time": st.wall, "initial": st.initial,
                                       "parts": st.parts, "lbfgs_message": st.lbfgs_message})
 
 
@@ -55,7 +55,7 @@ def _load(path, net, opt, st):
     opt.load_state_dict(arrays)
     st.loss_adam = arrays["history.adam"].tolist()
     st.loss_lbfgs = arrays["history.lbfgs"].tolist()
-    st.lbfgs_iters, st.wall = int(meta["lbfgs_iters"]), float(meta["wall_time"])
+    st.lbfgs_iters, st.wall, st.initial = int(meta["lbfgs_iters"]), float(meta["wall_time"]), meta["initial"]
     st.parts, st.lbfgs_message = meta["parts"], meta["lbfgs_message"]
 
 
@@ -91,7 +91,7 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
     -------
     dict
         ``loss_adam`` (ndarray, loss before each Adam step), ``loss_lbfgs`` (ndarray, loss after
-        each L-BFGS iteration), ``final_loss``, ``parts`` (last loss per group), ``adam_steps``,
+        each L-BFGS iteration), ``initial_loss``, ``final_loss``, ``parts`` (last loss per group), ``adam_steps``,
         ``lbfgs_iters``, ``lbfgs_message``, ``wall_time`` (s, summed over resumes).
 
     Raises
@@ -117,6 +117,8 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
 
     updating = False
     try:
+        if st.initial is None:
+            st.initial = loss_and_grads(net, problem)[0]
         while opt.step_count < adam_steps and not st.lbfgs_iters:
             loss, st.parts, grads = loss_and_grads(net, problem)
             updating = True
@@ -137,7 +139,8 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
     finally:
         bar.close()
     final, st.parts, _ = loss_and_grads(net, problem)
-    return {"loss_adam": np.asarray(st.loss_adam), "loss_lbfgs": np.asarray(st.loss_lbfgs), "final_loss": final,
+    return {"loss_adam": np.asarray(st.loss_adam), "loss_lbfgs": np.asarray(st.loss_lbfgs),
+            "initial_loss": st.initial, "final_loss": final,
             "parts": st.parts, "adam_steps": opt.step_count, "lbfgs_iters": st.lbfgs_iters,
             "lbfgs_message": st.lbfgs_message, "wall_time": st.wall}
 
