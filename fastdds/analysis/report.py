@@ -48,13 +48,13 @@ def operator_table(columns):
 
 
 def cross_run_table(result, baseline=None):
-    """Per-layer correlations between runs (mean +- std over pairs), and the summary rows.
+    """Per-layer correlations between runs (mean +- std over pairs) and relative spreads.
 
     Parameters
     ----------
     result : dict from `cross_run.compare_runs`
     baseline : dict from `cross_run.compare_runs`, optional
-        The same measures for a control (e.g. untrained networks); adds its columns.
+        The same measures for a control (e.g. untrained networks); adds its matched columns.
 
     Returns
     -------
@@ -67,15 +67,26 @@ def cross_run_table(result, baseline=None):
 
     names = ["corr raw", "corr matched", "act corr matched", "W spread raw", "W spread matched"]
     headers = ["layer"] + names + ([f"init: {n}" for n in names[1:3]] if baseline else [])
-    rows = []
-    for l in range(len(result["layers"])):
-        rows.append([f"W{l}"] + cells(result, l) + (cells(baseline, l)[1:3] if baseline else []))
-    pad = [""] * (len(headers) - 3)
-    rows.append(["all", "output corr", fmt(result["output_corr_mean"])] + pad)
-    rows.append(["all", "output spread", fmt(result["output_spread"])] + pad)
-    rows.append(["all", "W spread raw", fmt(result["weight_spread_raw"])] + pad)
-    rows.append(["all", "W spread matched", fmt(result["weight_spread_matched"])] + pad)
+    rows = [[f"W{l}"] + cells(result, l) + (cells(baseline, l)[1:3] if baseline else [])
+            for l in range(len(result["layers"]))]
     return headers, rows
+
+
+def cross_run_summary(result, baseline=None):
+    """Outputs against weights across runs: 1 - output correlation, relative spreads.
+
+    Returns
+    -------
+    headers, rows: one column for `result`, one for `baseline` when given.
+    """
+    def col(res):
+        return [fmt(1.0 - res["output_corr_mean"]), fmt(res["output_spread"]), fmt(res["weight_spread_raw"]),
+                fmt(res["weight_spread_matched"])]
+
+    names = ["1 - output corr", "output spread", "all-W spread raw", "all-W spread matched"]
+    cols = [col(result)] + ([col(baseline)] if baseline else [])
+    headers = ["measure", "runs"] + (["init"] if baseline else [])
+    return headers, [[n] + [c[k] for c in cols] for k, n in enumerate(names)]
 
 
 def dynamics_table(columns, max_rows=None):
@@ -324,6 +335,8 @@ def report_text(result, render=render_text, max_depth_rows=11):
         parts.append(render(*cross_run_table(result["cross"], result["baseline"]),
                             title=f"Across runs ({result['cross']['pairs']} pairs; matched = Hungarian on "
                                   f"activations{', sign flips allowed' if result['cross']['signs'] else ''})"))
+        parts.append(render(*cross_run_summary(result["cross"], result["baseline"]),
+                            title="Outputs against weights across runs (spread = RMS std across runs / RMS value)"))
     else:
         parts.append("Across runs: needs at least 2 weight files.\n")
     parts.append(render(*dynamics_table(result["dynamics"], max_depth_rows),
