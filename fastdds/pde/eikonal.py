@@ -34,16 +34,13 @@ class SweepInfo:
     Attributes
     ----------
     sweeps : int
-        Sweeps done, first- and second-order phases together (one sweep = one grid ordering).
-    sweeps_order2 : int
-        Sweeps of the second-order phase (0 for order 1).
+        Sweeps done (one sweep = one grid ordering).
     converged : bool
     band : int
         Cells fixed at the start (sources or interface band).
     """
 
     sweeps: int
-    sweeps_order2: int
     converged: bool
     band: int
 
@@ -101,7 +98,7 @@ def _slowness(speed, shape, dtype, obstacles):
         s = float(np.ma.getdata(speed))
         if not (np.isfinite(s) and s > 0):
             raise ValueError(f"speed must be positive and finite; got {s}")
-        return np.full(tuple(n + 2 * _PAD for n in shape), 1.0 / s, dtype=dtype)
+        return np.broadcast_to(np.asarray(1.0 / s, dtype=dtype), tuple(n + 2 * _PAD for n in shape))
     sp = _float_array("speed", speed)
     if sp.shape != shape:
         raise ValueError(f"speed has shape {sp.shape} but phi has shape {shape}; give one speed per cell")
@@ -142,7 +139,7 @@ def _level_set_start(phi, dx, gradient):
 
 
 def _sweep(start, f, dxs, order, narrow, tol, max_sweeps):
-    """Run the first-order sweeps, then the second-order ones for order 2, on the padded start.
+    """Run the sweeps of the given order on the padded start.
 
     Returns
     -------
@@ -155,30 +152,30 @@ def _sweep(start, f, dxs, order, narrow, tol, max_sweeps):
     u, state, side, band = start
     w = [1.0 / h**2 for h in dxs]
     cap = float(narrow) if narrow > 0 else np.inf
-    first = kern.sweep2d if len(dxs) == 2 else kern.sweep3d
-    sweeps, converged = first(u, state, f, *w, 0.0 if tol is None else float(tol), cap, int(max_sweeps))
-    sweeps2 = 0
-    if order == 2 and converged:
+    if order == 1:
+        run = kern.sweep2d if len(dxs) == 2 else kern.sweep3d
+        sweeps, converged = run(u, state, f, *w, 0.0 if tol is None else float(tol), cap, int(max_sweeps))
+    else:
         tol2 = (1e-10 if u.dtype == np.float64 else 1e-5) * min(dxs) if tol is None else float(tol)
-        state[state == 0] = 1
-        second = kern.sweep2d_order2 if len(dxs) == 2 else kern.sweep3d_order2
-        sweeps2, converged = second(u, state, side, f, *w, tol2, cap, int(max_sweeps))
+        run = kern.sweep2d_order2 if len(dxs) == 2 else kern.sweep3d_order2
+        sweeps, converged = run(u, state, side, f, *w, tol2, cap, int(max_sweeps))
     if not converged:
         warnings.warn(f"fast sweeping stopped after max_sweeps = {max_sweeps} sweeps without converging; "
                       f"raise max_sweeps (mazes of obstacles need more)", RuntimeWarning, stacklevel=3)
     inner = tuple(slice(_PAD, -_PAD) for _ in dxs)
-    return u[inner], side[inner], SweepInfo(sweeps + sweeps2, sweeps2, converged, band)
+    return u[inner], side[inner], SweepInfo(sweeps, converged, band)
 
 
 def _finish(u, sign, obstacles, narrow, signed):
     """Apply the sign; return a masked array where obstacles, narrow or unreached cells exist."""
-    out = np.where(sign < 0, -u, u) if signed else u
-    hidden = ~np.isfinite(u)
-    if obstacles is not None:
-        hidden |= obstacles
-    if obstacles is not None or narrow > 0 or hidden.any():
-        return np.ma.MaskedArray(np.where(hidden, 0.0, out).astype(u.dtype), mask=hidden)
-    return out
+    out = np.empty(u.shape, dtype=u.dtype)
+    view = (lambda a: a) if u.ndim == 3 else (lambda a: a[None])
+    unreached = backend.kernels("eikonal", like=out).finish(view(u), view(sign), signed, view(out))
+    if obstacles is None and narrow == 0 and unreached == 0:
+        return out
+    hidden = ~np.isfinite(u) if obstacles is None else ~np.isfinite(u) | obstacles
+    out[hidden] = 0.0
+    return np.ma.MaskedArray(out, mask=hidden)
 
 
 def distance(phi, dx=1.0, order=1, narrow=0.0, tol=None, max_sweeps=500, return_info=False):
@@ -198,10 +195,10 @@ def distance(phi, dx=1.0, order=1, narrow=0.0, tol=None, max_sweeps=500, return_
     narrow : float
         When > 0, only cells within this distance are computed; the others come back masked.
     tol : float, optional
-        A sweep with no change above tol ends the solve (default 0 for order 1, 1e-10 * dx for
-        the second-order phase in float64, 1e-5 * dx in float32).
+        A sweep with no change above tol ends the solve (default 0 for order 1; for order 2,
+        1e-10 * dx in float64 and 1e-5 * dx in float32).
     max_sweeps : int
-        Most sweeps per phase; a RuntimeWarning says when it was reached.
+        Most sweeps; a RuntimeWarning says when it was reached.
     return_info : bool
         Also return a `SweepInfo`.
 
@@ -218,7 +215,7 @@ def distance(phi, dx=1.0, order=1, narrow=0.0, tol=None, max_sweeps=500, return_
     """
     _check_settings(order, narrow, tol, max_sweeps)
     dxs, obstacles, start = _level_set_start(phi, dx, order == 2)
-    f = np.ones(start[0].shape, dtype=start[0].dtype)
+    f = _slowness(1.0, np.shape(phi), start[0].dtype, None)
     u, sign, info = _sweep(start, f, dxs, order, narrow, tol, max_sweeps)
     out = _finish(u, sign, obstacles, narrow, signed=True)
     return (out, info) if return_info else out
@@ -248,7 +245,7 @@ def travel_time(phi, speed, dx=1.0, order=1, narrow=0.0, tol=None, max_sweeps=50
         phi = np.ma.MaskedArray(np.ma.getdata(phi), mask=obstacles)
     dxs, obstacles, start = _level_set_start(phi, dx, order == 2)
     f = _slowness(speed, obstacles.shape if obstacles is not None else np.shape(phi), start[0].dtype, obstacles)
-    start[0][...] *= f  # band distances to band times
+    start[0][...] *= f  # band distances to band times (inf stays inf)
     u, sign, info = _sweep(start, f, dxs, order, narrow, tol, max_sweeps)
     out = _finish(u, sign, obstacles, narrow, signed=False)
     return (out, info) if return_info else out
@@ -304,8 +301,8 @@ def arrival_time(sources, speed=1.0, dx=1.0, order=1, values=None, obstacles=Non
     state = _padded(np.where(src | blocked, kern.FIXED, 1).astype(np.uint8), kern.FIXED)
     side = _padded(np.ones(src.shape, dtype=np.int8), 0)
     f = _slowness(speed, src.shape, dtype, blocked if obstacles is not None else None)
-    u, _, info = _sweep((u, state, side, int(src.sum())), f, dxs, order, 0.0, tol, max_sweeps)
-    out = _finish(u, np.ones(u.shape, np.int8), blocked if obstacles is not None else None, 0.0, signed=False)
+    u, side, info = _sweep((u, state, side, int(src.sum())), f, dxs, order, 0.0, tol, max_sweeps)
+    out = _finish(u, side, blocked if obstacles is not None else None, 0.0, signed=False)
     return (out, info) if return_info else out
 
 

@@ -169,6 +169,31 @@ def interface_band(phi, valid, h0, h1, h2, gradient, u, state, side, pad):
 
 
 @nb.njit(cache=True)
+def finish(u, side, signed, out):
+    """out = u, negated where side < 0 when `signed`; count the unreached (inf) cells.
+
+    Parameters
+    ----------
+    u : ndarray, shape (n0, n1, n2) (a view of the padded solution; a 2-D grid as n0 = 1)
+    side : ndarray of int8, shape of u
+    signed : bool
+    out : ndarray, shape of u, dtype of u; overwritten
+
+    Returns
+    -------
+    int : number of cells where u is inf.
+    """
+    unreached = 0
+    for i in range(u.shape[0]):
+        for j in range(u.shape[1]):
+            for k in range(u.shape[2]):
+                v = u[i, j, k]
+                unreached += v == math.inf
+                out[i, j, k] = -v if signed and side[i, j, k] < 0 else v
+    return unreached
+
+
+@nb.njit(cache=True)
 def sweep2d(u, state, f, w0, w1, tol, cap, max_sweeps):
     """First-order fast sweeping in 2-D, in place; stops when a sweep changes no cell.
 
@@ -302,14 +327,14 @@ def _store2(u, v, vfirst, tol, cap, idx):
 
 @nb.njit(cache=True)
 def sweep2d_order2(u, state, side, f, w0, w1, tol, cap, max_sweeps):
-    """Second-order fast sweeping in 2-D, in place, started from the first-order solution.
+    """Second-order fast sweeping in 2-D, in place.
 
     Each update uses second-order one-sided differences where the two upwind cells of an axis
-    are on the cell's side of the interface (``side``) and decrease towards it, first order
-    otherwise (and wherever the second-order quadratic has no real root), and replaces the
-    value: no min, since first-order values are not upper bounds of second-order ones. A changed
-    cell re-activates the cells within two along each axis. Stops when a sweep moves no cell by
-    more than tol.
+    are on the cell's side of the interface (``side``) and decrease towards it (as scikit-fmm's
+    order=2 does with frozen cells), first order otherwise and wherever the second-order
+    quadratic has no real root, and replaces the value: no min, since the update is not
+    monotone. A changed cell re-activates the cells within two along each axis. Stops when a
+    sweep moves no cell by more than tol.
 
     Parameters
     ----------
