@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from fastdds import io
 from fastdds.nn.mlp import MLP
 from fastdds.pinn import problems, residuals
 from fastdds.pinn.loss import InputScaling, loss_and_grads
@@ -196,6 +197,35 @@ def test_lbfgs_phase_resumes_from_checkpoint(tmp_path):
     h2 = train(again, p, adam_steps=50, lr=1e-2, lbfgs_maxiter=20, checkpoint=ckpt, resume=True, progress=False)
     assert h2["lbfgs_iters"] == h1["lbfgs_iters"] and h2["final_loss"] == h1["final_loss"]
     assert all(np.array_equal(a, b) for a, b in zip(net.params, again.params))
+
+
+def test_interrupted_lbfgs_resumes_from_its_last_iterate(tmp_path):
+    class Interrupting(residuals.Heat):
+        calls = 0
+
+        def evaluate(self, s, X):
+            Interrupting.calls += 1
+            if Interrupting.calls == 60:  # 1 initial + 10 Adam + ~49 L-BFGS evaluations
+                raise KeyboardInterrupt
+            return super().evaluate(s, X)
+
+    p = _heat()
+    p.residual = Interrupting(0.1)
+    ckpt = tmp_path / "c.npz"
+    net = MLP([2, 8, 1], seed=6)
+    with pytest.raises(KeyboardInterrupt):
+        train(net, p, adam_steps=10, lr=1e-2, lbfgs_maxiter=200, checkpoint=ckpt, checkpoint_every=5, progress=False)
+    arrays, meta = io.load_checkpoint(ckpt)
+    done = meta["lbfgs_iters"]
+    assert 0 < done < 200 and arrays["history.lbfgs"].size == done and arrays["adam.step"] == 10
+    p.residual = residuals.Heat(0.1)
+    saved = MLP([2, 8, 1], seed=0)
+    for i, q in enumerate(saved.params):
+        q[...] = arrays[f"param.{i}"]
+    assert loss_and_grads(saved, p)[0] == pytest.approx(arrays["history.lbfgs"][-1], rel=1e-12)  # an accepted iterate
+    hist = train(net, p, adam_steps=10, lr=1e-2, lbfgs_maxiter=200, checkpoint=ckpt, resume=True, progress=False)
+    assert hist["adam_steps"] == 10 and done < hist["lbfgs_iters"] <= 200
+    assert hist["final_loss"] < arrays["history.lbfgs"][-1]
 
 
 def test_resume_rejects_a_different_network(tmp_path):

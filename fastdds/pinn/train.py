@@ -78,7 +78,8 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
     lbfgs_options : dict, optional
         Passed to `fastdds.optim.lbfgs`.
     checkpoint : str or Path, optional
-        Checkpoint file (.npz); written every `checkpoint_every` steps, after each phase and on Ctrl-C.
+        Checkpoint file (.npz); written every `checkpoint_every` Adam steps or L-BFGS iterations,
+        after each phase and on Ctrl-C.
     checkpoint_every : int
     resume : bool
         Continue from `checkpoint` if it exists (a run that never wrote one starts afresh).
@@ -130,7 +131,7 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
                 save()
         save()
         if st.lbfgs_iters < lbfgs_maxiter and not st.lbfgs_message:
-            _run_lbfgs(net, problem, lbfgs_maxiter, lbfgs_options or {}, st, bar)
+            _run_lbfgs(net, problem, lbfgs_maxiter, lbfgs_options or {}, st, bar, checkpoint_every, save)
             save()
     except KeyboardInterrupt:
         if not updating:
@@ -145,10 +146,11 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
             "lbfgs_message": st.lbfgs_message, "wall_time": st.wall}
 
 
-def _run_lbfgs(net, problem, maxiter, options, st, bar):
+def _run_lbfgs(net, problem, maxiter, options, st, bar, every, save):
     """L-BFGS-B on the flat parameter vector for the iterations left; keeps `st` current.
 
-    On Ctrl-C the parameters are put back to the last accepted iterate before re-raising.
+    Calls `save` every `every` iterations with the parameters at the accepted iterate; on
+    Ctrl-C the parameters are put back to that iterate before re-raising.
     """
     flat = getattr(net, "net", net)
     last = [flat.get_flat()]
@@ -163,6 +165,9 @@ def _run_lbfgs(net, problem, maxiter, options, st, bar):
         st.lbfgs_iters += 1
         st.loss_lbfgs.append(float(intermediate_result.fun))
         bar.update(bar.n + 1, loss=float(intermediate_result.fun))
+        if st.lbfgs_iters % every == 0:
+            flat.set_flat(last[0])
+            save()
 
     try:
         result = optim.lbfgs(fun_and_grad, last[0], maxiter=maxiter - st.lbfgs_iters, callback=callback, **options)
