@@ -324,3 +324,29 @@ def test_hj1d_cfl_error_names_the_largest_step():
         ek.hj1d_coefficients("upwind", 41, 0.01)
     with pytest.raises(ValueError, match="alpha"):
         ek.hj1d_coefficients("lax_friedrichs", 41, 0.01, alpha=0.5)
+
+
+# ---------------------------------------------------------------- command line
+
+def test_cli_writes_errors_and_solution(tmp_path):
+    import json
+
+    from fastdds.cli import main
+
+    out = tmp_path / "t.json"
+    assert main(["solve", "eikonal", "--problem", "time1d", "--n", "101", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    x, u, nsteps = ek.hj1d_solve(101, "godunov", 0.9)
+    e = u - eikonal_time_1d(x, 0.0)
+    assert res["steps"] == nsteps and res["errors"]["Linf"] == pytest.approx(np.abs(e).max())
+    assert res["errors"]["L2"] == pytest.approx(np.sqrt(np.mean(e**2)))
+    out = tmp_path / "p.json"
+    assert main(["solve", "eikonal", "--problem", "point", "--n", "41", "--order", "2", "--max-output", "500",
+                 "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["converged"] and res["solution_stride"] == 2 and np.array(res["solution"]).shape == (21, 21)
+    h, X = square(41)
+    assert np.array(res["solution"]) == pytest.approx(ek.distance(np.where(np.hypot(*X) < 1e-9, 0.0, 1.0), h,
+                                                                  order=2)[::2, ::2])
+    assert 0 < res["errors"]["L1"] < res["errors"]["Linf"] < 0.05
+    assert main(["solve", "eikonal", "--problem", "box", "--n", "2"]) == 2

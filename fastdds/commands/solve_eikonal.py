@@ -1,0 +1,105 @@
+"""``fastdds solve eikonal``: fast sweeping for distances (point source, box) in 2-D / 3-D, or the
+explicit 1-D Hamilton-Jacobi schemes for -u_t + |u_x| - 1 = 0, with errors against the exact
+solution."""
+
+from ._common import add_backend_options, apply_backend_options
+
+BOX = ((-0.3, -0.2, -0.25), (0.4, 0.5, 0.35))  # lower and upper corners (first d used)
+
+
+def register(subparsers):
+    p = subparsers.add_parser("eikonal", help="Eikonal: fast sweeping (point, box) or the 1-D HJ schemes (time1d)",
+                              description="point: distance to the node nearest the origin of [-1,1]^d; box: signed "
+                                          "distance to a box from its level set; time1d: -u_t + |u_x| - 1 = 0 on "
+                                          "[-1,1] x [0,1] stepped from u(1,x) = 0 to t = 0. Reports L1 = mean|e|, "
+                                          "L2 = RMS(e), Linf = max|e| against the exact solution.")
+    p.add_argument("--problem", choices=("point", "box", "time1d"), default="point")
+    p.add_argument("--n", type=int, default=1001, help="nodes per axis, ends included (default 1001)")
+    p.add_argument("--dim", type=int, choices=(2, 3), default=2, help="point / box: dimension (default 2)")
+    p.add_argument("--order", type=int, choices=(1, 2), default=1, help="point / box: sweeping order (default 1)")
+    p.add_argument("--scheme", choices=("godunov", "lax_friedrichs"), default="godunov",
+                   help="time1d: numerical Hamiltonian (default godunov)")
+    p.add_argument("--cfl", type=float, default=0.9, help="time1d: fraction of the largest stable step (default 0.9)")
+    p.add_argument("--alpha", type=float, default=1.0, help="time1d: Lax-Friedrichs dissipation speed >= 1")
+    p.add_argument("--max-output", type=int, default=250_000,
+                   help="largest solution written to --json; bigger grids are written with a stride (default 250000)")
+    p.add_argument("--json", default=None, help="write grid, solution, errors, sweeps/steps and wall time here")
+    add_backend_options(p)
+    p.set_defaults(func=run)
+
+
+def errors(u, exact):
+    """L1 = mean|e|, L2 = RMS(e), Linf = max|e| of e = u - exact (floats)."""
+    import numpy as np
+
+    e = np.asarray(u, dtype=np.float64) - exact
+    return {"L1": float(np.abs(e).mean()), "L2": float(np.sqrt(np.mean(e * e))), "Linf": float(np.abs(e).max())}
+
+
+def solve_grid(problem, n, dim, order, dtype):
+    """Solve the point or box problem; return (h, u, exact, info, seconds)."""
+    import time
+
+    import numpy as np
+
+    from fastdds.exact.eikonal import distance_to_box, distance_to_points, grid_coordinates
+    from fastdds.pde.eikonal import distance
+
+    h = 2.0 / (n - 1)
+    coords = grid_coordinates((n,) * dim, h, -1.0)
+    if problem == "point":
+        centre = (n - 1) // 2
+        exact = distance_to_points(coords, [c[(centre,) * dim] for c in coords])
+        phi = np.ones((n,) * dim, dtype=dtype)
+        phi[(centre,) * dim] = 0.0
+    else:
+        exact = distance_to_box(coords, BOX[0][:dim], BOX[1][:dim], signed=True)
+        phi = exact.astype(dtype)
+    distance(phi, h, order=order)  # compile outside the timing
+    t0 = time.perf_counter()
+    u, info = distance(phi, h, order=order, return_info=True)
+    return h, u, exact, info, time.perf_counter() - t0
+
+
+def run(args):
+    import math
+    import time
+
+    import numpy as np
+
+    from fastdds import backend, io
+    from fastdds.exact.eikonal import eikonal_time_1d
+    from fastdds.pde.eikonal import hj1d_solve
+
+    dtype = apply_backend_options(args)
+    if backend.get_backend() != "cpu":
+        raise RuntimeError("the eikonal kernels have no GPU twin yet; use --backend cpu")
+    if args.n < 3:
+        raise ValueError(f"--n must be at least 3; got {args.n}")
+    result = {"problem": args.problem, "n": args.n, "dtype": str(dtype)}
+    if args.problem == "time1d":
+        hj1d_solve(min(args.n, 11), args.scheme, args.cfl, dtype=dtype, alpha=args.alpha)  # compile
+        t0 = time.perf_counter()
+        x, u, nsteps = hj1d_solve(args.n, args.scheme, args.cfl, dtype=dtype, alpha=args.alpha)
+        seconds = time.perf_counter() - t0
+        err = errors(u, eikonal_time_1d(x, 0.0))
+        result.update(scheme=args.scheme, alpha=args.alpha, cfl=args.cfl, t_final=0.0, steps=nsteps,
+                      dt=1.0 / nsteps, x=x, solution=u)
+        summary = f"time1d {args.scheme}: n = {args.n}, {nsteps} steps"
+    else:
+        if args.dim == 3 and args.n > 301:
+            raise ValueError(f"--n {args.n} in 3-D means {args.n ** 3:,} cells; use --n 301 or less")
+        h, u, exact, info, seconds = solve_grid(args.problem, args.n, args.dim, args.order, dtype)
+        err = errors(u, exact)
+        stride = max(1, math.ceil((u.size / args.max_output) ** (1.0 / u.ndim)))
+        sub = (slice(None, None, stride),) * u.ndim
+        result.update(dim=args.dim, order=args.order, h=h, sweeps=info.sweeps, converged=info.converged,
+                      grid={"lower": -1.0, "upper": 1.0, "nodes_per_axis": args.n},
+                      solution_stride=stride, solution=np.asarray(u)[sub])
+        summary = (f"{args.problem} {args.dim}-D order {args.order}: n = {args.n}, {info.sweeps} sweeps"
+                   + ("" if info.converged else " (not converged)"))
+    result.update(errors=err, seconds=seconds)
+    print(f"{summary}, {seconds:.3f} s; L1 {err['L1']:.3e}  L2 {err['L2']:.3e}  Linf {err['Linf']:.3e}")
+    if args.json:
+        io.write_json(args.json, result)
+        print(f"wrote {args.json}")
