@@ -330,8 +330,9 @@ def hj1d_coefficients(scheme, n, dt, dtype=np.float64, alpha=1.0):
 
     Lax-Friedrichs: p = (c, 1 - 2c, c), c = alpha dt / (2h), g = 1 / (2h), d = 0; with the
     minimal alpha = max|H'| = 1 its numerical Hamiltonian |D0 u| + (p- - p+) / 2 = max(p-, -p+)
-    differs from Godunov's only at local minima of u. Godunov for H = |p|: max(max(p-, 0), -min(p+, 0)) = relu(|D0 u| + (p- - p+) / 2), so
-    p = (0, 1, 0), g = 1 / (2h), d = (-1/(2h), 1/h, -1/(2h)).
+    differs from Godunov's only at local minima of u. Godunov for H = |p|:
+    max(max(p-, 0), -min(p+, 0)) = relu(|D0 u| + (p- - p+) / 2), so p = (0, 1, 0), g = 1 / (2h),
+    d = (-1/(2h), 1/h, -1/(2h)).
 
     Parameters
     ----------
@@ -364,8 +365,8 @@ def hj1d_coefficients(scheme, n, dt, dtype=np.float64, alpha=1.0):
     h = 2.0 / (int(n) - 1)
     limit = hj1d_max_step(n, alpha)
     if not (np.isfinite(dt) and 0 < dt <= limit * (1 + 1e-12)):
-        raise ValueError(f"time step dt = {dt} breaks the CFL condition alpha dt / h <= 1 (alpha = {alpha:g}) of the {scheme} "
-                         f"scheme on {n} nodes; the largest stable step is {limit:.6g}")
+        raise ValueError(f"time step dt = {dt} breaks the CFL condition alpha dt / h <= 1 (alpha = {alpha:g}) "
+                         f"of the {scheme} scheme on {n} nodes; the largest stable step is {limit:.6g}")
     if scheme == "lax_friedrichs":
         c = alpha * dt / (2.0 * h)
         p, d = (c, 1.0 - 2.0 * c, c), (0.0, 0.0, 0.0)

@@ -18,7 +18,6 @@ solve finds the largest root of sum_k w_k (u - a_k)^+^2 = f^2 over the smallest 
 import math
 
 import numba as nb
-import numpy as np
 
 FIXED = 2
 
