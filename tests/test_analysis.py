@@ -263,3 +263,11 @@ def test_depth_statistics_spread_and_matching(rng):
     assert stats["spread"][1] > 0.3
     np.testing.assert_allclose(stats["spread_matched"], 0.0, atol=1e-12)
     assert np.isnan(stats["step"][0]) and np.isfinite(stats["step"][1])
+
+
+def test_relative_spread(rng):
+    a = rng.standard_normal(1000)
+    assert cross_run.relative_spread([a, a, a]) == 0.0
+    assert cross_run.relative_spread([np.zeros(3)] * 2) == 0.0
+    runs = [rng.standard_normal(20000) for _ in range(4)]
+    assert cross_run.relative_spread(runs) == pytest.approx(np.sqrt(3 / 4), rel=0.02)

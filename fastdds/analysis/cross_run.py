@@ -167,11 +167,12 @@ def relative_spread(arrays):
 
     Returns
     -------
-    float: 0 when every run agrees, sqrt(1 - 1/runs) for independent zero-mean runs of one
-    variance.
+    float: 0 when every run agrees (or all are zero), sqrt(1 - 1/runs) for independent
+    zero-mean runs of one variance.
     """
     st = np.stack([np.asarray(a, dtype=np.float64) for a in arrays])
-    return float(np.sqrt(np.mean(st.std(axis=0) ** 2) / np.mean(st**2)))
+    ms = np.mean(st**2)
+    return float(np.sqrt(np.mean(st.std(axis=0) ** 2) / ms)) if ms > 0 else 0.0
 
 
 def _flat(nets_weights):
