@@ -191,7 +191,8 @@ def distance(phi, dx=1.0, order=1, narrow=0.0, tol=None, max_sweeps=500, return_
     order : {1, 2}
         1: first-order Godunov upwind update, interface cells set by linear interpolation along
         each axis (as scikit-fmm). 2: second-order one-sided differences where the upwind cells
-        allow, interface cells set to |phi| / |grad phi| (second order for smooth phi).
+        allow, interface cells set to |phi| / |grad phi| (second order for smooth phi). Note
+        that scikit-fmm's default is order=2; ours is 1.
     narrow : float
         When > 0, only cells within this distance are computed; the others come back masked.
     tol : float, optional
