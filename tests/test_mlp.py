@@ -116,6 +116,27 @@ def test_parameter_gradients_match_finite_differences(act, streams, sizes):
         assert rel_err(net.grads_to_flat(grads), fd) < 1e-6
 
 
+@pytest.mark.parametrize("act", ["tanh", "sin"])
+def test_many_points_equal_the_sum_of_small_batches(act):
+    """N spanning several kernel blocks (kept or scratch) gives what batches of 4 points give."""
+    net = make_net([2, 20, 20, 1], act)
+    X = points(301, 2, seed=4)
+    derivs = ((0,), (1,), (0, 0), (0, 1))
+    out = net.forward(X, derivs, keep=True)
+    seeds = {k: np.random.default_rng(5).normal(size=v.shape) for k, v in out.items()}
+    grads = net.grads_to_flat(net.backward(seeds))
+    total = np.zeros_like(grads)
+    for i in range(0, 301, 4):
+        part = net.forward(X[i:i + 4], derivs, keep=True)
+        for k in out:
+            np.testing.assert_allclose(part[k], out[k][i:i + 4], rtol=1e-12, atol=1e-14)
+        total += net.grads_to_flat(net.backward({k: v[i:i + 4] for k, v in seeds.items()}))
+    assert rel_err(grads, total) < 1e-12
+    free = net.forward(X, derivs, keep=False)
+    for k in out:
+        np.testing.assert_array_equal(free[k], out[k])
+
+
 def test_backward_reverses_the_last_kept_forward():
     net = make_net([2, 6, 6, 1], "tanh")
     X1, X2 = points(9, 2, seed=1), points(4, 2, seed=2)

@@ -81,16 +81,18 @@ class _Streams:
 
 class _Workspace:
     """Preallocated arrays of one forward/backward shape: per layer its input streams `a`,
-    its GEMM output `z`, the kept activation derivatives `s` (one scratch row unless `keep`),
-    and two gradient buffers for the reverse pass."""
+    its GEMM output `z`, the activation derivatives `s` (kept when `keep`, except for tanh,
+    whose kernels rebuild them from a'; otherwise one block of scratch rows), and two
+    gradient buffers for the reverse pass."""
 
-    def __init__(self, sizes, dtype, N, streams, keep):
+    def __init__(self, sizes, dtype, N, streams, keep, tanh):
         S = streams.S
         self.a = [np.zeros((S, N, w), dtype=dtype) for w in sizes[:-1]]
         for k, i in enumerate(streams.firsts):
             self.a[0][1 + k, :, i] = 1.0
         self.z = [np.empty((S, N, w), dtype=dtype) for w in sizes[1:]]
-        self.s = [np.empty((3, N if keep else min(N, max(1, BLOCK // w)), w), dtype=dtype) for w in sizes[1:-1]]
+        full = keep and not tanh  # tanh rebuilds s1, s2, s3 from the kept a' block by block
+        self.s = [np.empty((3, N if full else min(N, max(1, BLOCK // w)), w), dtype=dtype) for w in sizes[1:-1]]
         big = S * N * max(sizes[1:])
         self.g = [np.empty(big, dtype=dtype) for _ in range(2 if keep else 0)]
         self.ones = np.ones(N, dtype=dtype)
@@ -233,7 +235,7 @@ class MLP:
         key = (N, spec.keys, keep)
         ws = self._workspaces.pop(key, None)
         if ws is None:
-            ws = _Workspace(self.sizes, self.dtype, N, spec, keep)
+            ws = _Workspace(self.sizes, self.dtype, N, spec, keep, self.activation.code == TANH)
             while len(self._workspaces) >= _MAX_WORKSPACES:
                 self._workspaces.popitem(last=False)
         self._workspaces[key] = ws
@@ -325,7 +327,7 @@ class MLP:
                     np.multiply(g2, self.params[2 * l].T, out=gp.reshape(S * N, fan_in))
                 else:
                     np.matmul(g2, self.params[2 * l].T, out=gp.reshape(S * N, fan_in))
-                k.taylor_backward(spec.pairs, ws.z[l - 1], ws.s[l - 1], gp)
+                k.taylor_backward(self.activation.code, spec.pairs, ws.z[l - 1], ws.a[l][0], ws.s[l - 1], gp)
                 g = gp
         return grads
 

@@ -16,8 +16,8 @@ part in one pass per layer:
 with s_d = sigma^(d)(z + b). Both kernels walk the N points in blocks of about BLOCK values:
 every stream's block stays in cache while the inner loops, over contiguous slices and
 branch-free, vectorise. tanh is special-cased: the caller fills a'[0] with tanh(z + b) by a
-SIMD ufunc (a scalar libm tanh costs 15-20 ns, 30x the ufunc) and the kernel takes
-s1, s2, s3 from it.
+SIMD ufunc (a scalar libm tanh costs 15-20 ns, 30x the ufunc) and both kernels take
+s1, s2, s3 from it block by block, so nothing beyond a' and z is kept for the reverse pass.
 """
 
 import numba as nb
@@ -58,7 +58,7 @@ def taylor_forward(code, alpha, z, b, pairs, a, s):
         tanh(z[0] + b) on entry.
     s : ndarray, shape (3, N, H) or (3, R, H) with R < N, written
         sigma', sigma'', sigma''' at z + b: kept for the reverse pass when R == N,
-        otherwise R >= max(1, BLOCK // H) scratch rows.
+        otherwise R >= min(N, BLOCK // H) scratch rows (always the case for tanh).
     """
     S, N, H = z.shape
     n2 = pairs.shape[0]
@@ -103,17 +103,22 @@ def taylor_forward(code, alpha, z, b, pairs, a, s):
 
 
 @nb.njit(cache=True)
-def taylor_backward(pairs, z, s, g):
+def taylor_backward(code, pairs, z, a0, s, g):
     """Reverse of `taylor_forward`: turn dL/da' into dL/dz in place.
 
     Parameters
     ----------
+    code : int
+        Activation code, as in the forward.
     pairs : int64 ndarray, shape (n2, 2)
         As in `taylor_forward`.
     z : ndarray, shape (S, N, H), C-contiguous
         The forward's z streams (stream 0 is not read).
+    a0 : ndarray, shape (N, H), C-contiguous
+        The forward's output value stream a'[0] (read for tanh only).
     s : ndarray, shape (3, N, H), C-contiguous
-        The forward's kept sigma', sigma'', sigma'''.
+        The forward's kept sigma', sigma'', sigma'''; for tanh a scratch of shape
+        (3, R, H), R >= min(N, BLOCK // H), filled here from a0.
     g : ndarray, shape (S, N, H), C-contiguous, overwritten
         In: gradients with respect to the output streams a'. Out: with respect to z
         (stream 0 is also the bias gradient per point).
@@ -123,13 +128,19 @@ def taylor_backward(pairs, z, s, g):
     n1 = S - 1 - n2
     rows = max(1, BLOCK // H)
     zf = z.reshape(S, N * H)
-    sf = s.reshape(3, N * H)
+    sf = s.reshape(3, s.shape[1] * H)
     gf = g.reshape(S, N * H)
+    tf = a0.reshape(N * H)
     for r0 in range(0, N, rows):
         lo, hi = r0 * H, min(N, r0 + rows) * H
-        s1 = sf[0, lo:hi]
-        s2 = sf[1, lo:hi]
-        s3 = sf[2, lo:hi]
+        so = 0 if code == TANH else lo
+        s1 = sf[0, so:so + hi - lo]
+        s2 = sf[1, so:so + hi - lo]
+        s3 = sf[2, so:so + hi - lo]
+        if code == TANH:
+            t = tf[lo:hi]
+            for i in range(hi - lo):
+                s1[i], s2[i], s3[i] = _tanh_derivs(t[i])
         g0 = gf[0, lo:hi]
         for i in range(hi - lo):
             g0[i] *= s1[i]

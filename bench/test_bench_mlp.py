@@ -1,0 +1,118 @@
+"""One PINN training step (viscous Burgers residual) of fastdds.nn.mlp against PyTorch autograd.
+
+Step = forward with u, u_x, u_t, u_xx at N points, loss mean((u_t + u u_x - nu u_xx)^2), parameter
+gradients. fastdds: `MLP.forward(X, ((0,), (1,), (0, 0)))` then `MLP.backward`. PyTorch: nested
+torch.autograd.grad with create_graph=True, then loss.backward(), same weights, both on 2 threads.
+Networks 2 -> 8 x width -> 1, tanh, N = 10,000 (N = 500 under --benchmark-disable).
+Targets: >= 3x PyTorch at width 20, >= 2x at width 100 (not asserted).
+
+Memory measured: bytes kept for the reverse pass - fastdds: the arrays of its workspace that
+`backward` reads (layer inputs, z streams, sigma', sigma'', sigma''' per hidden layer);
+PyTorch: the distinct tensors autograd saved for backward (saved_tensors_hooks, counted once
+per storage), i.e. the same quantity on both sides, not allocator peaks.
+"""
+
+import numpy as np
+import pytest
+
+from fastdds.nn.mlp import MLP
+
+torch = pytest.importorskip("torch")
+
+NU = 0.01 / np.pi
+DERIVS = ((0,), (1,), (0, 0))
+
+
+def ours_step(net, X):
+    """Loss and parameter gradients by the hand-written streams and reverse pass."""
+    out = net.forward(X, DERIVS, keep=True)
+    u, ux, ut, uxx = out[()], out[(0,)], out[(1,)], out[(0, 0)]
+    r = ut + u * ux - NU * uxx
+    c = r * (2.0 / r.size)
+    grads = net.backward({(): c * ux, (0,): c * u, (1,): c, (0, 0): -NU * c})
+    return float(np.mean(r * r)), grads
+
+
+def torch_model(net):
+    td = torch.float32 if net.dtype == np.float32 else torch.float64
+    layers = []
+    for W, b in net.weights:
+        lin = torch.nn.Linear(*W.shape, dtype=td)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(W.T.copy()))
+            lin.bias.copy_(torch.from_numpy(b.copy()))
+        layers += [lin, torch.nn.Tanh()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+def torch_step(model, X):
+    """The same loss and gradients by PyTorch autograd (double backward for u_xx)."""
+    x = X.clone().requires_grad_(True)
+    u = model(x)
+    du = torch.autograd.grad(u.sum(), x, create_graph=True)[0]
+    ux, ut = du[:, :1], du[:, 1:]
+    uxx = torch.autograd.grad(ux.sum(), x, create_graph=True)[0][:, :1]
+    loss = ((ut + u * ux - NU * uxx) ** 2).mean()
+    model.zero_grad()
+    loss.backward()
+    return loss
+
+
+def torch_saved_bytes(model, X):
+    seen = {}
+
+    def pack(t):
+        seen[(t.untyped_storage().data_ptr(), t.dtype)] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        torch_step(model, X)
+    return sum(seen.values())
+
+
+def blas_threads():
+    """Threads of NumPy's BLAS (None when threadpoolctl is not installed)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=None)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("width", [20, 100])
+def test_pinn_step_vs_torch(benchmark, benchmarking, peer_time, width, dtype):
+    torch.set_num_threads(2)
+    n = 10_000 if benchmarking else 500
+    net = MLP([2] + [width] * 8 + [1], "tanh", seed=1, dtype=dtype)
+    X = np.random.default_rng(0).uniform([0.0, 0.0], [1.0, 1.0], (n, 2)).astype(dtype)
+    model = torch_model(net)
+    Xt = torch.from_numpy(X)
+
+    loss, grads = benchmark(ours_step, net, X)
+
+    tloss = torch_step(model, Xt)
+    tgrads = [g for lin in model[::2] for g in (lin.weight.grad.T, lin.bias.grad)]
+    tol = 2e-3 if dtype == np.float32 else 1e-9
+    assert abs(loss - tloss.item()) <= tol * abs(loss)
+    flat = net.grads_to_flat(grads)
+    tflat = np.concatenate([g.detach().numpy().ravel() for g in tgrads])
+    assert np.linalg.norm(flat - tflat) <= tol * np.linalg.norm(tflat)
+
+    t_ours, t_torch = np.inf, np.inf
+    rounds, repeat = (3, 3) if benchmarking else (1, 1)
+    for _ in range(rounds):  # interleaved, so both see the same machine load
+        t_ours = min(t_ours, peer_time(lambda: ours_step(net, X), repeat=repeat))
+        t_torch = min(t_torch, peer_time(lambda: torch_step(model, Xt), repeat=repeat))
+    ws = net._tape[0]
+    kept = sum(x.nbytes for x in ws.a + ws.z + ws.s)
+    benchmark.extra_info.update({
+        "points": n,
+        "ours_ms": 1e3 * t_ours,
+        "torch_ms": 1e3 * t_torch,
+        "speedup_vs_torch": t_torch / t_ours,
+        "ours_saved_MB": kept / 2**20,
+        "torch_saved_MB": torch_saved_bytes(model, Xt) / 2**20,
+        "torch_threads": torch.get_num_threads(),
+        "blas_threads": blas_threads(),
+    })
