@@ -11,6 +11,11 @@ neighbours with ``state |= 1``, which leaves fixed cells fixed. Without a tolera
 is the plain Gauss-Seidel sweep's, bit for bit: a cell is skipped only when its update would
 return the same value.
 
+Gauss-Seidel sweeping is NOT a chain of layers y = P x + sum Q sigma(R x + b): each update reads
+values written earlier in the same sweep, so no operator maps one whole state to the next. For
+the same reason the sweep loops are sequential along every axis (a data dependence, not a missed
+vectorisation); the 1-D Hamilton-Jacobi step, which is explicit, runs over contiguous slices.
+
 Weights ``w_k = 1 / dx_k^2`` per axis; ``f`` = 1 / speed per cell (padded like u). The local
 solve finds the largest root of sum_k w_k (u - a_k)^+^2 = f^2 over the smallest upwind values.
 """
@@ -195,6 +200,11 @@ def finish(u, side, signed, out):
 @nb.njit(cache=True)
 def sweep2d(u, state, f, w0, w1, tol, cap, max_sweeps):
     """First-order fast sweeping in 2-D, in place; stops when a sweep changes no cell.
+
+    Gauss-Seidel (updates read values of the same sweep), so not expressible as a chain of layers.
+    Godunov update: a = min(u_W, u_E), b = min(u_S, u_N); u_new = min(a, b) + f h when the other
+    is not below it, else the two-term root (a + b + sqrt(2 f^2 h^2 - (a - b)^2)) / 2 for equal
+    spacings (weighted by w0, w1 otherwise); the smaller of u_new and u is kept.
 
     Parameters
     ----------
