@@ -161,6 +161,7 @@ def test_mixed_key_order_and_duplicate_seeds():
     X = points(4, 2)
     out = net.forward(X, ((0, 1), (1, 0)), keep=True)
     np.testing.assert_array_equal(out[(0, 1)], out[(1, 0)])
+    assert list(net.forward(X, ((), [1]), keep=False)) == [(), (1,)]
     c = np.random.default_rng(0).normal(size=(4, 1))
     both = net.grads_to_flat(net.backward({(0, 1): c, (1, 0): c}))
     one = net.grads_to_flat(net.backward({(0, 1): 2 * c}))

@@ -66,7 +66,8 @@ class _Streams:
                 raise ValueError(f"derivative {key} has order {len(key)}; only orders 1 and 2 are available")
             if any(not 0 <= i < d_in for i in key):
                 raise ValueError(f"derivative {key} refers to an input column outside 0..{d_in - 1}")
-            keys.append(key)
+            if key:
+                keys.append(key)
         self.keys = tuple(dict.fromkeys([()] + keys))
         self.firsts = sorted({i for k in keys for i in k})
         col = {i: k for k, i in enumerate(self.firsts)}
