@@ -137,3 +137,30 @@ def test_reproduce_quick(shared_data, tmp_path, capsys):
     rc = main(["reproduce", "dynpmnn", "--quick", "--models", "cfc", "--out", str(tmp_path), "--resume",
                "--data", str(shared_data / "cal_housing.csv.gz"), "--no-progress", "--epochs", "1"])
     assert rc == 0 and json.loads((tmp_path / "results.json").read_text())["rows"][0]["rmse_mean"] == rows[2]["rmse_mean"]
+
+
+def test_cfc_matches_formula(rng):
+    m = CfC(n_in=3, units=4, backbone=5, ts=0.7, seed=2)
+    x = rng.standard_normal((6, 3))
+    Wb, bb, Wh, ch, Wr, br = m.params
+    u = 1.7159 * np.tanh(0.666 * (np.hstack([x, np.zeros((6, 4))]) @ Wb + bb))
+    z = u @ Wh + ch
+    f1, f2 = np.tanh(z[:, :4]), np.tanh(z[:, 4:8])
+    gate = 1 / (1 + np.exp(-(z[:, 8:12] * 0.7 + z[:, 12:])))
+    np.testing.assert_allclose(m.forward(x)[0], (f1 * (1 - gate) + gate * f2) @ Wr + br, rtol=1e-12)
+
+
+def test_cfc_gradients_with_hidden_state(rng):
+    m = CfC(n_in=3, units=4, backbone=5, seed=1)
+    h0 = rng.standard_normal((5, 4))
+
+    class WithState:
+        params = m.params
+
+        def forward(self, x):
+            return m.forward(x, h0)
+
+        def backward(self, cache, dy):
+            return m.backward(cache, dy)
+
+    assert max(check_gradients(WithState(), rng.standard_normal((5, 3)))) < 1e-6

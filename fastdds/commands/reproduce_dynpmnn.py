@@ -23,7 +23,8 @@ def register(subparsers):
                    help="StatLib cal_housing file (.csv/.csv.gz/.data) or its folder (default: $FASTDDS_DATA, "
                         "else scikit-learn's fetch_california_housing)")
     p.add_argument("--models", default=None,
-                   help="comma-separated subset of: " + ", ".join(_model_keys()))
+                   help="comma-separated subset of: " + ", ".join(_model_keys()) +
+                        "; KEY:N runs N seeds of that model instead of --seeds (e.g. node:2)")
     p.add_argument("--epochs", type=int, default=None, help="override the epoch limit (default 100, quick 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
@@ -157,26 +158,27 @@ def run(args):
     out = Path(args.out)
     data = split_published(*california_housing(args.data))
     specs = _specs(args.quick)
-    keys = args.models.split(",") if args.models else _model_keys()
-    unknown = [k for k in keys if k not in _model_keys()]
+    seeds = 1 if args.quick else args.seeds
+    plan = [(k.split(":")[0], int(k.split(":")[1]) if ":" in k else seeds)
+            for k in (args.models.split(",") if args.models else _model_keys())]
+    unknown = [k for k, _ in plan if k not in _model_keys()]
     if unknown:
         raise ValueError(f"unknown models {unknown}; choose from {_model_keys()}")
-    seeds = 1 if args.quick else args.seeds
     rows = []
-    for key in keys:
+    for key, n_seeds in plan:
         if key == "hgb":
             try:
                 import sklearn  # noqa: F401
             except ImportError:
                 print("scikit-learn is not installed: skipping the HistGradientBoosting reference")
                 continue
-            runs = [_run_hgb(data, s) for s in range(seeds)]
+            runs = [_run_hgb(data, s) for s in range(n_seeds)]
             rows.append(_summary(key, "HistGradientBoostingRegressor (sklearn defaults)", "reference, not a network",
                                  runs))
             continue
         label, _, _, note = specs[key]
         runs = []
-        for s in range(seeds):
+        for s in range(n_seeds):
             done = out / "runs" / f"{key}_seed{s}.json"
             if args.resume and done.is_file():
                 import json

@@ -7,7 +7,8 @@ for one time step (sequence length 1) with a linear readout.
     gate = sigmoid(ta ts + tb)
     h = f1 (1 - gate) + gate f2,   y = h Wr + br
 
-The four heads are stored as one (backbone, 4 units) matrix [W1 | W2 | Wa | Wt] (one GEMM),
+The element-wise parts (backbone activation, heads, gate, interpolation and their reverse) are
+fused kernels in ``fastdds.kernels.cpu.cfc``. The four heads are stored as one (backbone, 4 units) matrix [W1 | W2 | Wa | Wt] (one GEMM),
 each block initialised as ncps does (Glorot-uniform over (backbone, units)); 64 units and a
 128-wide backbone on 8 inputs: 42,433 parameters.
 """
@@ -15,7 +16,7 @@ each block initialised as ncps does (Glorot-uniform over (backbone, units)); 64 
 import numpy as np
 
 from .. import backend
-from .norm import Linear, Pointwise
+from .norm import Linear
 
 
 class CfC:
@@ -42,30 +43,34 @@ class CfC:
         bound = np.sqrt(6.0 / (backbone + units))
         self.heads.W[...] = rng.uniform(-bound, bound, size=self.heads.W.shape)
         self.readout = Linear(units, 1, rng, dtype=dtype)
-        self.lecun, self.tanh, self.sigmoid = Pointwise("lecun_tanh"), Pointwise("tanh"), Pointwise("sigmoid")
         self.params = self.backbone.params + self.heads.params + self.readout.params
 
     def forward(self, x, h0=None):
-        """x (batch, n_in), h0 (batch, units) or None (zeros) -> y (batch, 1), cache."""
-        h0 = np.zeros((x.shape[0], self.units), dtype=x.dtype) if h0 is None else h0
-        pre, c_bb = self.backbone.forward(np.concatenate([x, h0], axis=1))
-        u, c_u = self.lecun.forward(pre)
+        """x (batch, n_in), h0 (batch, units) or None (zeros) -> y (batch, 1), cache.
+
+        With h0 = None the hidden-state rows of the backbone matrix multiply zeros, so they are
+        skipped (their gradient is zero).
+        """
+        k = backend.kernels("cfc", like=x)
+        N, n = x.shape[0], self.units
+        z_in = x if h0 is None else np.concatenate([x, h0], axis=1)
+        pre = z_in @ self.backbone.W[:z_in.shape[1]] + self.backbone.b
+        u, du = np.empty_like(pre), np.empty_like(pre)
+        k.lecun_tanh(pre, u, du)
         z, c_h = self.heads.forward(u)
-        n = self.units
-        f, c_f = self.tanh.forward(z[:, :2 * n])
-        gate, c_g = self.sigmoid.forward(z[:, 2 * n:3 * n] * self.ts + z[:, 3 * n:])
-        f1, f2 = f[:, :n], f[:, n:]
-        h = f1 * (1.0 - gate) + gate * f2
+        h, f1, f2, gate = (np.empty((N, n), dtype=x.dtype) for _ in range(4))
+        k.cell_forward(z, self.ts, h, f1, f2, gate)
         y, c_r = self.readout.forward(h)
-        return y, (x.shape[1], c_bb, c_u, c_h, c_f, c_g, f1, f2, gate, c_r)
+        return y, (x.shape[1], z_in, du, c_h, f1, f2, gate, c_r)
 
     def backward(self, cache, dy):
         """Hand-written reverse pass; returns dx and the parameter gradients."""
-        n_in, c_bb, c_u, c_h, c_f, c_g, f1, f2, gate, c_r = cache
+        n_in, z_in, du, c_h, f1, f2, gate, c_r = cache
         dh, g_r = self.readout.backward(c_r, dy)
-        df, _ = self.tanh.backward(c_f, np.concatenate([dh * (1.0 - gate), dh * gate], axis=1))
-        dpre_gate, _ = self.sigmoid.backward(c_g, dh * (f2 - f1))
-        du, g_h = self.heads.backward(c_h, np.concatenate([df, dpre_gate * self.ts, dpre_gate], axis=1))
-        dpre, _ = self.lecun.backward(c_u, du)
-        dz, g_bb = self.backbone.backward(c_bb, dpre)
-        return dz[:, :n_in], g_bb + g_h + g_r
+        dz = np.empty((dh.shape[0], 4 * self.units), dtype=dh.dtype)
+        backend.kernels("cfc", like=dh).cell_backward(np.ascontiguousarray(dh), self.ts, f1, f2, gate, dz)
+        d_u, g_h = self.heads.backward(c_h, dz)
+        dpre = d_u * du
+        gWb = np.zeros_like(self.backbone.W)
+        gWb[:z_in.shape[1]] = z_in.T @ dpre
+        return dpre @ self.backbone.W[:n_in].T, [gWb, dpre.sum(axis=0)] + g_h + g_r
