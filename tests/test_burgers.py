@@ -136,6 +136,20 @@ def test_bad_input_raises():
         B.step_layers("muscl-rk3", 50, 0.02, 0.001, 0.0)
 
 
+def test_time_step_arguments_and_input_untouched():
+    u = np.sin(2 * np.pi * np.linspace(0, 1, 41)) + 0.1
+    keep = u.copy()
+    a = B.solve(u, 0.025, 0.2, 0.01, "eo", nsteps=50, boundary="dirichlet")
+    b = B.solve(u, 0.025, nu=0.01, scheme="eo", dt=0.004, nsteps=50, boundary="dirichlet")
+    assert np.array_equal(u, keep)  # the Dirichlet ends are set on a copy
+    assert a.nsteps == b.nsteps == 50 and a.dt == pytest.approx(0.004)
+    assert np.abs(a.u - b.u).max() < 1e-15 and a.u[0] == 0.0 and a.u[-1] == 0.0
+    with pytest.raises(ValueError, match="does not reach t_end"):
+        B.solve(u, 0.025, 0.3, 0.01, "eo", dt=0.004, nsteps=50)
+    with pytest.raises(ValueError, match="give t_end"):
+        B.solve(u, 0.025, nu=0.01, nsteps=50)
+
+
 def test_blow_up_names_the_step():
     u = np.sin(2 * np.pi * np.arange(64) / 64)
     with pytest.warns(RuntimeWarning):

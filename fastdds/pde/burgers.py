@@ -247,6 +247,7 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
     if nu < 0:
         raise ValueError(f"viscosity nu = {nu} is negative; Burgers needs nu >= 0")
     if boundary == "dirichlet":
+        u = u.copy()  # never write into the caller's array
         u[0], u[-1] = left, right
     umax = float(np.abs(u).max())
     if alpha is not None and s.flux != "lf":
@@ -278,13 +279,13 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
 
 def _time_step(dt, nsteps, t_end, cfl, dt_max, unsafe):
     """(dt, nsteps) from the arguments of `solve`, checked against the stability limit."""
-    if (t_end is None) == (nsteps is None) and dt is None:
-        raise ValueError("give t_end, or nsteps with dt, or t_end with nsteps")
     if not 0 < cfl:
         raise ValueError(f"cfl = {cfl} must be > 0")
     if t_end is not None and not t_end > 0:
         raise ValueError(f"t_end = {t_end} must be > 0")
     if dt is None:
+        if t_end is None:
+            raise ValueError("give t_end (the step then follows from cfl), or dt with nsteps")
         if cfl > 1 and not unsafe:
             raise ValueError(f"cfl = {cfl} is above the stability limit 1 (largest stable dt = {dt_max:.6g}); "
                              f"use cfl <= 1, or unsafe=True to run anyway")
@@ -296,6 +297,8 @@ def _time_step(dt, nsteps, t_end, cfl, dt_max, unsafe):
             raise ValueError("with dt, give nsteps or t_end")
         nsteps = max(1, int(round(t_end / dt)))
         dt = t_end / nsteps
+    elif t_end is not None and abs(nsteps * dt - t_end) > 1e-12 * t_end:
+        raise ValueError(f"nsteps * dt = {nsteps * dt:g} does not reach t_end = {t_end:g}; give two of the three")
     if not (np.isfinite(dt) and dt > 0) or int(nsteps) < 1:
         raise ValueError(f"time step dt = {dt} and nsteps = {nsteps} must be positive")
     if dt > dt_max * (1 + 1e-12):
