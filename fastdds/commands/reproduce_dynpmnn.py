@@ -31,7 +31,7 @@ def register(subparsers):
 
 
 def _model_keys():
-    return ["dynpmnn", "dynpmnn_stable", "fhnnet", "fhnnet_published", "cfc", "mlp", "hgb", "node"]
+    return ["dynpmnn", "dynpmnn_stable", "fhnnet", "fhnnet_deep", "fhnnet_published", "cfc", "mlp", "hgb", "node"]
 
 
 def _specs(quick):
@@ -50,6 +50,9 @@ def _specs(quick):
         "fhnnet": ("fastdds FHN net (tanh encoder 16, 64 drive neurons, trained a,b,g, dt 0.5 x 10)",
                    lambda s: FHNNet(width=16, hidden=(64,), dt=0.5, steps=10, train=("a", "b", "g"), seed=s),
                    {"lr": 1e-3, "min_delta": 1e-3}, "fastdds network; lr 1e-3, min_delta 1e-3"),
+        "fhnnet_deep": ("fastdds FHN net, 2 layers (tanh encoder 16, 32 + 32 drive neurons, trained a,b,g)",
+                        lambda s: FHNNet(width=16, hidden=(32, 32), dt=0.5, steps=10, train=("a", "b", "g"), seed=s),
+                        {"lr": 1e-3, "min_delta": 1e-3}, "fastdds network; lr 1e-3, min_delta 1e-3"),
         "fhnnet_published": ("fastdds FHN net, published protocol",
                              lambda s: FHNNet(width=16, hidden=(64,), dt=0.5, steps=10, train=("a", "b", "g"), seed=s),
                              {}, "same network; lr 5e-4, min_delta 0.05 as published"),
