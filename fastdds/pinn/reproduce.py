@@ -180,7 +180,8 @@ def run_one(target, seed, out, stem, dtype=np.float64, resume=False, progress=Tr
 
     Returns
     -------
-    dict : seed, L1, L2, Linf, rel_L2, params, adam_steps, lbfgs_iters, wall_time, loss, weights.
+    dict : seed, L1, L2, Linf, rel_L2, params, adam_steps, lbfgs_iters, wall_time, loss, weights,
+    checkpoint (deleted by `reproduce` once the record is saved).
     """
     problem = target.build(seed, **target.sizes)
     net, model = build_model(target, problem, seed, dtype)
@@ -193,8 +194,7 @@ def run_one(target, seed, out, stem, dtype=np.float64, resume=False, progress=Tr
     record = {"seed": seed, **metrics(model, problem, target.eval_grid), "params": int(net.nparams),
               "adam_steps": hist["adam_steps"], "lbfgs_iters": hist["lbfgs_iters"],
               "lbfgs_message": hist["lbfgs_message"], "wall_time": hist["wall_time"],
-              "loss": _loss_summary(hist), "weights": str(weights)}
-    ckpt.unlink(missing_ok=True)
+              "loss": _loss_summary(hist), "weights": str(weights), "checkpoint": str(ckpt)}
     return record
 
 
@@ -278,6 +278,7 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
         result["runs"].append(record)
         result["summary"] = summarise(result["runs"])
         io.write_json(path, result)
+        Path(record["checkpoint"]).unlink(missing_ok=True)  # the run is recorded; its checkpoint is spent
     log(table(result))
     log(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
     return result
