@@ -7,19 +7,19 @@ explicit Runge-Kutta method in Shu-Osher form (torchdiffeq fixed-grid style: the
 order are fields, not code). `solve` validates the input, picks the time step from a CFL number
 and advances every step inside one fused kernel (``fastdds.kernels.cpu.burgers.advance``).
 
-The first-order forward-Euler schemes with the Lax-Friedrichs ("lf"), central and Engquist-Osher
-("eo") fluxes are also available as chains of layers (`step_layers`, `chain`) built from the
-same coefficients:
+The schemes with the Lax-Friedrichs ("lf"), central and Engquist-Osher ("eo") fluxes and no
+limiter are also available as chains of layers (`step_layers`, `chain`) built from the same
+coefficients; a forward-Euler step is one layer,
 
     lf       P = I + (nu dt/h^2 + alpha dt/(2h)) D2,  Q = -(dt/(2h)) D1,  sigma = u^2/2
     central  P = I + nu dt/h^2 D2,                     Q = -(dt/(2h)) D1,  sigma = u^2/2
     eo       P = I + nu dt/h^2 D2,  Q = -(dt/h) D-, -(dt/h) D+,  sigma = max(u,0)^2/2, min(u,0)^2/2
 
+and an SSP Runge-Kutta step is one layer per stage on the doubled state [u^n; u^(k)] (`step_layers`).
 The other schemes are not chains of the registry's layers: the Rusanov and Godunov (upwind)
 fluxes depend on max(|u_i|, |u_{i+1}|) or on a pair of neighbours jointly, which no pointwise
-activation of a linear map expresses; MUSCL limiters (minmod, van Leer) are likewise nonlinear
-functions of two differences; and a multi-stage SSP Runge-Kutta step needs the step's start state
-next to the stage state, which a layer acting on the state alone does not carry.
+activation of a linear map expresses, and the MUSCL limiters (minmod, van Leer) are likewise
+nonlinear functions of two neighbouring differences.
 """
 
 import time
@@ -27,6 +27,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .. import backend
 from ..layers import Chain, Layer
@@ -80,7 +81,7 @@ class Scheme:
     @property
     def is_chain(self):
         """Whether `step_layers` can build this scheme as layers."""
-        return self.limiter == "none" and self.rk == "euler" and self.flux in ("lf", "eo", "central")
+        return self.limiter == "none" and self.flux in ("lf", "eo", "central")
 
     def cfl_limit(self):
         """Largest CFL number (dt over `max_stable_dt`'s convective-diffusive bound) that keeps the
@@ -329,12 +330,21 @@ def _stencil(offsets, coeffs, nx, boundary, dtype):
 
 
 def step_layers(scheme, nx, dx, dt, nu, boundary="periodic", alpha=None, dtype=None):
-    """One forward-Euler Burgers step as layers, from the coefficients the fused kernel uses.
+    """One Burgers time step as layers, from the coefficients the fused kernel uses.
+
+    Forward Euler ("lf", "eo", "central"): one layer on the state u (n values), as in the
+    module docstring. An s-stage SSP Runge-Kutta method with one of those fluxes (e.g.
+    ``Scheme("lf", rk="ssp-rk3")``): s layers on the doubled state X = [u^n; u^(k)] (2n values;
+    start from ``np.concatenate([u0, u0])``). Stage k maps X to [u^n; a_k u^n + b_k E(u^(k))],
+    E the forward-Euler layer, and the last stage writes u^{n+1} into both halves, so the next
+    step starts from [u^{n+1}; u^{n+1}]. Its operators are the 2 x 2 block matrices
+    [[I, 0], [a_k I, b_k P]] and [[0, 0], [0, b_k Q_j]] (last stage: both block rows equal the
+    second), stored as banded operators with offsets 0, +-1, +-n, ...
 
     Parameters
     ----------
-    scheme : {"lf", "eo", "central"} or Scheme
-        A first-order forward-Euler scheme (`Scheme.is_chain`).
+    scheme : str or Scheme
+        A scheme with `Scheme.is_chain`: flux "lf", "eo" or "central", no limiter, any `RK`.
     nx : int
         Number of nodes.
     dx, dt : float
@@ -350,12 +360,12 @@ def step_layers(scheme, nx, dx, dt, nu, boundary="periodic", alpha=None, dtype=N
 
     Returns
     -------
-    list of Layer (one layer here); a Chain of `nsteps` copies advances nsteps steps.
+    list of Layer: one per Runge-Kutta stage. A Chain of `nsteps` copies advances nsteps steps.
     """
     s = get_scheme(scheme)
     if not s.is_chain:
         raise ValueError(f"scheme {scheme!r} is not a chain of layers (see the fastdds.pde.burgers docstring); "
-                         f"chains exist for the forward-Euler fluxes 'lf', 'eo', 'central'")
+                         f"chains exist for the fluxes 'lf', 'eo', 'central' without a limiter")
     if boundary not in BOUNDARIES:
         raise ValueError(f"unknown boundary {boundary!r}; choose one of {sorted(BOUNDARIES)}")
     if nu < 0:
@@ -365,8 +375,27 @@ def step_layers(scheme, nx, dx, dt, nu, boundary="periodic", alpha=None, dtype=N
     dtype = backend.resolve_dtype(dtype)
     c, d = dt / dx, nu * dt / dx**2
     diff = d + (0.5 * c * (1.0 if alpha is None else float(alpha)) if s.flux == "lf" else 0.0)
-    P = _stencil((-1, 0, 1), np.array([diff, -2.0 * diff, diff]), nx, boundary, dtype)
-    return [Layer(_plus_identity(P), _branches(s.flux, c, nx, boundary, dtype))]
+    P = _plus_identity(_stencil((-1, 0, 1), np.array([diff, -2.0 * diff, diff]), nx, boundary, dtype))
+    branches = _branches(s.flux, c, nx, boundary, dtype)
+    rk = RK[s.rk]
+    if rk.name == "euler":
+        return [Layer(P, branches)]
+    return [_stage_layer(P, branches, a, b, k == len(rk.a) - 1, dtype) for k, (a, b) in enumerate(zip(rk.a, rk.b))]
+
+
+def _stage_layer(P, branches, a, b, last, dtype):
+    """Shu-Osher stage u^(k+1) = a u^n + b E(u^(k)) as a layer on X = [u^n; u^(k)]."""
+    n = P.shape[0]
+    eye, zero = sp.identity(n, format="csr"), sp.csr_matrix((n, n))
+
+    def block(keep, left, right):
+        """[[keep I, 0], [left, b right]], or both block rows [left, b right] at the last stage."""
+        lower = [left, b * right]
+        upper = lower if last else [eye if keep else zero, zero]
+        return Banded.from_sparse(sp.bmat([upper, lower]), dtype=dtype)
+
+    return Layer(block(True, a * eye, P.to_sparse()),
+                 [(block(False, zero, Q.to_sparse()), act, R, bias) for Q, act, R, bias in branches])
 
 
 def _plus_identity(P):
@@ -387,10 +416,16 @@ def _branches(flux, c, nx, boundary, dtype):
 def chain(scheme, nx, dx, dt, nu, nsteps, boundary="periodic", alpha=None, dtype=None):
     """A Chain of `nsteps` time steps, each the layers of `step_layers` (shared between steps).
 
-    Parameters are those of `step_layers`, plus nsteps : int >= 1.
+    Parameters are those of `step_layers`, plus nsteps : int >= 1. Runge-Kutta chains act on the
+    doubled state `lift(u0)`.
 
     Returns
     -------
     Chain
     """
     return Chain(step_layers(scheme, nx, dx, dt, nu, boundary, alpha, dtype) * int(nsteps))
+
+
+def lift(u0):
+    """The doubled state [u0; u0] that the layers of a Runge-Kutta chain act on (see `step_layers`)."""
+    return np.concatenate([u0, u0], axis=-1)
