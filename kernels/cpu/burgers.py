@@ -139,6 +139,7 @@ def _fill(w, bc, coefs):
 
 @nb.njit(cache=True)
 def _finite(w):
+    """Whether every entry of w is finite (one summation pass: a NaN or inf poisons the sum)."""
     s = w[0] * 0
     for i in range(w.size):
         s += w[i]
