@@ -106,7 +106,7 @@ def _run_net(key, spec, data, seed, args, out):
                progress=not args.no_progress, desc=f"{key} seed {seed}", **kw)
     res = metrics(model, *data["test"])
     res.update({"params": n_params(model), "train_time": float(np.sum(hist.epoch_time)),
-                "epochs": len(hist.val_mse), "time_per_epoch": float(np.mean(hist.epoch_time)),
+                "epochs": len(hist.val_mse), "time_per_epoch": float(np.median(hist.epoch_time)),
                 "best_epoch": hist.best_epoch, "stopped": hist.stopped, "val_mse": hist.val_mse,
                 "settings": {k: v for k, v in kw.items()}})
     after = _stability(model, data) if all(np.isfinite(p).all() for p in model.params) else ""
@@ -135,7 +135,7 @@ def _summary(key, label, note, runs):
 
 
 def _markdown(rows, quick):
-    head = ("| model | params | test RMSE (mean +- std) | test R2 | diverged | train time [s] | s/epoch | epochs | "
+    head = ("| model | params | test RMSE (mean +- std) | test R2 | diverged | train time [s] | s/epoch (median) | epochs | "
             "published RMSE | note |\n|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:
