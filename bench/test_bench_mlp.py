@@ -104,8 +104,7 @@ def test_pinn_step_vs_torch(benchmark, benchmarking, peer_time, width, dtype):
     for _ in range(rounds):  # interleaved, so both see the same machine load
         t_ours = min(t_ours, peer_time(lambda: ours_step(net, X), repeat=repeat))
         t_torch = min(t_torch, peer_time(lambda: torch_step(model, Xt), repeat=repeat))
-    ws = net._tape[0]
-    kept = sum(x.nbytes for x in ws.a + ws.z + ws.s)
+    kept = net.kept_nbytes
     benchmark.extra_info.update({
         "points": n,
         "ours_ms": 1e3 * t_ours,

@@ -137,6 +137,22 @@ def test_many_points_equal_the_sum_of_small_batches(act):
         np.testing.assert_array_equal(free[k], out[k])
 
 
+def test_kept_memory():
+    """tanh keeps only the streams (a', z); other activations also sigma', sigma'', sigma'''."""
+    X = points(1000, 2)
+    derivs = ((0,), (1,), (0, 0))
+    streams = 4 * 1000 * 8 * (2 + 20 + 20 + 20 + 20 + 1)  # a: 2, 20, 20; z: 20, 20, 1 wide
+    derivatives = 3 * 1000 * 8 * (20 + 20)
+    tanh, sin = MLP([2, 20, 20, 1], "tanh"), MLP([2, 20, 20, 1], "sin")
+    assert tanh.kept_nbytes == 0
+    tanh.forward(X, derivs)
+    sin.forward(X, derivs)
+    assert sin.kept_nbytes == streams + derivatives
+    assert streams < tanh.kept_nbytes < streams + 0.2 * derivatives  # block scratch only
+    tanh.release()
+    assert tanh.kept_nbytes == 0
+
+
 def test_backward_reverses_the_last_kept_forward():
     net = make_net([2, 6, 6, 1], "tanh")
     X1, X2 = points(9, 2, seed=1), points(4, 2, seed=2)

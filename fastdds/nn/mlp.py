@@ -84,25 +84,35 @@ class _Workspace:
     """Preallocated arrays of one forward/backward shape: per layer its input streams `a`,
     its GEMM output `z`, the activation derivatives `s` (kept when `keep`, except for tanh,
     whose kernels rebuild them from a'; otherwise one block of scratch rows), and two
-    gradient buffers for the reverse pass."""
+    gradient buffers for the reverse pass. Without `keep` the hidden layers' `a` share one
+    buffer and all `z` another (each layer only reads its predecessor's output)."""
 
     def __init__(self, sizes, dtype, N, streams, keep, tanh):
         S = streams.S
-        self.a = [np.zeros((S, N, w), dtype=dtype) for w in sizes[:-1]]
+        self.S, self.N = S, N
+        big = S * N * max(sizes[1:])
+        self.a = [np.zeros((S, N, sizes[0]), dtype=dtype)]
         for k, i in enumerate(streams.firsts):
             self.a[0][1 + k, :, i] = 1.0
-        self.z = [np.empty((S, N, w), dtype=dtype) for w in sizes[1:]]
+        if keep:
+            self.a += [np.empty((S, N, w), dtype=dtype) for w in sizes[1:-1]]
+            self.z = [np.empty((S, N, w), dtype=dtype) for w in sizes[1:]]
+        else:
+            abuf, zbuf = np.empty(big, dtype=dtype), np.empty(big, dtype=dtype)
+            self.a += [self.view(abuf, w) for w in sizes[1:-1]]
+            self.z = [self.view(zbuf, w) for w in sizes[1:]]
         full = keep and not tanh  # tanh rebuilds s1, s2, s3 from the kept a' block by block
         self.s = [np.empty((3, N if full else min(N, max(1, BLOCK // w)), w), dtype=dtype) for w in sizes[1:-1]]
-        big = S * N * max(sizes[1:])
         self.g = [np.empty(big, dtype=dtype) for _ in range(2 if keep else 0)]
         self.ones = np.ones(N, dtype=dtype)
 
-    def grad_buffer(self, which, S, N, w):
-        return self.g[which][:S * N * w].reshape(S, N, w)
+    def view(self, buf, w):
+        """The first S N w entries of a flat buffer as (S, N, w)."""
+        return buf[:self.S * self.N * w].reshape(self.S, self.N, w)
 
-    def nbytes(self):
-        return sum(x.nbytes for group in (self.a, self.z, self.s, self.g) for x in group)
+    def kept_nbytes(self):
+        """Bytes of the arrays `backward` reads: layer inputs, z streams, kept derivatives."""
+        return sum(x.nbytes for group in (self.a, self.z, self.s) for x in group)
 
 
 class MLP:
@@ -242,6 +252,11 @@ class MLP:
         self._workspaces[key] = ws
         return ws
 
+    @property
+    def kept_nbytes(self):
+        """Bytes held for `backward` by the last forward(..., keep=True) (0 if none)."""
+        return self._tape[0].kept_nbytes() if self._tape else 0
+
     def release(self):
         """Drop the preallocated buffers and the kept forward state (frees their memory)."""
         self._workspaces.clear()
@@ -304,7 +319,7 @@ class MLP:
             raise RuntimeError("backward needs a preceding forward(X, derivs, keep=True)")
         ws, spec, N = self._tape
         S, L = spec.S, len(self.sizes) - 1
-        g = ws.grad_buffer(0, S, N, self.sizes[-1])
+        g = ws.view(ws.g[0], self.sizes[-1])
         g[...] = 0
         for key, v in dout.items():
             key = tuple(key)
@@ -323,7 +338,7 @@ class MLP:
             grads[2 * l] = ws.a[l].reshape(S * N, fan_in).T @ g2
             grads[2 * l + 1] = ws.ones @ g[0]
             if l > 0:
-                gp = ws.grad_buffer((L - l) % 2, S, N, fan_in)
+                gp = ws.view(ws.g[(L - l) % 2], fan_in)
                 if fan_out == 1:  # an outer product: broadcasting beats a K = 1 matmul
                     np.multiply(g2, self.params[2 * l].T, out=gp.reshape(S * N, fan_in))
                 else:
