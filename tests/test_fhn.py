@@ -103,3 +103,15 @@ def test_bad_inputs():
         FHN(2, dt=-1.0)
     with pytest.raises(ValueError, match="expected"):
         FHN(2).forward(np.zeros((3, 3)))
+
+
+def test_repelling_fixed_point_is_reported_not_flagged():
+    # v* = 0.4 is a fixed point for I = v*(v* - a)(v* - 1) + v*/g; there J11 = 0.28 > b g, so the
+    # flow itself repels (limit cycle) and no Euler step can contract: reported, not a warning.
+    I = 0.4 * 0.2 * -0.6 + 0.4 / 3.0
+    layer = FHN(1, I=I, dt=0.1, steps=3)
+    fps = layer.fixed_points()[0]
+    assert np.isclose(fps[:, 0], 0.4).any()
+    rep = layer.stability(warn=False)
+    assert rep.repelling >= 1 and rep.stable and "repel" in rep.message
+    np.testing.assert_array_equal(max_stable_dt(np.array([0.4]), 0.2, 0.02, 3.0), [0.0])

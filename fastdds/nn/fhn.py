@@ -208,9 +208,12 @@ class StabilityReport:
     Attributes
     ----------
     radius_fixed : ndarray (n,)
-        Largest spectral radius of I + dt J over each neuron's real fixed points.
+        Largest spectral radius of I + dt J over each neuron's real fixed points where the flow
+        contracts (0 if none).
     dt_max_fixed : ndarray (n,)
-        Largest stable dt at the fixed points (min over them).
+        Largest stable dt at those fixed points (min over them; inf if none).
+    repelling : int
+        Number of fixed points (all neurons) that the flow itself repels.
     radius_trajectory_max : float or None
         Largest spectral radius along the given trajectories (None without input).
     fraction_unstable : float or None
@@ -229,6 +232,7 @@ class StabilityReport:
 
     radius_fixed: np.ndarray
     dt_max_fixed: np.ndarray
+    repelling: int
     radius_trajectory_max: float
     fraction_unstable: float
     dt_max_trajectory: np.ndarray
@@ -256,11 +260,13 @@ def stability_report(a, b, g, dt, fixed, v=None, w=None, warn=True):
     """
     a, b, g, dt = (np.asarray(t, dtype=np.float64) for t in (a, b, g, dt))
     n = a.size
-    rf, df = np.zeros(n), np.full(n, np.inf)
+    rf, df, repel = np.zeros(n), np.full(n, np.inf), 0
     for j, fp in enumerate(fixed):
-        if len(fp):
-            rf[j] = euler_radius(fp[:, 0], a[j], b[j], g[j], dt[j]).max()
-            df[j] = max_stable_dt(fp[:, 0], a[j], b[j], g[j]).min()
+        dmax = max_stable_dt(fp[:, 0], a[j], b[j], g[j])
+        repel += int((dmax == 0).sum())
+        if (dmax > 0).any():
+            rf[j] = euler_radius(fp[dmax > 0, 0], a[j], b[j], g[j], dt[j]).max()
+            df[j] = dmax[dmax > 0].min()
     rt = frac = dtt = None
     finite = True
     if v is not None:
@@ -273,20 +279,18 @@ def stability_report(a, b, g, dt, fixed, v=None, w=None, warn=True):
             rt = float(r.max())
             frac = float(((dmax > 0) & (dmax < dt) & np.isfinite(vv)).mean())
             dtt = np.nanmin(np.where(dmax > 0, dmax, np.inf).reshape(-1, n), axis=0)
-    euler_fixed = (df > 0) & (df < dt)
-    stable = bool(not euler_fixed.any() and (frac is None or frac == 0.0) and finite)
-    parts = [f"fixed point: max radius {rf.max():.3g}, largest stable dt {df.min():.3g} (dt used {dt.max():.3g})"]
-    if (df == 0).any():
-        parts.append(f"{int((df == 0).sum())} neuron(s) have a fixed point the flow itself repels "
-                     "(oscillatory regime; no Euler step contracts there)")
+    stable = bool(not (df < dt).any() and (frac is None or frac == 0.0) and finite)
+    parts = [f"contracting fixed points: Euler radius up to {rf.max():.3g}, largest stable dt {df.min():.3g} "
+             f"(dt used {dt.max():.3g})"]
+    if repel:
+        parts.append(f"{repel} fixed point(s) repel under the flow itself (oscillatory regime; reported, not flagged)")
     if rt is not None:
         parts.append(f"trajectory: max radius {rt:.3g}, {100 * frac:.1f}% of states where the flow contracts but "
-                     f"Euler amplifies (dt above the local limit, smallest {np.min(dtt):.3g})"
-                     + ("" if finite else ", trajectory overflowed to inf/NaN"))
+                     f"Euler amplifies" + ("" if finite else ", trajectory overflowed to inf/NaN"))
     msg = "; ".join(parts)
     if not stable:
         msg = ("explicit Euler is unstable: " + msg +
                "; reduce dt (more steps for the same t_end) below the largest stable dt")
         if warn:
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
-    return StabilityReport(rf, df, rt, frac, dtt, finite, stable, msg)
+    return StabilityReport(rf, df, repel, rt, frac, dtt, finite, stable, msg)
