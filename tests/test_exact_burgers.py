@@ -72,3 +72,16 @@ def test_riemann_shock_and_fan():
     for ul, ur in ((1.0, 0.0), (-0.5, 1.0), (2.0, -1.0)):
         m = np.trapezoid(riemann(xf, 0.4, ul, ur) - riemann(xf, 0.0, ul, ur), xf)
         assert abs(m - 0.5 * (ul**2 - ur**2) * 0.4) < 1e-4
+
+
+def test_quadrature_is_converged_at_the_front(monkeypatch):
+    # the default eta grid against one 6x finer and much wider: agreement to round-off, front included
+    import fastdds.exact.burgers as eb
+
+    x = np.linspace(0.4, 0.6, 201)
+    t = np.array([[0.05], [0.3], [1.0], [3.0]])
+    u = burgers_sin2pi(x, t)
+    monkeypatch.setattr(eb, "_quadrature_nodes", lambda *args: np.linspace(-30.0, 30.0, 24001))
+    fine = burgers_sin2pi(x, t)
+    assert np.abs(u - fine).max() < 1e-13
+    assert np.abs(np.diff(u[1])).max() > 0.1  # at t = 0.3 the grid straddles a steep front
