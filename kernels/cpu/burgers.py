@@ -25,8 +25,9 @@ and swap with the step's start state, so nothing is allocated per step. Boundary
 (n nodes, x_n = x_0), 1 Dirichlet (end nodes hold `left` and `right` and are not updated; the
 ghosts are their odd reflections), 2 outflow (ghosts copy the end node). A stage runs in blocks
 of BLOCK nodes: the face fluxes of a block go to a small buffer that stays in L1, then the nodes
-are updated; both loops run over contiguous slices with no loop-carried value and vectorise. All constants arrive in `coefs`, an array of the
-state's dtype, so float32 runs stay in float32 arithmetic.
+are updated; both loops run over contiguous slices with no loop-carried value and vectorise.
+All constants arrive in `coefs`, an array of the state's dtype, so float32 runs stay in float32
+arithmetic.
 """
 
 import numba as nb
