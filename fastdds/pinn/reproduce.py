@@ -92,9 +92,9 @@ TARGETS = {
 
 QUICK = {
     "burgers-viscous": {"sizes": {"n_collocation": 500, "n_ic": 51, "n_bc": 26}, "adam_steps": 400,
-                        "lr": ("constant", 1e-3), "lbfgs_maxiter": 200},
+                        "lr": ("constant", 5e-4), "lbfgs_maxiter": 200},
     "burgers-inviscid": {"sizes": {"n_collocation": 500, "n_ic": 51, "n_bc": 26}, "adam_steps": 400,
-                         "lr": ("constant", 1e-3), "lbfgs_maxiter": 200},
+                         "lr": ("constant", 5e-4), "lbfgs_maxiter": 200},
     "eikonal": {"sizes": {"n_collocation": 2000, "n_terminal": 100, "n_side": 100}, "adam_steps": 2000,
                 "lr": ("piecewise", (600, 1400), (1e-1, 1e-2, 1e-3))},
     "raissi-burgers": {"sizes": {"n_u": 100, "n_f": 2000}, "lbfgs_maxiter": 1000, "lbfgs_options": {"maxfun": 1250}},
