@@ -253,6 +253,14 @@ def test_diverging_training_raises():
         train(net, p, adam_steps=3, lr=1e-2, progress=False)
 
 
-def test_train_bad_arguments():
+def test_train_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="must be >= 0"):
         train(MLP([2, 4, 1]), _heat(), adam_steps=-1, progress=False)
+    with pytest.raises(ValueError, match="problem.astype"):
+        train(MLP([2, 4, 1], dtype=np.float32), _heat(), adam_steps=1, progress=False)
+    with pytest.raises(ValueError, match="network takes 3"):
+        train(MLP([3, 4, 1]), _heat(), adam_steps=1, progress=False)
+    ckpt = tmp_path / "c.npz"
+    train(MLP([2, 4, 1], dtype=np.float32), _heat().astype(np.float32), adam_steps=2, checkpoint=ckpt, progress=False)
+    with pytest.raises(ValueError, match="same --dtype"):
+        train(MLP([2, 4, 1]), _heat(), adam_steps=4, checkpoint=ckpt, resume=True, progress=False)

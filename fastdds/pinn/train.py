@@ -51,7 +51,10 @@ def _load(path, net, opt, st):
             raise ValueError(f"checkpoint {path} does not match this network (parameter {i}: "
                              f"{None if saved is None else saved.shape} vs {p.shape}); "
                              f"use the same configuration or start without --resume")
-        p[...] = saved.astype(p.dtype, copy=False)
+        if saved.dtype != p.dtype:
+            raise ValueError(f"checkpoint {path} holds {saved.dtype} parameters but the network is {p.dtype}; "
+                             f"resume with the same --dtype")
+        p[...] = saved
     opt.load_state_dict(arrays)
     st.loss_adam = arrays["history.adam"].tolist()
     st.loss_lbfgs = arrays["history.lbfgs"].tolist()
@@ -103,6 +106,7 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
     if adam_steps < 0 or lbfgs_maxiter < 0 or checkpoint_every < 1:
         raise ValueError(f"adam_steps={adam_steps}, lbfgs_maxiter={lbfgs_maxiter} must be >= 0 and "
                          f"checkpoint_every={checkpoint_every} >= 1")
+    _check_points(net, problem)
     opt = optim.Adam(net.params, lr)
     st = _State()
     if resume and checkpoint is not None and Path(checkpoint).is_file():
@@ -144,6 +148,17 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
             "initial_loss": st.initial, "final_loss": final,
             "parts": st.parts, "adam_steps": opt.step_count, "lbfgs_iters": st.lbfgs_iters,
             "lbfgs_message": st.lbfgs_message, "wall_time": st.wall}
+
+
+def _check_points(net, problem):
+    """Every group's points must match the network's input width and dtype."""
+    d_in, dtype = getattr(net, "net", net).sizes[0], net.params[0].dtype
+    for g in problem.groups:
+        if g.X.shape[1] != d_in:
+            raise ValueError(f"group {g.name!r} has points of {g.X.shape[1]} coordinates but the network takes {d_in}")
+        if g.X.dtype != dtype:
+            raise ValueError(f"group {g.name!r} points are {g.X.dtype} but the network is {dtype}; "
+                             f"train on problem.astype(np.{dtype})")
 
 
 def _run_lbfgs(net, problem, maxiter, options, st, bar, every, save):
