@@ -160,7 +160,7 @@ def _loss_summary(hist):
     return {"initial": hist["initial_loss"],
             "after_adam": float(adam[-1]) if adam.size else None,
             "final": float(hist["final_loss"]), "min": float(every.min()) if every.size else None,
-            "parts": hist["parts"], "adam_every_1000": adam[::1000].tolist()}
+            "parts": hist["parts"], "adam_every_1000": adam[::1000].tolist(), "lbfgs_every_100": lb[::100].tolist()}
 
 
 def run_one(target, seed, out, stem, dtype=np.float64, resume=False, progress=True, checkpoint_every=500):
