@@ -274,7 +274,8 @@ def stability_report(a, b, g, dt, fixed, v=None, w=None, warn=True):
         finite = bool(np.isfinite(vv).all() and np.isfinite(np.asarray(w)).all())
         with np.errstate(all="ignore"):
             vf = np.where(np.isfinite(vv), vv, 0.0)
-            r = np.where(np.isfinite(vv), euler_radius(vf, a, b, g, dt), np.inf)
+            r = euler_radius(vf, a, b, g, dt)
+            r = np.where(np.isfinite(vv) & np.isfinite(r), r, np.inf)
             dmax = max_stable_dt(vf, a, b, g)
             rt = float(r.max())
             frac = float(((dmax > 0) & (dmax < dt) & np.isfinite(vv)).mean())
