@@ -164,3 +164,17 @@ def test_cfc_gradients_with_hidden_state(rng):
             return m.backward(cache, dy)
 
     assert max(check_gradients(WithState(), rng.standard_normal((5, 3)))) < 1e-6
+
+
+def test_float32_training_stays_float32(rng):
+    X, Y = rng.standard_normal((128, 8)), rng.standard_normal((128, 1))
+    order = rng.permutation(128)
+    res = {}
+    for dt in (np.float64, np.float32):
+        m = DynPMNN(dt=1.0, steps=10, seed=1, dtype=dt)
+        opt = Adam(m.params, lr=1e-2)
+        m.train_epoch(X.astype(dt), Y.astype(dt), order, 32, opt)
+        assert all(p.dtype == dt for p in m.params + opt.m + opt.v)
+        res[dt] = m.params
+    for p, q in zip(res[np.float64], res[np.float32]):
+        np.testing.assert_allclose(p, q, rtol=1e-3, atol=1e-4)

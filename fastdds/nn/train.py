@@ -49,6 +49,7 @@ class History:
     stopped: str = ""
 
     def as_meta(self):
+        """The fields as a JSON-serialisable dict (stored in checkpoints)."""
         return dict(self.__dict__)
 
 
