@@ -178,3 +178,15 @@ def test_float32_training_stays_float32(rng):
         res[dt] = m.params
     for p, q in zip(res[np.float64], res[np.float32]):
         np.testing.assert_allclose(p, q, rtol=1e-3, atol=1e-4)
+
+
+def test_fit_rejects_bad_data(rng):
+    (X, Y), val = toy_data(rng)
+    bad = X.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"train X contains NaN.*\(3, 2\)"):
+        fit(FHNNet(width=4, hidden=(4,)), (bad, Y), val, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="float32 but the model is float64"):
+        fit(FHNNet(width=4, hidden=(4,)), (X.astype(np.float32), Y), val, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="do not match"):
+        fit(FHNNet(width=4, hidden=(4,)), (X, Y[:-1]), val, epochs=1, progress=False)

@@ -17,6 +17,7 @@ import numpy as np
 from .. import io
 from ..optim import Adam
 from ..progress import Progress
+from ..validation import check_finite
 
 
 def predict(model, X, batch=4096):
@@ -96,8 +97,15 @@ def fit(model, train, val, lr=5e-4, batch=32, epochs=100, weight_decay=5e-3, pat
     """
     Xtr, Ytr = train
     Xva, Yva = val
-    if Xtr.shape[0] != Ytr.shape[0] or Ytr.ndim != 2:
-        raise ValueError(f"train X {Xtr.shape} and Y {Ytr.shape} do not match; Y must be (rows, 1)")
+    dtype = model.params[0].dtype
+    for name, (X, Y) in (("train", train), ("val", val)):
+        if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
+            raise ValueError(f"{name} X {X.shape} and Y {Y.shape} do not match; expected (rows, features) and "
+                             f"(rows, 1)")
+        for part, arr in (("X", X), ("Y", Y)):
+            if arr.dtype != dtype:
+                raise ValueError(f"{name} {part} is {arr.dtype} but the model is {dtype}; cast with .astype({dtype})")
+            check_finite(f"{name} {part}", arr)
     opt = Adam(model.params, lr=lr, weight_decay=weight_decay)
     rng = np.random.default_rng(seed)
     hist = History()
