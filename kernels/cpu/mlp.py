@@ -21,7 +21,6 @@ s1, s2, s3 from it block by block, so nothing beyond a' and z is kept for the re
 """
 
 import numba as nb
-import numpy as np
 
 from .. import ACTIVATION_CODES
 from .activations import act_derivs
