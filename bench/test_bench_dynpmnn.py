@@ -69,7 +69,8 @@ def test_dynpmnn_epoch_vs_torch(benchmark, request):
     with np.errstate(all="ignore"):
         model.train_epoch(X, Y, order, 32, opt)  # compile / load the cached kernel
         benchmark(model.train_epoch, X, Y, order, 32, opt)
-    t_ours = benchmark.stats.stats.min if benchmark.stats else _best_of(lambda: model.train_epoch(X, Y, order, 32, opt), 1)
+    t_ours = (benchmark.stats.stats.min if benchmark.stats
+              else _best_of(lambda: model.train_epoch(X, Y, order, 32, opt), 1))
     benchmark.extra_info.update({"rows": X.shape[0], "batch": 32, "torch_s": t_torch, "fastdds_s": t_ours,
                                  "speedup_vs_torch": t_torch / t_ours})
 
@@ -99,5 +100,5 @@ def test_cfc_epoch_vs_ncps(benchmark, request):
 
     benchmark(epoch)
     t_ours = benchmark.stats.stats.min if benchmark.stats else _best_of(epoch, 1)
-    benchmark.extra_info.update({"rows": X.shape[0], "batch": 256, "dtype": "float32", "ncps_s": t_ncps, "fastdds_s": t_ours,
-                                 "speedup_vs_ncps": t_ncps / t_ours})
+    benchmark.extra_info.update({"rows": X.shape[0], "batch": 256, "dtype": "float32", "ncps_s": t_ncps,
+                                 "fastdds_s": t_ours, "speedup_vs_ncps": t_ncps / t_ours})

@@ -66,9 +66,8 @@ def _specs(quick):
 
 
 def _run_hgb(data, seed):
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
     import numpy as np
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
     Xtr, ytr = data["train"]
     Xte, yte = data["test"]
@@ -135,7 +134,8 @@ def _summary(key, label, note, runs):
 
 
 def _markdown(rows, quick):
-    head = ("| model | params | test RMSE (mean +- std) | test R2 | diverged | train time [s] | s/epoch (median) | epochs | "
+    head = ("| model | params | test RMSE (mean +- std) | test R2 | diverged | train time [s] | s/epoch (median) | "
+            "epochs | "
             "published RMSE | note |\n|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:
@@ -148,11 +148,13 @@ def _markdown(rows, quick):
     text = "# California Housing: DynPMNN and baselines\n\n" + ("**quick run (CI smoke test)**\n\n" if quick else "")
     text += head + "\n".join(lines) + "\n"
     if stab:
-        text += "\nEuler stability (FHN layer on 2,048 training inputs, trained weights):\n\n" + "\n".join(stab) + "\n"
+        text += ("\nEuler stability (first FHN layer on 2,048 training inputs, initial and trained weights):\n\n"
+                 + "\n".join(stab) + "\n")
     return text
 
 
 def run(args):
+    import json
     from pathlib import Path
 
     from fastdds import io
@@ -184,8 +186,6 @@ def run(args):
         for s in range(n_seeds):
             done = out / "runs" / f"{key}_seed{s}.json"
             if args.resume and done.is_file():
-                import json
-
                 runs.append(json.loads(done.read_text()))
                 continue
             runs.append(_run_net(key, specs[key], data, s, args, out))

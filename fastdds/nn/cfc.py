@@ -8,9 +8,9 @@ for one time step (sequence length 1) with a linear readout.
     h = f1 (1 - gate) + gate f2,   y = h Wr + br
 
 The element-wise parts (backbone activation, heads, gate, interpolation and their reverse) are
-fused kernels in ``fastdds.kernels.cpu.cfc``. The four heads are stored as one (backbone, 4 units) matrix [W1 | W2 | Wa | Wt] (one GEMM),
-each block initialised as ncps does (Glorot-uniform over (backbone, units)); 64 units and a
-128-wide backbone on 8 inputs: 42,433 parameters.
+fused kernels in ``fastdds.kernels.cpu.cfc``. The four heads are stored as one (backbone, 4 units)
+matrix [W1 | W2 | Wa | Wt] (one GEMM), each block initialised as ncps does (Glorot-uniform over
+(backbone, units)); 64 units and a 128-wide backbone on 8 inputs: 42,433 parameters.
 """
 
 import numpy as np
