@@ -224,9 +224,11 @@ class StabilityReport:
     finite : bool
         Whether the whole trajectory stayed finite.
     stable : bool
-        dt within the Euler limit at every fixed point and visited state where the flow
-        contracts, and the trajectory finite. (Where the flow itself repels, e.g. on a limit
-        cycle, the radius exceeds 1 for every dt; that is reported, not flagged.)
+        With a trajectory: it stayed finite and dt is within the Euler limit at every visited
+        state where the flow contracts (fixed points that are never visited do not count).
+        Without one: dt is within the limit at every contracting fixed point. (Where the flow
+        itself repels, e.g. on a limit cycle, the radius exceeds 1 for every dt; that is
+        reported, not flagged.)
     message : str
     """
 
@@ -252,7 +254,7 @@ def stability_report(a, b, g, dt, fixed, v=None, w=None, warn=True):
     v, w : ndarray (K + 1, batch, n), optional
         A trajectory (`FHN.trajectory`).
     warn : bool
-        Issue a RuntimeWarning when some radius exceeds 1 or the trajectory overflowed.
+        Issue a RuntimeWarning when not `stable` (see `StabilityReport`).
 
     Returns
     -------
@@ -280,7 +282,7 @@ def stability_report(a, b, g, dt, fixed, v=None, w=None, warn=True):
             rt = float(r.max())
             frac = float(((dmax > 0) & (dmax < dt) & np.isfinite(vv)).mean())
             dtt = np.nanmin(np.where(dmax > 0, dmax, np.inf).reshape(-1, n), axis=0)
-    stable = bool(not (df < dt).any() and (frac is None or frac == 0.0) and finite)
+    stable = bool(not (df < dt).any()) if frac is None else bool(frac == 0.0 and finite)
     parts = [f"contracting fixed points: Euler radius up to {rf.max():.3g}, largest stable dt {df.min():.3g} "
              f"(dt used {dt.max():.3g})"]
     if repel:
