@@ -288,12 +288,14 @@ def stability_report(a, b, g, dt, fixed, v=None, w=None, warn=True):
     if repel:
         parts.append(f"{repel} fixed point(s) repel under the flow itself (oscillatory regime; reported, not flagged)")
     if rt is not None:
-        parts.append(f"trajectory: max radius {rt:.3g}, {100 * frac:.1f}% of states where the flow contracts but "
-                     f"Euler amplifies" + ("" if finite else ", trajectory overflowed to inf/NaN"))
+        parts.append(f"trajectory: max radius {rt:.3g}, largest stable dt along it {dtt.min():.3g}, "
+                     f"{100 * frac:.1f}% of states where the flow contracts but Euler amplifies"
+                     + ("" if finite else ", trajectory overflowed to inf/NaN"))
     msg = "; ".join(parts)
     if not stable:
-        msg = ("explicit Euler is unstable: " + msg +
-               "; reduce dt (more steps for the same t_end) below the largest stable dt")
+        limit = df.min() if dtt is None else min(df.min(), dtt.min())
+        msg = (f"explicit Euler is unstable at dt = {dt.max():.3g}: " + msg +
+               f"; use dt below {limit:.3g} (more steps for the same t_end)")
         if warn:
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
     return StabilityReport(rf, df, repel, rt, frac, dtt, finite, stable, msg)
