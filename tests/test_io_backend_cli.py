@@ -1,11 +1,13 @@
 """Atomic files and checkpoints, backend selection, the `fastdds info` command."""
 
+import argparse
 import json
 
 import numpy as np
 import pytest
 
 from fastdds import backend, cli
+from fastdds.commands import reproduce_all
 from fastdds.io import atomic_write, load_checkpoint, save_checkpoint, write_json
 
 
@@ -55,3 +57,24 @@ def test_info_command(capsys):
     out = capsys.readouterr().out
     for field in ("fastdds", "backend", "numba threads", "BLAS", "GPU usable"):
         assert field in out
+
+
+def test_reproduce_all_runs_every_setup_and_stops_at_a_failure(monkeypatch):
+    calls = []
+    real_main = cli.main
+
+    def fake_main(argv=None):
+        if argv and argv[0] == "reproduce" and argv[1] != "all":
+            calls.append(argv)
+            return 3 if argv[1] == "eikonal" else 0
+        return real_main(argv)
+
+    monkeypatch.setattr(cli, "main", fake_main)
+    assert cli.main(["reproduce", "all", "--quick", "--out", "o", "--data", "d.csv"]) == 3
+    assert [c[1] for c in calls] == ["burgers-viscous", "burgers-inviscid", "eikonal"]
+    assert calls[0] == ["reproduce", "burgers-viscous", "--out", "o/burgers-viscous", "--runs", "1", "--quick"]
+    calls.clear()
+    monkeypatch.setattr(cli, "main", lambda argv=None: calls.append(argv) or 0)
+    reproduce_all.run(argparse.Namespace(quick=False, runs=None, out="r", data=None, resume=True, no_progress=False))
+    assert calls[-1] == ["reproduce", "dynpmnn", "--out", "r/dynpmnn", "--resume"]
+    assert calls[0] == ["reproduce", "burgers-viscous", "--out", "r/burgers-viscous", "--resume"]

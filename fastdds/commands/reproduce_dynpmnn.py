@@ -17,7 +17,7 @@ def register(subparsers):
     p.add_argument("--seeds", type=int, default=5, help="independent runs per model (default 5)")
     p.add_argument("--quick", action="store_true",
                    help="CI smoke run: 2 epochs, 1 seed, smaller NODE / CfC / MLP (flagged in the table)")
-    p.add_argument("--out", default="results/dynpmnn", help="output folder (default results/dynpmnn)")
+    p.add_argument("--out", default="runs/dynpmnn", help="output folder (default runs/dynpmnn)")
     p.add_argument("--resume", action="store_true", help="skip finished runs, continue interrupted ones")
     p.add_argument("--data", default=None,
                    help="StatLib cal_housing file (.csv/.csv.gz/.data) or its folder (default: $FASTDDS_DATA, "

@@ -1,0 +1,37 @@
+"""``fastdds reproduce all``: every published setup in turn (the README's main job).
+
+Runs the four PINN setups of study A and the California Housing study B through their own
+subcommands, into OUT/<target>/, and stops at the first failure.
+"""
+
+PINN_TARGETS = ("burgers-viscous", "burgers-inviscid", "eikonal", "raissi-burgers")
+
+
+def register(subparsers):
+    p = subparsers.add_parser("all", help="every published setup: the four PINN studies and DynPMNN")
+    p.add_argument("--quick", action="store_true", help="each setup's reduced schedule, one run each (CI smoke run)")
+    p.add_argument("--runs", type=int, default=None,
+                   help="runs per PINN setup and seeds for DynPMNN (default 10 and 5; 1 with --quick)")
+    p.add_argument("--out", default="runs", help="output folder (default runs/)")
+    p.add_argument("--data", default=None, help="California Housing file or folder (see `fastdds reproduce dynpmnn`)")
+    p.add_argument("--resume", action="store_true", help="continue interrupted setups from their checkpoints")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from fastdds import cli
+
+    flags = [f for f, on in (("--quick", args.quick), ("--resume", args.resume), ("--no-progress", args.no_progress))
+             if on]
+    runs = args.runs or (1 if args.quick else None)
+    count = ["--runs", str(runs)] if runs else []
+    jobs = [["reproduce", t, "--out", f"{args.out}/{t}", *count, *flags] for t in PINN_TARGETS]
+    jobs.append(["reproduce", "dynpmnn", "--out", f"{args.out}/dynpmnn", *flags,
+                 *(["--seeds", str(runs)] if runs else []), *(["--data", args.data] if args.data else [])])
+    for job in jobs:
+        print(f"== fastdds {' '.join(job)}", flush=True)
+        status = cli.main(job)
+        if status:
+            return status
+    return 0
