@@ -288,12 +288,12 @@ def stability_report(a, b, g, dt, fixed, v=None, w=None, warn=True):
     if repel:
         parts.append(f"{repel} fixed point(s) repel under the flow itself (oscillatory regime; reported, not flagged)")
     if rt is not None:
-        parts.append(f"trajectory: max radius {rt:.3g}, largest stable dt along it {dtt.min():.3g}, "
-                     f"{100 * frac:.1f}% of states where the flow contracts but Euler amplifies"
-                     + ("" if finite else ", trajectory overflowed to inf/NaN"))
+        along = f"largest stable dt along it {dtt.min():.3g}, " if finite else ""
+        parts.append(f"trajectory: max radius {rt:.3g}, {along}{100 * frac:.1f}% of states where the flow "
+                     f"contracts but Euler amplifies" + ("" if finite else ", trajectory overflowed to inf/NaN"))
     msg = "; ".join(parts)
     if not stable:
-        limit = df.min() if dtt is None else min(df.min(), dtt.min())
+        limit = min(df.min(), dtt.min()) if dtt is not None and finite else df.min()
         msg = (f"explicit Euler is unstable at dt = {dt.max():.3g}: " + msg +
                f"; use dt below {limit:.3g} (more steps for the same t_end)")
         if warn:
