@@ -1,5 +1,7 @@
 """Input checks used at the API boundary (never inside kernels)."""
 
+import warnings
+
 import numpy as np
 
 from . import backend
@@ -33,3 +35,28 @@ def as_state(name, x, n, dtype):
     check_finite(name, x)
     xp = backend.array_module(x)
     return xp.ascontiguousarray(x.reshape(-1, n)), x.ndim == 1
+
+
+def check_time_step(dt, dt_max, what, unsafe=False, stacklevel=3):
+    """Refuse (or, with `unsafe`, warn about) a time step beyond a scheme's stability limit.
+
+    Parameters
+    ----------
+    dt, dt_max : float
+        The step asked for and the largest stable one (same time units).
+    what : str
+        The scheme and its setting, for the message (e.g. "FTCS (dx = 0.01, D = 1)").
+    unsafe : bool
+        Warn (RuntimeWarning) instead of raising.
+
+    Raises
+    ------
+    ValueError
+        dt > dt_max and not `unsafe`; the message names the largest stable dt.
+    """
+    if dt > dt_max * (1 + 1e-9):
+        msg = (f"{what} is unstable: dt = {dt:.6g} exceeds the stability limit; the largest stable dt is {dt_max:.6g} "
+               f"(cfl {dt / dt_max:.3g} > 1); lower dt or cfl")
+        if not unsafe:
+            raise ValueError(msg + ", or pass unsafe=True to run anyway")
+        warnings.warn(msg, RuntimeWarning, stacklevel=stacklevel)

@@ -23,7 +23,6 @@ nonlinear functions of two neighbouring differences.
 """
 
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +31,7 @@ import scipy.sparse as sp
 from .. import backend
 from ..layers import Chain, Layer
 from ..operators import Banded
+from ..validation import check_time_step
 
 FLUXES = {"lf": 0, "rusanov": 1, "eo": 2, "central": 3, "upwind": 4}
 LIMITERS = {"none": 0, "minmod": 1, "vanleer": 2}
@@ -302,12 +302,7 @@ def _time_step(dt, nsteps, t_end, cfl, dt_max, unsafe):
         raise ValueError(f"nsteps * dt = {nsteps * dt:g} does not reach t_end = {t_end:g}; give two of the three")
     if not (np.isfinite(dt) and dt > 0) or int(nsteps) < 1:
         raise ValueError(f"time step dt = {dt} and nsteps = {nsteps} must be positive")
-    if dt > dt_max * (1 + 1e-12):
-        msg = (f"time step dt = {dt:.6g} exceeds the stability limit; the largest stable dt is {dt_max:.6g} "
-               f"(cfl {dt / dt_max:.3g} > 1); lower dt or cfl")
-        if not unsafe:
-            raise ValueError(msg + ", or pass unsafe=True to run anyway")
-        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    check_time_step(dt, dt_max, "the Burgers scheme", unsafe, stacklevel=4)
     return float(dt), int(nsteps)
 
 

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from .. import backend
 from ..layers import Layer
 from ..operators import Banded
+from ..validation import check_time_step
 
 BOUNDARIES = ("periodic", "dirichlet")
 _RK4 = (1.0, 1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0)
@@ -98,13 +99,8 @@ def _check(u0, dx, dt, nsteps, D, U, boundary, dtype):
 
 
 def _check_stable(method, dx, dt, D, U, unsafe):
-    dt_max = max_stable_dt(method, dx, D, U)
-    if dt > dt_max * (1 + 1e-9):
-        msg = (f"{method.upper()} is unstable at dt = {dt:.6g}: the largest stable dt is {dt_max:.6g} "
-               f"(dx = {dx:g}, D = {D:g}, U = {U:g})")
-        if not unsafe:
-            raise ValueError(msg + "; lower dt, or pass unsafe=True to run anyway")
-        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    check_time_step(dt, max_stable_dt(method, dx, D, U), f"{method.upper()} (dx = {dx:g}, D = {D:g}, U = {U:g})",
+                    unsafe, stacklevel=4)
 
 
 def _stencil(dx, dt, D, U, dtype):
