@@ -152,13 +152,14 @@ def _sweep(start, f, dxs, order, narrow, tol, max_sweeps):
     u, state, side, band = start
     w = [1.0 / h**2 for h in dxs]
     cap = float(narrow) if narrow > 0 else np.inf
-    if order == 1:
-        run = kern.sweep2d if len(dxs) == 2 else kern.sweep3d
-        sweeps, converged = run(u, state, f, *w, 0.0 if tol is None else float(tol), cap, int(max_sweeps))
+    if tol is not None:
+        tol = float(tol)
+    elif order == 1:
+        tol = 0.0
     else:
-        tol2 = (1e-10 if u.dtype == np.float64 else 1e-5) * min(dxs) if tol is None else float(tol)
-        run = kern.sweep2d_order2 if len(dxs) == 2 else kern.sweep3d_order2
-        sweeps, converged = run(u, state, side, f, *w, tol2, cap, int(max_sweeps))
+        tol = (1e-10 if u.dtype == np.float64 else 1e-5) * min(dxs)
+    run = kern.sweep2d if len(dxs) == 2 else kern.sweep3d
+    sweeps, converged = run(u, state, side, f, *w, int(order), tol, cap, int(max_sweeps))
     if not converged:
         warnings.warn(f"fast sweeping stopped after max_sweeps = {max_sweeps} sweeps without converging; "
                       f"raise max_sweeps (mazes of obstacles need more)", RuntimeWarning, stacklevel=3)

@@ -197,130 +197,22 @@ def finish(u, side, signed, out):
     return unreached
 
 
-@nb.njit(cache=True)
-def sweep2d(u, state, f, w0, w1, tol, cap, max_sweeps):
-    """First-order fast sweeping in 2-D, in place; stops when a sweep changes no cell.
+@nb.njit(inline="always", cache=True)
+def _lower(u, v, tol, cap, idx):
+    """First-order store: u[idx] = v when v is below it and not above cap.
 
-    Gauss-Seidel (updates read values of the same sweep), so not expressible as a chain of layers.
-    Godunov update: a = min(u_W, u_E), b = min(u_S, u_N); u_new = min(a, b) + f h when the other
-    is not below it, else the two-term root (a + b + sqrt(2 f^2 h^2 - (a - b)^2)) / 2 for equal
-    spacings (weighted by w0, w1 otherwise); the smaller of u_new and u is kept.
-
-    Parameters
-    ----------
-    u : ndarray, shape (n0 + 4, n1 + 4), float32 or float64
-        Padded values: fixed cells hold their values, the others start at inf.
-    state : ndarray of uint8, shape of u
-        1 active, 0 inactive, 2 or 3 fixed (see the module docstring); updated in place.
-    f : ndarray, shape of u, dtype of u
-        Slowness 1 / speed (any positive value on fixed cells).
-    w0, w1 : float
-        1 / dx0^2, 1 / dx1^2.
-    tol : float
-        A cell counts as changed when it drops by more than tol (0: exact convergence).
-    cap : float
-        Values above cap are not accepted (narrow band; inf for none).
-    max_sweeps : int
-
-    Returns
-    -------
-    sweeps : int
-        Sweeps done (each one ordering over the whole grid).
-    converged : bool
-        True when the last sweep changed no cell.
+    Returns whether the stored value (rounded to u's dtype) dropped by more than tol.
     """
-    n0, n1 = u.shape[0] - 4, u.shape[1] - 4
-    h0, h1 = 1.0 / math.sqrt(w0), 1.0 / math.sqrt(w1)
-    for sweep in range(max_sweeps):
-        order = sweep % 4
-        s0 = 1 if order == 0 or order == 3 else -1
-        s1 = 1 if order < 2 else -1
-        changed = 0
-        for ii in range(n0):
-            i = 2 + ii if s0 > 0 else n0 + 1 - ii
-            for jj in range(n1):
-                j = 2 + jj if s1 > 0 else n1 + 1 - jj
-                if state[i, j] != 1:
-                    continue
-                state[i, j] = 0
-                a = min(u[i - 1, j], u[i + 1, j])
-                b = min(u[i, j - 1], u[i, j + 1])
-                fc = f[i, j]
-                if a <= b:
-                    v = a + fc * h0
-                    if v > b:
-                        v = (w0 * a + w1 * b + math.sqrt((w0 + w1) * fc * fc - w0 * w1 * (a - b) ** 2)) / (w0 + w1)
-                else:
-                    v = b + fc * h1
-                    if v > a:
-                        v = (w0 * a + w1 * b + math.sqrt((w0 + w1) * fc * fc - w0 * w1 * (a - b) ** 2)) / (w0 + w1)
-                old = u[i, j]
-                if v < old and v <= cap:
-                    u[i, j] = v
-                    if u[i, j] >= old - tol:
-                        continue
-                    changed += 1
-                    state[i - 1, j] |= 1
-                    state[i + 1, j] |= 1
-                    state[i, j - 1] |= 1
-                    state[i, j + 1] |= 1
-        if changed == 0:
-            return sweep + 1, True
-    return max_sweeps, False
-
-
-@nb.njit(cache=True)
-def sweep3d(u, state, f, w0, w1, w2, tol, cap, max_sweeps):
-    """First-order fast sweeping in 3-D (8 orderings), in place; arguments as `sweep2d`.
-
-    u, state, f have shape (n0 + 4, n1 + 4, n2 + 4); w2 = 1 / dx2^2.
-
-    Returns
-    -------
-    sweeps : int
-    converged : bool
-    """
-    n0, n1, n2 = u.shape[0] - 4, u.shape[1] - 4, u.shape[2] - 4
-    for sweep in range(max_sweeps):
-        order = sweep % 8
-        s0 = 1 if order & 1 == 0 else -1
-        s1 = 1 if order & 2 == 0 else -1
-        s2 = 1 if order & 4 == 0 else -1
-        changed = 0
-        for ii in range(n0):
-            i = 2 + ii if s0 > 0 else n0 + 1 - ii
-            for jj in range(n1):
-                j = 2 + jj if s1 > 0 else n1 + 1 - jj
-                for kk in range(n2):
-                    k = 2 + kk if s2 > 0 else n2 + 1 - kk
-                    if state[i, j, k] != 1:
-                        continue
-                    state[i, j, k] = 0
-                    a = min(u[i - 1, j, k], u[i + 1, j, k])
-                    b = min(u[i, j - 1, k], u[i, j + 1, k])
-                    c = min(u[i, j, k - 1], u[i, j, k + 1])
-                    m0, q0, a0, m1, q1, a1, m2, q2, a2 = _sort3(a, w0, a, b, w1, b, c, w2, c)
-                    v = _solve3(m0, q0, a0, m1, q1, a1, m2, q2, a2, f[i, j, k])
-                    old = u[i, j, k]
-                    if v < old and v <= cap:
-                        u[i, j, k] = v
-                        if u[i, j, k] >= old - tol:
-                            continue
-                        changed += 1
-                        state[i - 1, j, k] |= 1
-                        state[i + 1, j, k] |= 1
-                        state[i, j - 1, k] |= 1
-                        state[i, j + 1, k] |= 1
-                        state[i, j, k - 1] |= 1
-                        state[i, j, k + 1] |= 1
-        if changed == 0:
-            return sweep + 1, True
-    return max_sweeps, False
+    old = u[idx]
+    if v < old and v <= cap:
+        u[idx] = v
+        return u[idx] < old - tol
+    return False
 
 
 @nb.njit(inline="always", cache=True)
-def _store2(u, v, vfirst, tol, cap, idx):
-    """Store the second-order value v (the first-order vfirst where v is no valid root) at idx.
+def _replace(u, v, vfirst, tol, cap, idx):
+    """Second-order store: u[idx] = v (the first-order vfirst where v is no valid root).
 
     Values above cap are not stored. Returns whether the stored value (rounded to u's dtype)
     moved by more than tol.
@@ -334,35 +226,67 @@ def _store2(u, v, vfirst, tol, cap, idx):
     return abs(u[idx] - old) > tol
 
 
-@nb.njit(cache=True)
-def sweep2d_order2(u, state, side, f, w0, w1, tol, cap, max_sweeps):
-    """Second-order fast sweeping in 2-D, in place.
+@nb.njit(inline="always", cache=True)
+def _update2d(u, f, w0, w1, h0, h1, i, j):
+    """First-order Godunov value at (i, j) in 2-D (h_k = 1 / sqrt(w_k))."""
+    a = min(u[i - 1, j], u[i + 1, j])
+    b = min(u[i, j - 1], u[i, j + 1])
+    fc = f[i, j]
+    v = a + fc * h0 if a <= b else b + fc * h1
+    if v > max(a, b):
+        v = (w0 * a + w1 * b + math.sqrt((w0 + w1) * fc * fc - w0 * w1 * (a - b) ** 2)) / (w0 + w1)
+    return v
 
-    Each update uses second-order one-sided differences where the two upwind cells of an axis
-    are on the cell's side of the interface (``side``) and decrease towards it (as scikit-fmm's
-    order=2 does with frozen cells), first order otherwise and wherever the second-order
-    quadratic has no real root, and replaces the value: no min, since the update is not
-    monotone. A changed cell re-activates the cells within two along each axis. Stops when a
-    sweep moves no cell by more than tol.
 
-    Parameters
-    ----------
-    u, state, f, w0, w1, cap, max_sweeps : as `sweep2d`
-    side : ndarray of int8, shape of u
-        Sign of the level set (one constant for mask sources).
-    tol : float
-        Change below which a cell counts as converged (> 0).
+@nb.njit(inline="always", cache=True)
+def _update2d_order2(u, side, f, w0, w1, i, j):
+    """Second-order value at (i, j) in 2-D and the first-order fallback, as (v2, v1)."""
+    s, fc = side[i, j], f[i, j]
+    m0, q0, a0 = _term2(u[i - 2, j], u[i - 1, j], u[i + 1, j], u[i + 2, j], side[i - 2, j], side[i + 2, j], s, w0)
+    m1, q1, a1 = _term2(u[i, j - 2], u[i, j - 1], u[i, j + 1], u[i, j + 2], side[i, j - 2], side[i, j + 2], s, w1)
+    p0, p1 = w0, w1
+    if m1 < m0:
+        m0, q0, a0, p0, m1, q1, a1, p1 = m1, q1, a1, p1, m0, q0, a0, p0
+    return _solve2(m0, q0, a0, m1, q1, a1, fc), _solve2(m0, p0, m0, m1, p1, m1, fc)
 
-    Returns
-    -------
-    sweeps : int
-    converged : bool
-    """
+
+@nb.njit(inline="always", cache=True)
+def _godunov3(m0, m1, m2, w0, w1, w2, fc):
+    """First-order Godunov value from the three axes' upwind values m_k."""
+    b0, r0, c0, b1, r1, c1, b2, r2, c2 = _sort3(m0, w0, m0, m1, w1, m1, m2, w2, m2)
+    return _solve3(b0, r0, c0, b1, r1, c1, b2, r2, c2, fc)
+
+
+@nb.njit(inline="always", cache=True)
+def _update3d(u, f, w0, w1, w2, i, j, k):
+    """First-order Godunov value at (i, j, k) in 3-D."""
+    return _godunov3(min(u[i - 1, j, k], u[i + 1, j, k]), min(u[i, j - 1, k], u[i, j + 1, k]),
+                     min(u[i, j, k - 1], u[i, j, k + 1]), w0, w1, w2, f[i, j, k])
+
+
+@nb.njit(inline="always", cache=True)
+def _update3d_order2(u, side, f, w0, w1, w2, i, j, k):
+    """Second-order value at (i, j, k) in 3-D and the first-order fallback, as (v2, v1)."""
+    s, fc = side[i, j, k], f[i, j, k]
+    m0, q0, a0 = _term2(u[i - 2, j, k], u[i - 1, j, k], u[i + 1, j, k], u[i + 2, j, k],
+                        side[i - 2, j, k], side[i + 2, j, k], s, w0)
+    m1, q1, a1 = _term2(u[i, j - 2, k], u[i, j - 1, k], u[i, j + 1, k], u[i, j + 2, k],
+                        side[i, j - 2, k], side[i, j + 2, k], s, w1)
+    m2, q2, a2 = _term2(u[i, j, k - 2], u[i, j, k - 1], u[i, j, k + 1], u[i, j, k + 2],
+                        side[i, j, k - 2], side[i, j, k + 2], s, w2)
+    b0, r0, c0, b1, r1, c1, b2, r2, c2 = _sort3(m0, q0, a0, m1, q1, a1, m2, q2, a2)
+    return _solve3(b0, r0, c0, b1, r1, c1, b2, r2, c2, fc), _godunov3(m0, m1, m2, w0, w1, w2, fc)
+
+
+@nb.njit(inline="always", cache=True)
+def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps):
+    """The body of `sweep2d`; inlined with a literal order so that each order compiles alone."""
     n0, n1 = u.shape[0] - 4, u.shape[1] - 4
+    h0, h1 = 1.0 / math.sqrt(w0), 1.0 / math.sqrt(w1)
     for sweep in range(max_sweeps):
-        order = sweep % 4
-        s0 = 1 if order == 0 or order == 3 else -1
-        s1 = 1 if order < 2 else -1
+        ordering = sweep % 4
+        s0 = 1 if ordering == 0 or ordering == 3 else -1
+        s1 = 1 if ordering < 2 else -1
         changed = 0
         for ii in range(n0):
             i = 2 + ii if s0 > 0 else n0 + 1 - ii
@@ -371,40 +295,32 @@ def sweep2d_order2(u, state, side, f, w0, w1, tol, cap, max_sweeps):
                 if state[i, j] != 1:
                     continue
                 state[i, j] = 0
-                s, fc = side[i, j], f[i, j]
-                m0, q0, a0 = _term2(u[i - 2, j], u[i - 1, j], u[i + 1, j], u[i + 2, j],
-                                    side[i - 2, j], side[i + 2, j], s, w0)
-                m1, q1, a1 = _term2(u[i, j - 2], u[i, j - 1], u[i, j + 1], u[i, j + 2],
-                                    side[i, j - 2], side[i, j + 2], s, w1)
-                p0, p1 = w0, w1
-                if m1 < m0:
-                    m0, q0, a0, p0, m1, q1, a1, p1 = m1, q1, a1, p1, m0, q0, a0, p0
-                if _store2(u, _solve2(m0, q0, a0, m1, q1, a1, fc), _solve2(m0, p0, m0, m1, p1, m1, fc),
-                           tol, cap, (i, j)):
+                if order == 1:
+                    moved = _lower(u, _update2d(u, f, w0, w1, h0, h1, i, j), tol, cap, (i, j))
+                else:
+                    v2, v1 = _update2d_order2(u, side, f, w0, w1, i, j)
+                    moved = _replace(u, v2, v1, tol, cap, (i, j))
+                if moved:
                     changed += 1
-                    for o in (-2, -1, 1, 2):
+                    for o in range(1, order + 1):
+                        state[i - o, j] |= 1
                         state[i + o, j] |= 1
+                        state[i, j - o] |= 1
                         state[i, j + o] |= 1
         if changed == 0:
             return sweep + 1, True
     return max_sweeps, False
 
 
-@nb.njit(cache=True)
-def sweep3d_order2(u, state, side, f, w0, w1, w2, tol, cap, max_sweeps):
-    """Second-order fast sweeping in 3-D (8 orderings); arguments as `sweep2d_order2`.
-
-    Returns
-    -------
-    sweeps : int
-    converged : bool
-    """
+@nb.njit(inline="always", cache=True)
+def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps):
+    """The body of `sweep3d`; inlined with a literal order so that each order compiles alone."""
     n0, n1, n2 = u.shape[0] - 4, u.shape[1] - 4, u.shape[2] - 4
     for sweep in range(max_sweeps):
-        order = sweep % 8
-        s0 = 1 if order & 1 == 0 else -1
-        s1 = 1 if order & 2 == 0 else -1
-        s2 = 1 if order & 4 == 0 else -1
+        ordering = sweep % 8
+        s0 = 1 if ordering & 1 == 0 else -1
+        s1 = 1 if ordering & 2 == 0 else -1
+        s2 = 1 if ordering & 4 == 0 else -1
         changed = 0
         for ii in range(n0):
             i = 2 + ii if s0 > 0 else n0 + 1 - ii
@@ -415,26 +331,89 @@ def sweep3d_order2(u, state, side, f, w0, w1, w2, tol, cap, max_sweeps):
                     if state[i, j, k] != 1:
                         continue
                     state[i, j, k] = 0
-                    s, fc = side[i, j, k], f[i, j, k]
-                    m0, q0, a0 = _term2(u[i - 2, j, k], u[i - 1, j, k], u[i + 1, j, k], u[i + 2, j, k],
-                                        side[i - 2, j, k], side[i + 2, j, k], s, w0)
-                    m1, q1, a1 = _term2(u[i, j - 2, k], u[i, j - 1, k], u[i, j + 1, k], u[i, j + 2, k],
-                                        side[i, j - 2, k], side[i, j + 2, k], s, w1)
-                    m2, q2, a2 = _term2(u[i, j, k - 2], u[i, j, k - 1], u[i, j, k + 1], u[i, j, k + 2],
-                                        side[i, j, k - 2], side[i, j, k + 2], s, w2)
-                    b0, r0, c0, b1, r1, c1, b2, r2, c2 = _sort3(m0, q0, a0, m1, q1, a1, m2, q2, a2)
-                    v2 = _solve3(b0, r0, c0, b1, r1, c1, b2, r2, c2, fc)
-                    b0, r0, c0, b1, r1, c1, b2, r2, c2 = _sort3(m0, w0, m0, m1, w1, m1, m2, w2, m2)
-                    v1 = _solve3(b0, r0, c0, b1, r1, c1, b2, r2, c2, fc)
-                    if _store2(u, v2, v1, tol, cap, (i, j, k)):
+                    if order == 1:
+                        moved = _lower(u, _update3d(u, f, w0, w1, w2, i, j, k), tol, cap, (i, j, k))
+                    else:
+                        v2, v1 = _update3d_order2(u, side, f, w0, w1, w2, i, j, k)
+                        moved = _replace(u, v2, v1, tol, cap, (i, j, k))
+                    if moved:
                         changed += 1
-                        for o in (-2, -1, 1, 2):
+                        for o in range(1, order + 1):
+                            state[i - o, j, k] |= 1
                             state[i + o, j, k] |= 1
+                            state[i, j - o, k] |= 1
                             state[i, j + o, k] |= 1
+                            state[i, j, k - o] |= 1
                             state[i, j, k + o] |= 1
         if changed == 0:
             return sweep + 1, True
     return max_sweeps, False
+
+
+@nb.njit(cache=True)
+def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps):
+    """Fast sweeping in 2-D (4 orderings), in place; stops when a sweep changes no cell.
+
+    Gauss-Seidel (updates read values of the same sweep), so not expressible as a chain of layers.
+
+    order 1: Godunov update: a = min(u_W, u_E), b = min(u_S, u_N); u_new = min(a, b) + f h when
+    the other is not below it, else the two-term root (a + b + sqrt(2 f^2 h^2 - (a - b)^2)) / 2
+    for equal spacings (weighted by w0, w1 otherwise); the smaller of u_new and u is kept.
+
+    order 2: second-order one-sided differences where the two upwind cells of an axis are on
+    the cell's side of the interface (``side``) and decrease towards it (as scikit-fmm's order=2
+    does with frozen cells), first order otherwise and wherever the second-order quadratic has
+    no real root; the value is replaced (no min, since the update is not monotone).
+
+    A changed cell re-activates the cells within `order` along each axis.
+
+    Parameters
+    ----------
+    u : ndarray, shape (n0 + 4, n1 + 4), float32 or float64
+        Padded values: fixed cells hold their values, the others start at inf.
+    state : ndarray of uint8, shape of u
+        1 active, 0 inactive, 2 or 3 fixed (see the module docstring); updated in place.
+    side : ndarray of int8, shape of u
+        Sign of the level set (one constant for mask sources); read by order 2 only.
+    f : ndarray, shape of u, dtype of u
+        Slowness 1 / speed (any positive value on fixed cells).
+    w0, w1 : float
+        1 / dx0^2, 1 / dx1^2.
+    order : int
+        1 or 2.
+    tol : float
+        A cell counts as changed when it moves by more than tol (order 1: 0 means exact
+        convergence; order 2 needs tol > 0).
+    cap : float
+        Values above cap are not accepted (narrow band; inf for none).
+    max_sweeps : int
+
+    Returns
+    -------
+    sweeps : int
+        Sweeps done (each one ordering over the whole grid).
+    converged : bool
+        True when the last sweep changed no cell.
+    """
+    if order == 1:
+        return _sweeps2d(u, state, side, f, w0, w1, 1, tol, cap, max_sweeps)
+    return _sweeps2d(u, state, side, f, w0, w1, 2, tol, cap, max_sweeps)
+
+
+@nb.njit(cache=True)
+def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps):
+    """Fast sweeping in 3-D (8 orderings), in place; arguments and updates as `sweep2d`.
+
+    u, state, side, f have shape (n0 + 4, n1 + 4, n2 + 4); w2 = 1 / dx2^2.
+
+    Returns
+    -------
+    sweeps : int
+    converged : bool
+    """
+    if order == 1:
+        return _sweeps3d(u, state, side, f, w0, w1, w2, 1, tol, cap, max_sweeps)
+    return _sweeps3d(u, state, side, f, w0, w1, w2, 2, tol, cap, max_sweeps)
 
 
 @nb.njit(inline="always", cache=True)
