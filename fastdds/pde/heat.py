@@ -198,10 +198,7 @@ def solve_tridiagonal(lower, diag, upper, rhs, periodic=False):
         coeffs.append(np.ascontiguousarray(c))
     out = np.empty_like(b)
     kern = backend.kernels("tridiag", like=b)
-    if periodic:
-        kern.solve_cyclic(*coeffs, b, out, np.empty((3, b.shape[1]), b.dtype))
-    else:
-        kern.solve(*coeffs, b, out, np.empty(b.shape[1], b.dtype))
+    kern.solve(*coeffs, b, out, bool(periodic), np.empty((3, b.shape[1]), b.dtype))
     return out[0] if squeeze else out
 
 

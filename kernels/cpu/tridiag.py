@@ -30,22 +30,6 @@ def _thomas_row(a, b, c, d, x, cp):
         x[i] -= cp[i] * x[i + 1]
 
 
-@nb.njit(cache=True)
-def solve(lo, di, up, rhs, out, work):
-    """Thomas algorithm, batched: out[k] = A_k^{-1} rhs[k] (no pivoting: A diagonally dominant).
-
-    Parameters
-    ----------
-    lo, di, up : ndarray, shape (nb, n), nb in {1, batch}
-    rhs, out : ndarray, shape (batch, n), same dtype (out may be rhs)
-    work : ndarray, shape (n,)
-    """
-    nb_ = di.shape[0]
-    for k in range(rhs.shape[0]):
-        m = k if nb_ > 1 else 0
-        _thomas_row(lo[m], di[m], up[m], rhs[k], out[k], work)
-
-
 @nb.njit(inline="always", cache=True)
 def _cyclic_row(a, b, c, d, x, work):
     """Cyclic tridiagonal solve by Sherman-Morrison: A = T + w v^T with T tridiagonal,
@@ -68,20 +52,42 @@ def _cyclic_row(a, b, c, d, x, work):
         x[i] -= fact * z[i]
 
 
-@nb.njit(cache=True)
-def solve_cyclic(lo, di, up, rhs, out, work):
-    """Cyclic (periodic) tridiagonal solve, batched, by Sherman-Morrison (two Thomas solves).
+@nb.njit(inline="always", cache=True)
+def _solve_row(a, b, c, d, x, periodic, work):
+    """Solve one tridiagonal system, cyclic when `periodic`; work : shape (3, n)."""
+    if periodic:
+        _cyclic_row(a, b, c, d, x, work)
+    else:
+        _thomas_row(a, b, c, d, x, work[2])
 
-    Parameters
-    ----------
-    lo, di, up : ndarray, shape (nb, n), nb in {1, batch}; lo[:, 0] and up[:, n-1] are the corners
-    rhs, out : ndarray, shape (batch, n), n >= 3 (out may be rhs)
-    work : ndarray, shape (3, n)
-    """
+
+@nb.njit(inline="always", cache=True)
+def _solve_rows(lo, di, up, rhs, out, periodic, work):
+    """The body of `solve`; inlined with a literal `periodic` so that each case compiles alone."""
     nb_ = di.shape[0]
     for k in range(rhs.shape[0]):
         m = k if nb_ > 1 else 0
-        _cyclic_row(lo[m], di[m], up[m], rhs[k], out[k], work)
+        _solve_row(lo[m], di[m], up[m], rhs[k], out[k], periodic, work)
+
+
+@nb.njit(cache=True)
+def solve(lo, di, up, rhs, out, periodic, work):
+    """Batched tridiagonal solve: out[k] = A_k^{-1} rhs[k] (no pivoting: A diagonally dominant).
+
+    Thomas algorithm; when `periodic`, the cyclic system by Sherman-Morrison (two Thomas solves).
+
+    Parameters
+    ----------
+    lo, di, up : ndarray, shape (nb, n), nb in {1, batch}; when periodic, lo[:, 0] and
+        up[:, n-1] are the corners
+    rhs, out : ndarray, shape (batch, n), same dtype (out may be rhs); n >= 3 when periodic
+    periodic : bool
+    work : ndarray, shape (3, n)
+    """
+    if periodic:
+        _solve_rows(lo, di, up, rhs, out, True, work)
+    else:
+        _solve_rows(lo, di, up, rhs, out, False, work)
 
 
 @nb.njit(inline="always", cache=True)
@@ -173,8 +179,5 @@ def implicit_steps(u, out, nsteps, elo, edi, eup, ilo, idi, iup, periodic, work)
         y[:] = u[r]
         for _ in range(nsteps):
             _apply3(y, rhs, elo, edi, eup, periodic)
-            if periodic:
-                _cyclic_row(ilo[0], idi[0], iup[0], rhs, y, work[2:5])
-            else:
-                _thomas_row(ilo[0], idi[0], iup[0], rhs, y, work[2])
+            _solve_row(ilo[0], idi[0], iup[0], rhs, y, periodic, work[2:5])
         out[r, :] = y
