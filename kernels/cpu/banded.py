@@ -7,9 +7,9 @@ integer ``offsets`` of shape (m,), so that
 
 with ``col`` the boundary map: periodic wraps, dirichlet drops the term, neumann mirrors
 (-1 -> 1, n -> n - 2). Inputs are C-contiguous 2-D (batch, n); offsets satisfy |o| < n.
-Rows are processed in blocks of 512, two diagonals at a time, so the inner loop is a
-contiguous, vectorisable axpy and the output block never leaves L1 (a plain loop over
-rows with a runtime-length inner loop over diagonals measured 5x slower than copy).
+Rows are processed in blocks of 512, several diagonals per pass, so the inner loop runs over
+contiguous slices, vectorises, and the output block never leaves L1 (a plain loop over rows with
+a runtime-length inner loop over diagonals measured 5x slower than copy).
 """
 
 import numba as nb
@@ -31,14 +31,30 @@ def _col(j, n, bc):
 
 
 @nb.njit(inline="always", cache=True)
-def _axpy2_const(out, c0, x0, c1, x1, first):
-    """out (=|+=) c0 x0 + c1 x1 with scalar c0, c1 over contiguous slices (vectorises)."""
+def _const5(ob, x, b0, b1, offsets, diags, sign, k0, first):
+    """ob (=|+=) sum_{k = k0}^{k0 + 4} diags[k, 0] x[b0 + sign o_k : b1 + sign o_k] (constant stencil).
+
+    Five terms per pass over the block; terms past the last diagonal get weight 0 and alias the
+    last slice, so a 3- or 5-point stencil is one pass that streams x once.
+    """
+    m = offsets.size
+    zero = diags[0, 0] - diags[0, 0]
+    k1, k2, k3, k4 = min(k0 + 1, m - 1), min(k0 + 2, m - 1), min(k0 + 3, m - 1), min(k0 + 4, m - 1)
+    c0 = diags[k0, 0]
+    c1 = diags[k1, 0] if k0 + 1 < m else zero
+    c2 = diags[k2, 0] if k0 + 2 < m else zero
+    c3 = diags[k3, 0] if k0 + 3 < m else zero
+    c4 = diags[k4, 0] if k0 + 4 < m else zero
+    o0, o1, o2 = sign * offsets[k0], sign * offsets[k1], sign * offsets[k2]
+    o3, o4 = sign * offsets[k3], sign * offsets[k4]
+    x0, x1, x2 = x[b0 + o0:b1 + o0], x[b0 + o1:b1 + o1], x[b0 + o2:b1 + o2]
+    x3, x4 = x[b0 + o3:b1 + o3], x[b0 + o4:b1 + o4]
     if first:
-        for i in range(out.size):
-            out[i] = c0 * x0[i] + c1 * x1[i]
+        for i in range(ob.size):
+            ob[i] = c0 * x0[i] + c1 * x1[i] + c2 * x2[i] + c3 * x3[i] + c4 * x4[i]
     else:
-        for i in range(out.size):
-            out[i] += c0 * x0[i] + c1 * x1[i]
+        for i in range(ob.size):
+            ob[i] += c0 * x0[i] + c1 * x1[i] + c2 * x2[i] + c3 * x3[i] + c4 * x4[i]
 
 
 @nb.njit(inline="always", cache=True)
@@ -60,9 +76,9 @@ def _sweep(out, lo, hi, x, offsets, diags, sign, acc):
     sign = 1: out[i] = sum_k diags[k, i] x[i + o_k]  (A x).
     sign = -1: out[j] = sum_k diags[k, j - o_k] x[j - o_k]  (gather form of A^T x).
     acc: add to out instead of overwriting it.
-    Diagonals go two at a time (a lone last one pairs with itself at zero/half weight), halving the passes
-    over the output block; slices keep every index non-negative, so Numba emits no
-    wraparound checks and the loops vectorise.
+    A constant stencil goes five diagonals per pass (`_const5`), variable diagonals two per pass
+    (a lone last one pairs with itself at half weight); slices keep every index non-negative,
+    so Numba emits no wraparound checks and the loops vectorise.
     """
     m = offsets.size
     const = diags.shape[1] == 1
@@ -71,17 +87,17 @@ def _sweep(out, lo, hi, x, offsets, diags, sign, acc):
     for b0 in range(lo, hi, BLOCK):
         b1 = min(b0 + BLOCK, hi)
         ob = out[b0:b1]
+        if const:
+            for k0 in range(0, m, 5):
+                _const5(ob, x, b0, b1, offsets, diags, sign, k0, k0 == 0 and not acc)
+            continue
         for k in range(0, m, 2):
             k1 = min(k + 1, m - 1)
             o0, o1 = sign * offsets[k], sign * offsets[k1]
-            x0, x1 = x[b0 + o0:b1 + o0], x[b0 + o1:b1 + o1]
-            if const:
-                _axpy2_const(ob, diags[k, 0], x0, diags[k1, 0] * (one if k1 > k else one - one), x1, k == 0 and not acc)
-            else:
-                e0 = b0 if sign == 1 else b0 + o0
-                e1 = b0 if sign == 1 else b0 + o1
-                _axpy2_diag(ob, diags[k, e0:e0 + b1 - b0], x0, diags[k1, e1:e1 + b1 - b0], x1,
-                            one if k1 > k else half, k == 0 and not acc)
+            e0 = b0 if sign == 1 else b0 + o0
+            e1 = b0 if sign == 1 else b0 + o1
+            _axpy2_diag(ob, diags[k, e0:e0 + b1 - b0], x[b0 + o0:b1 + o0], diags[k1, e1:e1 + b1 - b0],
+                        x[b0 + o1:b1 + o1], one if k1 > k else half, k == 0 and not acc)
 
 
 @nb.njit(inline="always", cache=True)
