@@ -5,7 +5,6 @@ measured in the same run (ratios in extra_info).
     pytest bench/test_bench_dynpmnn.py --benchmark-disable  # one quick pass on 1,024 rows
 """
 
-import time
 
 import numpy as np
 import pytest
@@ -20,15 +19,6 @@ def _data(request, seed=0):
     rows = 1024 if request.config.getoption("benchmark_disable") else 14464
     rng = np.random.default_rng(seed)
     return rng.standard_normal((rows, 8)), rng.standard_normal((rows, 1)), rng.permutation(rows)
-
-
-def _best_of(fn, repeats):
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _torch_epoch(torch, model, X, Y, order, batch):
@@ -46,7 +36,7 @@ def _torch_epoch(torch, model, X, Y, order, batch):
     return epoch
 
 
-def test_dynpmnn_epoch_vs_torch(benchmark, request):
+def test_dynpmnn_epoch_vs_torch(benchmark, request, peer_time):
     torch = pytest.importorskip("torch")
     X, Y, order = _data(request)
     a, b, g, I, dt, K = 0.2, 0.02, 3.0, 0.0, 20.0, 25
@@ -63,19 +53,19 @@ def test_dynpmnn_epoch_vs_torch(benchmark, request):
                 v, w = v + dt * (I - v * (v - a) * (v - 1) - w), w + dt * b * (v - g * w)
             return self.out(torch.stack([v, w], dim=1))
 
-    t_torch = _best_of(_torch_epoch(torch, Block(), X, Y, order, 32), 1 if X.shape[0] < 14464 else 2)
+    t_torch = peer_time(_torch_epoch(torch, Block(), X, Y, order, 32), repeat=1 if X.shape[0] < 14464 else 2)
     model = DynPMNN(seed=0)
     opt = Adam(model.params, lr=5e-4, weight_decay=5e-3)
     with np.errstate(all="ignore"):
         model.train_epoch(X, Y, order, 32, opt)  # compile / load the cached kernel
         benchmark(model.train_epoch, X, Y, order, 32, opt)
     t_ours = (benchmark.stats.stats.min if benchmark.stats
-              else _best_of(lambda: model.train_epoch(X, Y, order, 32, opt), 1))
+              else peer_time(lambda: model.train_epoch(X, Y, order, 32, opt), repeat=1))
     benchmark.extra_info.update({"rows": X.shape[0], "batch": 32, "torch_s": t_torch, "fastdds_s": t_ours,
                                  "speedup_vs_torch": t_torch / t_ours})
 
 
-def test_cfc_epoch_vs_ncps(benchmark, request):
+def test_cfc_epoch_vs_ncps(benchmark, request, peer_time):
     torch = pytest.importorskip("torch")
     ncps_torch = pytest.importorskip("ncps.torch")
     X, Y, order = _data(request)
@@ -89,7 +79,7 @@ def test_cfc_epoch_vs_ncps(benchmark, request):
         def forward(self, x):
             return self.cfc(x[:, None, :])[0]
 
-    t_ncps = _best_of(_torch_epoch(torch, Seq1(), X, Y, order, 256), 1 if X.shape[0] < 14464 else 3)
+    t_ncps = peer_time(_torch_epoch(torch, Seq1(), X, Y, order, 256), repeat=1 if X.shape[0] < 14464 else 3)
     X, Y = X.astype(np.float32), Y.astype(np.float32)  # like for like: PyTorch trains in float32
     model = CfC(units=64, backbone=128, seed=0, dtype=np.float32)
     opt = Adam(model.params, lr=5e-4, weight_decay=5e-3)
@@ -99,6 +89,6 @@ def test_cfc_epoch_vs_ncps(benchmark, request):
             _batch_step(model, X, Y, order[i:i + 256], opt)
 
     benchmark(epoch)
-    t_ours = benchmark.stats.stats.min if benchmark.stats else _best_of(epoch, 1)
+    t_ours = benchmark.stats.stats.min if benchmark.stats else peer_time(epoch, repeat=1)
     benchmark.extra_info.update({"rows": X.shape[0], "batch": 256, "dtype": "float32", "ncps_s": t_ncps,
                                  "fastdds_s": t_ours, "speedup_vs_ncps": t_ncps / t_ours})

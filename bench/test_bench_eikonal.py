@@ -8,7 +8,6 @@ against the exact distance should agree to round-off; the ratio is scikit-fmm's 
 ours, measured in the same run. Run: pytest bench/test_bench_eikonal.py
 """
 
-import time
 
 import numpy as np
 import pytest
@@ -27,30 +26,21 @@ def _problem(n):
     return phi, h, h * np.hypot(i - i0, j - j0)
 
 
-def _best(fn, repeats):
-    best = np.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def _errors(d, exact):
     e = d - exact
     return {"L1": float(np.abs(e).mean()), "L2": float(np.sqrt((e**2).mean())), "Linf": float(np.abs(e).max())}
 
 
 @pytest.mark.parametrize("order", [1, 2])
-def test_fast_sweeping_vs_scikit_fmm(benchmark, request, order):
+def test_fast_sweeping_vs_scikit_fmm(benchmark, request, peer_time, order):
     disabled = request.config.getoption("benchmark_disable")
     n = 200 if disabled else 1000
     repeats = 1 if disabled else 5
     phi, h, exact = _problem(n)
     ours = ek.distance(phi, h, order=order)  # also compiles
     theirs = skfmm.distance(phi, h, order=order)
-    t_ours = _best(lambda: ek.distance(phi, h, order=order), repeats)
-    t_theirs = _best(lambda: skfmm.distance(phi, h, order=order), repeats)
+    t_ours = peer_time(lambda: ek.distance(phi, h, order=order), repeat=repeats)
+    t_theirs = peer_time(lambda: skfmm.distance(phi, h, order=order), repeat=repeats)
     benchmark(ek.distance, phi, h, order=order)
     e_ours, e_theirs = _errors(ours, exact), _errors(theirs, exact)
     benchmark.extra_info.update({
