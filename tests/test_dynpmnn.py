@@ -9,7 +9,7 @@ from fastdds.cli import main
 from fastdds.nn.cfc import CfC
 from fastdds.nn.dynpmnn import DynPMNN, FHNNet
 from fastdds.nn.node import EULER, NODE
-from fastdds.nn.norm import check_gradients, n_params
+from fastdds.nn.blocks import check_gradients, n_params
 from fastdds.nn.train import MLPRegressor, _batch_step, fit, metrics
 from fastdds.optim import Adam
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fastdds.nn.fhn import FHN, euler_radius, max_stable_dt
-from fastdds.nn.norm import LayerNorm, Pointwise, check_gradients
+from fastdds.nn.blocks import LayerNorm, Pointwise, check_gradients
 
 
 def euler_loop(v, w, I, a, b, g, dt, K):

@@ -91,7 +91,7 @@ def _run_net(key, spec, data, seed, args, out):
     import numpy as np
 
     from fastdds import io
-    from fastdds.nn.norm import n_params
+    from fastdds.nn.blocks import n_params
     from fastdds.nn.train import fit, metrics
 
     label, build, overrides, _ = spec

@@ -17,7 +17,7 @@ matrix [W1 | W2 | Wa | Wt] (one GEMM), each block initialised as ncps does (Glor
 import numpy as np
 
 from .. import backend
-from .norm import Linear
+from .blocks import Linear
 
 LECUN_A, LECUN_B = 1.7159, 0.666
 

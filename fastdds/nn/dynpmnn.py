@@ -1,7 +1,7 @@
 """Dynamical physics-modelled neural networks (DynPMNN): the published FitzHugh-Nagumo block of
 Felipe-Sosa et al. and fastdds' FHN networks.
 
-Models follow the block protocol of `fastdds.nn.norm` (params, forward -> (y, cache),
+Models follow the block protocol of `fastdds.nn.blocks` (params, forward -> (y, cache),
 backward(cache, dy) -> (dx, grads)); `fastdds.nn.train.fit` trains them.
 """
 
@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import backend
 from .fhn import FHN
-from .norm import LayerNorm, Linear, Pointwise, Sequential
+from .blocks import LayerNorm, Linear, Pointwise, Sequential
 
 
 class DynPMNN(Sequential):

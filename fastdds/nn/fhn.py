@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import backend
-from .norm import torch_uniform
+from .blocks import torch_uniform
 
 TRAINABLE = ("a", "b", "g", "I", "dt")
 MODES = ("initial_state", "drive")

@@ -10,7 +10,7 @@ Butcher tableau given as data (RK4 by default) with a fixed number of steps.
 import numpy as np
 
 from .. import backend
-from .norm import LayerNorm, Linear, Pointwise, Sequential
+from .blocks import LayerNorm, Linear, Pointwise, Sequential
 
 RK4 = {"c": (0.0, 0.5, 0.5, 1.0), "A": ((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)),
        "b": (1 / 6, 1 / 3, 1 / 3, 1 / 6), "order": 4}
