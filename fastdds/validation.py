@@ -11,8 +11,8 @@ def check_finite(name, x):
     """Raise ValueError naming `name` and the first bad index if x holds NaN or inf."""
     xp = backend.array_module(x)
     if not bool(xp.isfinite(x).all()):
-        bad = np.argwhere(~np.isfinite(backend.to_numpy(x)))[0]
-        raise ValueError(f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(backend.to_numpy(x)))[0])
+        raise ValueError(f"{name} contains NaN or inf (first at index {bad[0] if len(bad) == 1 else bad}); "
                          f"check the data or the step that produced it")
 
 

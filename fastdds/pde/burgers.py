@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from .. import backend
 from ..layers import Chain, Layer
 from ..operators import Banded
-from ..validation import check_time_step
+from ..validation import check_finite, check_time_step
 
 FLUXES = {"lf": 0, "rusanov": 1, "eo": 2, "central": 3, "upwind": 4}
 LIMITERS = {"none": 0, "minmod": 1, "vanleer": 2}
@@ -185,8 +185,7 @@ def _check_state(u0, dtype):
     if u.ndim != 1 or u.size < 3:
         raise ValueError(f"u0 has shape {u.shape}; expected a 1-D grid of at least 3 nodes")
     u = np.ascontiguousarray(u, dtype=dtype)
-    if not np.isfinite(u).all():
-        raise ValueError(f"u0 contains NaN or inf (first at index {int(np.flatnonzero(~np.isfinite(u))[0])})")
+    check_finite("u0", u)
     return u
 
 

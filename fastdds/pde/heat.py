@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from .. import backend
 from ..layers import Layer
 from ..operators import Banded
-from ..validation import check_time_step
+from ..validation import check_finite, check_time_step
 
 BOUNDARIES = ("periodic", "dirichlet")
 _RK4 = (1.0, 1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0)
@@ -84,8 +84,7 @@ def _check(u0, dx, dt, nsteps, D, U, boundary, dtype):
     if u.ndim not in (1, 2) or u.shape[-1] < 3:
         raise ValueError(f"u0 has shape {u.shape}; expected (n,) or (batch, n) with n >= 3")
     u2 = np.ascontiguousarray(u.reshape(-1, u.shape[-1]), dtype=dtype)
-    if not np.isfinite(u2).all():
-        raise ValueError("u0 contains NaN or inf")
+    check_finite("u0", u2)
     for name, v in (("dx", dx), ("dt", dt)):
         if not (np.isfinite(v) and v > 0):
             raise ValueError(f"{name} = {v} must be a positive number")
@@ -193,8 +192,7 @@ def solve_tridiagonal(lower, diag, upper, rhs, periodic=False):
         c = c.reshape(1, -1) if c.ndim == 1 else c
         if c.ndim != 2 or c.shape[1] != b.shape[1] or c.shape[0] not in (1, b.shape[0]):
             raise ValueError(f"{name} has shape {c.shape}; expected ({b.shape[1]},) or ({b.shape[0]}, {b.shape[1]})")
-        if not np.isfinite(c).all():
-            raise ValueError(f"{name} contains NaN or inf")
+        check_finite(name, c)
         coeffs.append(np.ascontiguousarray(c))
     out = np.empty_like(b)
     kern = backend.kernels("tridiag", like=b)
