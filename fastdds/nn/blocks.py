@@ -14,6 +14,7 @@ updated in place by the optimiser.
 import numpy as np
 
 from ..activations import get_activation
+from .mlp import init_weight
 
 
 def torch_uniform(rng, fan_in, shape, dtype):
@@ -39,8 +40,7 @@ class Linear:
         if init == "torch":
             self.W = torch_uniform(rng, n_in, (n_in, n_out), dtype)
         elif init == "glorot_uniform":
-            bound = np.sqrt(6.0 / (n_in + n_out))
-            self.W = rng.uniform(-bound, bound, size=(n_in, n_out)).astype(dtype)
+            self.W = init_weight("glorot_uniform", n_in, n_out, rng).astype(dtype)
         else:
             raise ValueError(f"unknown init {init!r}; use 'torch' or 'glorot_uniform'")
         self.b = torch_uniform(rng, n_in, (n_out,), dtype)

@@ -38,8 +38,19 @@ INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 _MAX_WORKSPACES = 8
 
 
-def _init_weight(init, fan_in, fan_out, rng):
-    """One weight matrix (fan_in, fan_out), float64, drawn from `rng` by scheme `init`."""
+def init_weight(init, fan_in, fan_out, rng):
+    """One weight matrix drawn from `rng`.
+
+    Parameters
+    ----------
+    init : {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal"}
+    fan_in, fan_out : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray, shape (fan_in, fan_out), float64
+    """
     if init == "glorot_uniform":
         lim = np.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-lim, lim, (fan_in, fan_out))
@@ -150,7 +161,7 @@ class MLP:
         rng = np.random.default_rng(seed)
         self.params = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            self.params += [_init_weight(init, fan_in, fan_out, rng).astype(self.dtype),
+            self.params += [init_weight(init, fan_in, fan_out, rng).astype(self.dtype),
                             np.zeros(fan_out, dtype=self.dtype)]
         self._spec_cache = {}
         self._workspaces = OrderedDict()
