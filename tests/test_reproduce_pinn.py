@@ -121,3 +121,20 @@ def test_reproduce_eikonal_quick_end_to_end(tmp_path, capsys):
 def test_reproduce_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="at least one run"):
         reproduce.reproduce("eikonal", runs=0, out=tmp_path)
+
+
+def test_first_seed_splits_runs_over_processes(tmp_path, monkeypatch):
+    seen = []
+
+    def fake_run(target, seed, out, stem, dtype, resume, progress):
+        seen.append(seed)
+        return {"seed": seed, "L1": seed, "L2": seed, "Linf": seed, "rel_L2": seed, "wall_time": 1.0,
+                "loss": {"final": 0.1}, "adam_steps": 0, "lbfgs_iters": 0,
+                "weights": str(out / f"{stem}_run{seed}.npz"), "checkpoint": str(out / "none.ckpt.npz")}
+
+    monkeypatch.setattr(reproduce, "run_one", fake_run)
+    result = reproduce.reproduce("eikonal", runs=2, first_seed=3, out=tmp_path, log=lambda s: None)
+    assert seen == [3, 4] and [r["seed"] for r in result["runs"]] == [3, 4]
+    assert result["summary"]["L2"]["mean"] == 3.5
+    with pytest.raises(ValueError, match="seeds start at 1"):
+        reproduce.reproduce("eikonal", runs=1, first_seed=0, out=tmp_path)

@@ -13,7 +13,9 @@ TARGETS = {
 def register(subparsers):
     for name, text in TARGETS.items():
         p = subparsers.add_parser(name, help=text, description=text)
-        p.add_argument("--runs", type=int, default=10, help="independent runs, seeds 1..RUNS (default 10)")
+        p.add_argument("--runs", type=int, default=10, help="independent runs, seeds FIRST..FIRST+RUNS-1 (default 10)")
+        p.add_argument("--first-seed", type=int, default=1, metavar="FIRST",
+                       help="seed of the first run (default 1); split runs over processes with disjoint ranges")
         p.add_argument("--quick", action="store_true",
                        help="reduced point sets and schedule (same network), under 2 minutes a run on 2 cores")
         p.add_argument("--out", default=None, help=f"output folder (default runs/{name})")
@@ -33,4 +35,4 @@ def run(args):
         raise ValueError("PINN training runs on the cpu backend only for now (fastdds.nn.mlp has no GPU kernels); "
                          "drop --backend gpu")
     reproduce(args.pinn_target, runs=args.runs, quick=args.quick, out=args.out, resume=args.resume, dtype=dtype,
-              progress=not args.no_progress)
+              progress=not args.no_progress, first_seed=args.first_seed)

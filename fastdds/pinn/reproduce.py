@@ -237,8 +237,9 @@ def summarise(records):
     return out
 
 
-def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float64, progress=True, log=print):
-    """Run seeds 1..runs of target `name`, writing JSON results and weights into `out`.
+def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float64, progress=True, log=print,
+              first_seed=1):
+    """Run seeds first_seed..first_seed + runs - 1 of target `name`, writing JSON results and weights into `out`.
 
     The JSON (``{stem}.json``, or ``{stem}_quick.json``) is rewritten atomically after each run,
     so an interrupted reproduction keeps its finished runs; with `resume` those are skipped
@@ -256,6 +257,9 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
     dtype : numpy dtype
     progress : bool
     log : callable(str)
+    first_seed : int
+        Seed of the first run; disjoint seed ranges in separate `out` folders split a
+        reproduction over processes or cluster jobs.
 
     Returns
     -------
@@ -263,6 +267,8 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
     """
     if runs < 1:
         raise ValueError(f"--runs {runs}: need at least one run")
+    if first_seed < 1:
+        raise ValueError(f"--first-seed {first_seed}: seeds start at 1")
     target = get_target(name, quick)
     out = Path(out if out is not None else Path("runs") / name)
     stem = name.replace("-", "_") + ("_quick" if quick else "")
@@ -275,7 +281,7 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
     result = {"target": name, "quick": quick, "dtype": np.dtype(dtype).name, "config": target.describe(),
               "reference": _REFERENCE[name], "runs": []}
     t0 = time.perf_counter()
-    for seed in range(1, runs + 1):
+    for seed in range(first_seed, first_seed + runs):
         record = done.get(seed) or run_one(target, seed, out, stem, dtype, resume, progress)
         result["runs"].append(record)
         result["summary"] = summarise(result["runs"])
