@@ -12,6 +12,11 @@ OPENBLAS_NUM_THREADS=1 there.
 Networks 2 -> 8 x width -> 1, tanh, N = 10,000 (N = 500 under --benchmark-disable).
 Targets: >= 3x PyTorch at width 20, >= 2x at width 100 (not asserted).
 
+Work measured: the matrix-product GFLOP of one step on each side (ours counted from the GEMM shapes
+it runs, PyTorch's by torch.utils.flop_counter.FlopCounterMode). Both sides do the same products
+(forward, dW and dA over the 4 streams), so beyond per-operation overhead and element-wise work
+the ratio is bounded by the two BLAS libraries' speeds.
+
 Memory measured: bytes kept for the reverse pass - fastdds: the arrays of its workspace that
 `backward` reads (layer inputs, z streams, sigma', sigma'', sigma''' per hidden layer);
 PyTorch: the distinct tensors autograd saved for backward (saved_tensors_hooks, counted once
@@ -53,8 +58,9 @@ def torch_model(net):
 
 
 def torch_step(model, X):
-    """The same loss and gradients by PyTorch autograd (double backward for u_xx)."""
-    x = X.clone().requires_grad_(True)
+    """The same loss and gradients by PyTorch autograd (double backward for u_xx); X is used as is
+    when it already requires grad."""
+    x = X if X.requires_grad else X.clone().requires_grad_(True)
     u = model(x)
     du = torch.autograd.grad(u.sum(), x, create_graph=True)[0]
     ux, ut = du[:, :1], du[:, 1:]
@@ -75,6 +81,23 @@ def torch_saved_bytes(model, X):
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         torch_step(model, X)
     return sum(seen.values())
+
+
+def ours_gflop(sizes, n, streams=4):
+    """Matrix-product GFLOP of `ours_step`: per layer the forward and dW products, and dA for all
+    but the first, each over streams * n columns."""
+    layers = enumerate(zip(sizes[:-1], sizes[1:]))
+    return sum(2 * streams * n * a * b * (3 if l else 2) for l, (a, b) in layers) / 1e9
+
+
+def torch_gflop(model, X):
+    """GFLOP PyTorch's step runs, by FlopCounterMode (which needs a non-leaf input to grad)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        torch_step(model, X.clone().requires_grad_(True) * 1.0)
+    return counter.get_total_flops() / 1e9
 
 
 def blas_threads():
@@ -126,6 +149,8 @@ def test_pinn_step_vs_torch(benchmark, benchmarking, peer_time, width, dtype):
         "ours_ms": 1e3 * t_ours,
         "torch_ms": 1e3 * t_torch,
         "speedup_vs_torch": t_torch / t_ours,
+        "ours_gflop": ours_gflop(net.sizes, n),
+        "torch_gflop": torch_gflop(model, Xt),
         "ours_saved_MB": kept / 2**20,
         "torch_saved_MB": torch_saved_bytes(model, Xt) / 2**20,
         "torch_threads": torch.get_num_threads(),
