@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from fastdds.layers import Chain
+from fastdds.nn import mlp
 from fastdds.nn.mlp import MLP, load_weights, save_weights
 
 ACTIVATIONS = ["tanh", "sin", "softplus", "silu", ("leaky_relu", 0.1)]
@@ -331,3 +332,25 @@ def test_bad_arguments():
         MLP([2, 3, 1], activation="gelu")
     with pytest.raises(ValueError, match="at least two"):
         MLP([2])
+
+
+@pytest.mark.parametrize("act", ["tanh", "sin"])
+def test_chunks_of_points_change_nothing(act, monkeypatch):
+    """Forward streams and gradients do not depend on how the points are cut into chunks
+    (8 chunks of 7 with 6 padding points against one chunk of 50)."""
+    X = points(50, 2)
+    derivs = ((0,), (1,), (0, 0))
+    results = []
+    for chunk_bytes in (1 << 20, 4 * 6 * 8 * 7):
+        monkeypatch.setattr(mlp, "CHUNK_BYTES", chunk_bytes)
+        net = make_net([2, 6, 6, 1], act)
+        out = net.forward(X, derivs)
+        rng = np.random.default_rng(3)
+        grads = net.backward({k: rng.normal(size=v.shape) for k, v in out.items()})
+        results.append((out, grads, net._tape[0].C))
+    (out1, g1, c1), (out8, g8, c8) = results
+    assert (c1, c8) == (1, 8)
+    for key in out1:
+        np.testing.assert_allclose(out8[key], out1[key], rtol=1e-13, atol=1e-13)
+    for a, b in zip(g8, g1):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)

@@ -39,6 +39,7 @@ from ..validation import check_finite
 
 INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 _MAX_WORKSPACES = 8
+CHUNK_BYTES = 1 << 20  # one layer's streams of one chunk of points: about L2
 
 
 def init_weight(init, fan_in, fan_out, rng):
@@ -95,34 +96,45 @@ class _Streams:
 
 
 class _Workspace:
-    """Preallocated feature-major arrays of one forward/backward shape: per layer its input
-    streams `a` (fan_in, S, N), its GEMM output `z` (fan_out, S, N), the activation derivatives
-    `s` (kept when `keep`, except for tanh, whose kernels rebuild them from a'; otherwise
-    BLOCK scratch points), and two gradient buffers for the reverse pass. Without
-    `keep` the hidden layers' `a` share one buffer and all `z` another (each layer only reads
-    its predecessor's output)."""
+    """Preallocated arrays of one forward/backward shape, in C chunks of P points (C P >= N,
+    the padding points get zero gradients): per layer its input streams `a` (C, fan_in, S, P),
+    its GEMM output `z` (C, fan_out, S, P) and the activation derivatives `s` (C, width, 3, P)
+    when `keep` (for tanh only a (1, 1, 3, BLOCK) scratch: its kernels rebuild them from a'),
+    plus one chunk of gradients for the reverse pass. Without `keep` the hidden layers hold
+    one chunk each, reused chunk after chunk."""
 
     def __init__(self, sizes, dtype, N, streams, keep, tanh):
         S = streams.S
-        self.S, self.N = S, N
-        big = S * N * max(sizes[1:])
-        self.a = [np.zeros((sizes[0], S, N), dtype=dtype)]
+        per_point = S * max(sizes) * np.dtype(dtype).itemsize
+        C = -(-N // max(1, CHUNK_BYTES // per_point))
+        P = -(-N // C)
+        self.S, self.N, self.C, self.P = S, N, C, P
+        held = C if keep else 1
+        self.a = [np.zeros((C, sizes[0], S, P), dtype=dtype)]
         for k, i in enumerate(streams.firsts):
-            self.a[0][i, 1 + k] = 1.0
-        if keep:
-            self.a += [np.empty((w, S, N), dtype=dtype) for w in sizes[1:-1]]
-            self.z = [np.empty((w, S, N), dtype=dtype) for w in sizes[1:]]
-        else:
-            abuf, zbuf = np.empty(big, dtype=dtype), np.empty(big, dtype=dtype)
-            self.a += [self.view(abuf, w) for w in sizes[1:-1]]
-            self.z = [self.view(zbuf, w) for w in sizes[1:]]
+            self.a[0][:, i, 1 + k] = 1.0
+        self.a += [np.empty((held, w, S, P), dtype=dtype) for w in sizes[1:-1]]
+        self.z = [np.empty((held, w, S, P), dtype=dtype) for w in sizes[1:-1]]
+        self.z.append(np.empty((C, sizes[-1], S, P), dtype=dtype))
         full = keep and not tanh  # tanh rebuilds s1, s2, s3 from the kept a' block by block
-        self.s = [np.empty((w, 3, N) if full else (1, 3, min(N, BLOCK)), dtype=dtype) for w in sizes[1:-1]]
-        self.g = [np.empty(big, dtype=dtype) for _ in range(2 if keep else 0)]
+        self.s = [np.empty((C, w, 3, P) if full else (1, 1, 3, min(P, BLOCK)), dtype=dtype) for w in sizes[1:-1]]
+        self.g = [np.empty((max(sizes[1:]), S, P), dtype=dtype) for _ in range(2 if keep else 0)]
+        self.dout = np.zeros((C, sizes[-1], S, P), dtype=dtype) if keep else None
 
-    def view(self, buf, w):
-        """The first w S N entries of a flat buffer as (w, S, N)."""
-        return buf[:w * self.S * self.N].reshape(w, self.S, self.N)
+    @staticmethod
+    def chunk(x, c):
+        """Chunk c of a per-layer array (its only chunk when it holds one)."""
+        return x[c if x.shape[0] > 1 else 0]
+
+    def grad(self, i, w):
+        """Gradient buffer i as (w, S, P)."""
+        return self.g[i][:w]
+
+    def to_chunks(self, v):
+        """(N, d) -> (C, d, P): the points of v in chunks, the padding set to zero."""
+        out = np.zeros((self.C * self.P, v.shape[1]), dtype=v.dtype)
+        out[:self.N] = v
+        return out.reshape(self.C, self.P, -1).transpose(0, 2, 1)
 
     def kept_nbytes(self):
         """Bytes of the arrays `backward` reads: layer inputs, z streams, kept derivatives."""
@@ -298,21 +310,22 @@ class MLP:
         spec = self._streams(derivs)
         N, S = X.shape[0], spec.S
         ws = self._workspace(N, spec, keep)
-        ws.a[0][:, 0] = X.T
+        ws.a[0][:, :, 0] = ws.to_chunks(X)
         k = backend.kernels("mlp", like=X)
         code, alpha = self.activation.code, float(self.activation.alpha)
-        L = len(self.sizes) - 1
-        for l in range(L):
-            W, b = self.params[2 * l], self.params[2 * l + 1]
-            a, z = ws.a[l], ws.z[l]
-            np.matmul(W.T, a.reshape(-1, S * N), out=z.reshape(-1, S * N))
-            if l < L - 1:
-                nxt = ws.a[l + 1]
-                if code == TANH:
-                    np.add(z[:, 0], b[:, None], out=nxt[:, 0])
-                    np.tanh(nxt[:, 0], out=nxt[:, 0])
-                k.taylor_forward(code, alpha, z, b, spec.pairs, nxt, ws.s[l])
-        out = ws.z[-1].transpose(1, 2, 0).copy()
+        L, SP = len(self.sizes) - 1, S * ws.P
+        for c in range(ws.C):  # every layer of one chunk while its streams are in cache
+            for l in range(L):
+                W, b = self.params[2 * l], self.params[2 * l + 1]
+                a, z = ws.chunk(ws.a[l], c), ws.chunk(ws.z[l], c)
+                np.matmul(W.T, a.reshape(-1, SP), out=z.reshape(-1, SP))
+                if l < L - 1:
+                    nxt = ws.chunk(ws.a[l + 1], c)
+                    if code == TANH:
+                        np.add(z[:, 0], b[:, None], out=nxt[:, 0])
+                        np.tanh(nxt[:, 0], out=nxt[:, 0])
+                    k.taylor_forward(code, alpha, z, b, spec.pairs, nxt, ws.chunk(ws.s[l], c))
+        out = ws.z[-1].transpose(2, 0, 3, 1).reshape(S, ws.C * ws.P, -1)[:, :N].copy()
         out[0] += self.params[-1]
         if keep:
             self._tape = (ws, spec, N)
@@ -334,8 +347,8 @@ class MLP:
             raise RuntimeError("backward needs a preceding forward(X, derivs, keep=True)")
         ws, spec, N = self._tape
         S, L = spec.S, len(self.sizes) - 1
-        g = ws.view(ws.g[0], self.sizes[-1])
-        g[...] = 0
+        dout_chunks = ws.dout
+        dout_chunks[...] = 0
         for key, v in dout.items():
             key = tuple(key)
             if key not in spec.index:
@@ -344,25 +357,29 @@ class MLP:
             if v.shape != (N, self.sizes[-1]):
                 raise ValueError(f"dout[{key}] has shape {v.shape}; expected ({N}, {self.sizes[-1]})")
             check_finite(f"dout[{key}]", v)
-            g[:, spec.index[key]] += v.T
-        k = backend.kernels("mlp", like=g)
-        grads = [None] * (2 * L)
-        grads[-1] = g[:, 0].sum(axis=1)
-        for l in range(L - 1, -1, -1):
-            fan_in, fan_out = self.sizes[l], self.sizes[l + 1]
-            g2 = g.reshape(fan_out, S * N)
-            grads[2 * l] = ws.a[l].reshape(fan_in, S * N) @ g2.T
-            if l > 0:
-                gp = ws.view(ws.g[(L - l) % 2], fan_in)
-                W = self.params[2 * l]
-                if fan_out == 1:  # an outer product: broadcasting beats a K = 1 matmul
-                    np.multiply(W, g2, out=gp.reshape(fan_in, S * N))
-                else:
-                    np.matmul(W, g2, out=gp.reshape(fan_in, S * N))
-                grads[2 * l - 1] = np.empty(fan_in, dtype=self.dtype)
-                k.taylor_backward(self.activation.code, spec.pairs, ws.z[l - 1], ws.a[l], ws.s[l - 1], gp,
-                                  grads[2 * l - 1])
-                g = gp
+            dout_chunks[:, :, spec.index[key]] += ws.to_chunks(v)
+        k = backend.kernels("mlp", like=dout_chunks)
+        grads = [np.zeros_like(p) for p in self.params]
+        grads[-1] += dout_chunks[:, :, 0].sum(axis=(0, 2))
+        SP = S * ws.P
+        for c in range(ws.C):  # the chunk's gradients stay in cache through all layers
+            g = dout_chunks[c]
+            for l in range(L - 1, -1, -1):
+                fan_in, fan_out = self.sizes[l], self.sizes[l + 1]
+                g2 = g.reshape(fan_out, SP)
+                grads[2 * l] += ws.chunk(ws.a[l], c).reshape(fan_in, SP) @ g2.T
+                if l > 0:
+                    gp = ws.grad((L - l) % 2, fan_in)
+                    W = self.params[2 * l]
+                    if fan_out == 1:  # an outer product: broadcasting beats a K = 1 matmul
+                        np.multiply(W, g2, out=gp.reshape(fan_in, SP))
+                    else:
+                        np.matmul(W, g2, out=gp.reshape(fan_in, SP))
+                    db = np.empty(fan_in, dtype=self.dtype)
+                    k.taylor_backward(self.activation.code, spec.pairs, ws.chunk(ws.z[l - 1], c),
+                                      ws.chunk(ws.a[l], c), ws.chunk(ws.s[l - 1], c), gp, db)
+                    grads[2 * l - 1] += db
+                    g = gp
         return grads
 
     def __call__(self, X):
