@@ -10,7 +10,9 @@ Modules import their heavy dependencies inside that function, so ``fastdds --hel
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 
 from . import __version__, commands
 
@@ -31,9 +33,19 @@ def build_parser():
     return parser
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
-    """Entry point of the ``fastdds`` console script; returns the exit status."""
+    """Entry point of the ``fastdds`` console script; returns the exit status.
+
+    SIGTERM (``kill``, a batch scheduler's time limit or ``scancel``) is handled like Ctrl-C:
+    training writes its checkpoint and the command exits with status 130.
+    """
     args = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()  # signals only go there
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:
@@ -43,6 +55,9 @@ def main(argv=None):
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"fastdds {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

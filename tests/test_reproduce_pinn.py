@@ -138,3 +138,30 @@ def test_first_seed_splits_runs_over_processes(tmp_path, monkeypatch):
     assert result["summary"]["L2"]["mean"] == 3.5
     with pytest.raises(ValueError, match="seeds start at 1"):
         reproduce.reproduce("eikonal", runs=1, first_seed=0, out=tmp_path)
+
+
+def test_sigterm_writes_a_checkpoint_and_resume_finishes(tmp_path):
+    """kill (or a batch scheduler's time limit) checkpoints like Ctrl-C; --resume then finishes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "fastdds.cli", "reproduce", "eikonal", "--quick", "--runs", "1", "--out",
+           str(tmp_path), "--no-progress"]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    ckpt = tmp_path / "eikonal_quick_run1.ckpt.npz"
+    deadline = time.monotonic() + 120
+    while not ckpt.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in err
+    step = int(np.load(ckpt)["adam.step"])
+    assert 0 < step < 2000
+    done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    run = json.loads((tmp_path / "eikonal_quick.json").read_text())["runs"][0]
+    assert run["adam_steps"] == 2000 and not ckpt.exists()
