@@ -122,6 +122,7 @@ class _Workspace:
         self.s = [np.empty((C, w, 3, P) if full else (1, 1, 3, min(P, BLOCK)), dtype=dtype) for w in sizes[1:-1]]
         self.g = [np.empty((max(sizes[1:]), S, P), dtype=dtype) for _ in range(2 if keep else 0)]
         self.dout = np.zeros((C, sizes[-1], S, P), dtype=dtype) if keep else None
+        self.db = np.empty(max(sizes), dtype=dtype)
 
     @staticmethod
     def chunk(x, c):
@@ -377,7 +378,7 @@ class MLP:
                         np.multiply(W, g2, out=gp.reshape(fan_in, SP))
                     else:
                         np.matmul(W, g2, out=gp.reshape(fan_in, SP))
-                    db = np.empty(fan_in, dtype=self.dtype)
+                    db = ws.db[:fan_in]
                     k.taylor_backward(self.activation.code, spec.pairs, ws.chunk(ws.z[l - 1], c),
                                       ws.chunk(ws.a[l], c), ws.chunk(ws.s[l - 1], c), gp, db)
                     grads[2 * l - 1] += db
