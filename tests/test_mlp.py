@@ -1,8 +1,10 @@
 """fastdds.nn.mlp: Taylor-stream input derivatives and the hand-written reverse pass against central
 finite differences (float64), published weight files, weight I/O errors, and the Layer view."""
 
+import numba
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
 from fastdds.layers import Chain
 from fastdds.nn import mlp
@@ -354,3 +356,30 @@ def test_chunks_of_points_change_nothing(act, monkeypatch):
         np.testing.assert_allclose(out8[key], out1[key], rtol=1e-13, atol=1e-13)
     for a, b in zip(g8, g1):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads (2 cores)")
+def test_threads_change_nothing(monkeypatch):
+    """The chunks run on 2 threads give bit-for-bit the streams and gradients of 1 thread, and
+    BLAS gets its thread count back afterwards."""
+    X = points(50, 2)
+    monkeypatch.setattr(mlp, "CHUNK_BYTES", 4 * 6 * 8 * 7)
+    blas_before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    results = []
+    previous = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            net = make_net([2, 6, 6, 1], "tanh")
+            out = net.forward(X, ((0,), (1,), (0, 0)))
+            rng = np.random.default_rng(3)
+            grads = net.backward({k: rng.normal(size=v.shape) for k, v in out.items()})
+            results.append((out, grads, net(X), net._tape[0].workers))
+    finally:
+        numba.set_num_threads(previous)
+    (out1, g1, u1, w1), (out2, g2, u2, w2) = results
+    assert (w1, w2) == (1, 2)
+    assert all(np.array_equal(out1[k], out2[k]) for k in out1)
+    assert all(np.array_equal(a, b) for a, b in zip(g1, g2))
+    assert np.array_equal(u1, u2)
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == blas_before

@@ -38,7 +38,7 @@ def _tanh_derivs(t):
     return s1, -2.0 * t * s1, s1 * (4.0 * t * t - 2.0 * s1)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def taylor_forward(code, alpha, z, b, pairs, a, s):
     """Activation of a hidden layer and its Taylor streams.
 
@@ -101,7 +101,7 @@ def _forward_feature(code, alpha, z, bh, pairs, a, s):
                 am[i] = s2[i] * zp[i] * zq[i] + s1[i] * zm[i]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def taylor_backward(code, pairs, z, a, s, g, db):
     """Reverse of `taylor_forward`: turn dL/da' into dL/dz in place, and the bias gradient.
 

@@ -1,0 +1,60 @@
+"""Running independent pieces of CPU work on several threads, each with single-threaded BLAS.
+
+Small matrix products (a 20- or 100-wide layer over a chunk of points) run 1.5-2x faster per core
+on one BLAS thread each than as one product split by a multi-threaded BLAS, and the compiled
+element-wise kernels between them then run in parallel too. `run_workers` gives each worker
+thread its share, with the BLAS libraries held to one thread for the duration (through
+threadpoolctl, restored on exit). The worker count follows Numba's thread count
+(``numba.set_num_threads`` or $NUMBA_NUM_THREADS), so one setting governs all CPU parallelism.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import numba
+from threadpoolctl import ThreadpoolController
+
+_state = {"pool": None, "controller": None}
+
+
+def num_workers(limit):
+    """Workers for at most `limit` independent pieces: min(Numba's thread count, limit), >= 1."""
+    return max(1, min(numba.get_num_threads(), int(limit)))
+
+
+def _reset_after_fork():
+    _state["pool"] = None  # the child has none of the parent's threads
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def run_workers(work, n):
+    """Call work(0), ..., work(n - 1) concurrently, work(0) in the calling thread.
+
+    Parameters
+    ----------
+    work : callable(int)
+        One worker's share; it must release the GIL in its heavy parts (BLAS, ``nogil`` kernels).
+    n : int
+        Number of workers. With n == 1, work(0) runs alone and BLAS keeps its own thread count.
+
+    Raises whatever a worker raised, after all workers have finished.
+    """
+    if n == 1:
+        work(0)
+        return
+    if _state["controller"] is None:
+        _state["controller"] = ThreadpoolController()
+    if _state["pool"] is None or _state["pool"]._max_workers < n - 1:
+        if _state["pool"] is not None:
+            _state["pool"].shutdown(wait=False)
+        _state["pool"] = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="fastdds")
+    with _state["controller"].limit(limits=1, user_api="blas"):
+        futures = [_state["pool"].submit(work, w) for w in range(1, n)]
+        try:
+            work(0)
+        finally:
+            wait(futures)
+    for f in futures:
+        f.result()
