@@ -13,9 +13,9 @@ Networks 2 -> 8 x width -> 1, tanh, N = 10,000 (N = 500 under --benchmark-disabl
 Targets: >= 3x PyTorch at width 20, >= 2x at width 100 (not asserted).
 
 Work measured: the matrix-product GFLOP of one step on each side (ours counted from the GEMM shapes
-it runs, PyTorch's by torch.utils.flop_counter.FlopCounterMode). Both sides do the same products
-(forward, dW and dA over the 4 streams), so beyond per-operation overhead and element-wise work
-the ratio is bounded by the two BLAS libraries' speeds.
+it runs, PyTorch's by torch.utils.flop_counter.FlopCounterMode). PyTorch runs forward, dW and dA
+products over 4 streams; ours runs the forward over 4 and dW, dA over 3, since u_t and u_xx feed
+no other stream and share one reverse chain (``fastdds.kernels.cpu.mlp.taylor_backward``).
 
 Memory measured: bytes kept for the reverse pass - fastdds: the arrays of its workspace that
 `backward` reads (layer inputs, z streams, sigma', sigma'', sigma''' per hidden layer);
@@ -83,11 +83,12 @@ def torch_saved_bytes(model, X):
     return sum(seen.values())
 
 
-def ours_gflop(sizes, n, streams=4):
-    """Matrix-product GFLOP of `ours_step`: per layer the forward and dW products, and dA for all
-    but the first, each over streams * n columns."""
+def ours_gflop(sizes, n, streams=4, reverse=3):
+    """Matrix-product GFLOP of `ours_step`: per layer the forward product over streams * n
+    columns, the dW product and (all but the first layer) the dA product over reverse * n (u,
+    u_x, and one chain for the leaves u_t and u_xx)."""
     layers = enumerate(zip(sizes[:-1], sizes[1:]))
-    return sum(2 * streams * n * a * b * (3 if l else 2) for l, (a, b) in layers) / 1e9
+    return sum(2 * n * a * b * (streams + reverse * (2 if l else 1)) for l, (a, b) in layers) / 1e9
 
 
 def torch_gflop(model, X):

@@ -17,10 +17,16 @@ element-wise kernel (``fastdds.kernels.cpu.mlp``):
     a'_ij = s2 z_i z_j + s1 z_ij             g_zij = g_ij s1
 
 with s_d = sigma^(d)(z), and at the input a = X^T, a_i = e_i, a_ij = 0. No autodiff framework
-is involved. Buffers are allocated once per (number of points, derivative set) and reused.
-The chunks are shared among Numba's thread count of threads (``fastdds.threads``), each running
-single-threaded BLAS: at 10,000 points this made a Burgers PINN step 1.2-1.8x faster on 2 cores
-than one chunk loop over 2-thread BLAS, and the results do not depend on the thread count.
+is involved. Streams that feed no other (u_t and u_xx of Burgers) are leaves: in the reverse
+pass their gradients all ride on one chain per output, v = du/da (``taylor_backward``), so
+the dW and dA products run over R = 1 + (firsts a second derivative needs) + d_out streams
+instead of S (3 instead of 4 for Burgers).
+
+Buffers are allocated once per (number of points, derivative set) and reused. The chunks are
+shared among Numba's thread count of threads (``fastdds.threads``), each running
+single-threaded BLAS; the results do not depend on the thread count. On 2 cores, at 10,000
+points, the threads made a Burgers PINN step about 1.3x faster than one chunk loop over
+2-thread BLAS, and the leaf chain a further 1.05-1.25x.
 The feature-major layout makes the GEMMs' long dimension (S P) contiguous. Against the
 point-major layout, OpenBLAS ran the forward and dA products 6-34 % faster at widths 20 and 100;
 the dW product went from 28 % slower (width 20, float32) to 24 % faster (width 100, float64).
@@ -77,11 +83,14 @@ def init_weight(init, fan_in, fan_out, rng):
 class _Streams:
     """Which Taylor streams a derivative request needs, and where each requested key lives.
 
-    Stream 0 is u; streams 1..n1 are d/dx_i for i in `firsts`; streams 1+n1.. are the
-    second derivatives of `pairs` (indices into `firsts`, p <= q).
+    Stream 0 is u; streams 1..n1 are d/dx_i for i in `firsts`, the n_nl that a second
+    derivative needs first; streams 1+n1.. are the second derivatives of `pairs` (indices into
+    `firsts`, p <= q). The last n_leaf = S - 1 - n_nl streams are leaves: no other stream is
+    made from them, so the reverse pass carries them as d_out chains (one when there are no
+    leaves, see ``fastdds.kernels.cpu.mlp.taylor_backward``): R = 1 + n_nl + n_ch streams.
     """
 
-    def __init__(self, derivs, d_in):
+    def __init__(self, derivs, d_in, d_out):
         keys = []
         for d in derivs:
             key = tuple(int(i) for i in (d if isinstance(d, (tuple, list)) else (d,)))
@@ -92,12 +101,17 @@ class _Streams:
             if key:
                 keys.append(key)
         self.keys = tuple(dict.fromkeys([()] + keys))
-        self.firsts = sorted({i for k in keys for i in k})
-        col = {i: k for k, i in enumerate(self.firsts)}
         second = sorted({tuple(sorted(k)) for k in keys if len(k) == 2})
+        fed = sorted({i for k in second for i in k})
+        self.firsts = fed + sorted({k[0] for k in keys if len(k) == 1} - set(fed))
+        col = {i: k for k, i in enumerate(self.firsts)}
         self.pairs = np.array([(col[i], col[j]) for i, j in second], dtype=np.int64).reshape(-1, 2)
         n1 = len(self.firsts)
         self.S = 1 + n1 + len(second)
+        self.n_nl = len(fed)
+        self.n_leaf = self.S - 1 - self.n_nl
+        self.n_ch = d_out if self.n_leaf else 0
+        self.R = 1 + self.n_nl + self.n_ch
         self.index = {(): 0}
         for key in keys:
             self.index[key] = 1 + col[key[0]] if len(key) == 1 else 1 + n1 + second.index(tuple(sorted(key)))
@@ -108,8 +122,9 @@ class _Workspace:
     the padding points get zero gradients; C is 1 or a multiple of LANES): per layer its input
     streams `a` (C, fan_in, S, P), its GEMM output `z` (C, fan_out, S, P) and the activation
     derivatives `s` (C, width, 3, P) when `keep` (for tanh only a (1, 3, BLOCK) scratch per
-    worker: its kernels rebuild them from a'), plus each worker's gradients of one chunk for
-    the reverse pass. Without `keep` the hidden layers hold one chunk per worker, reused chunk
+    worker: its kernels rebuild them from a'), plus for the reverse pass dL/d(output) `dout`
+    (C, d_out, R, P) and the leaves' chain coefficients `coef` (C, n_leaf, n_ch, P), and
+    each worker's gradients `g` and folded leaves `leaves` of one chunk. Without `keep` the hidden layers hold one chunk per worker, reused chunk
     after chunk.
 
     Chunk c belongs to lane c % LANES, and `workers` threads share the lanes. A lane runs its
@@ -135,8 +150,11 @@ class _Workspace:
         full = keep and not tanh  # tanh rebuilds s1, s2, s3 from the kept a' block by block
         self.s = [np.empty((C, w, 3, P) if full else (self.workers, 1, 3, min(P, BLOCK)), dtype=dtype)
                   for w in sizes[1:-1]]
-        self.g = np.empty((self.workers, 2, max(sizes[1:]), S, P) if keep else 0, dtype=dtype)
-        self.dout = np.zeros((C, sizes[-1], S, P), dtype=dtype) if keep else None
+        R, n_ch, n_leaf = streams.R, streams.n_ch, streams.n_leaf
+        self.g = np.empty((self.workers, 2, max(sizes[1:]), R, P) if keep else 0, dtype=dtype)
+        self.dout = np.zeros((C, sizes[-1], R, P) if keep else 0, dtype=dtype)
+        self.coef = np.zeros((C, n_leaf, n_ch, P) if keep else 0, dtype=dtype)
+        self.leaves = np.empty((self.workers, max(sizes[:-1]), n_ch, P) if keep else 0, dtype=dtype)
         self.db = np.empty((self.workers, max(sizes)), dtype=dtype)
 
     def chunk(self, x, c, w):
@@ -283,7 +301,7 @@ class MLP:
         key = tuple(tuple(d) if isinstance(d, (tuple, list)) else d for d in derivs)
         spec = self._spec_cache.get(key)
         if spec is None:
-            spec = self._spec_cache[key] = _Streams(key, self.sizes[0])
+            spec = self._spec_cache[key] = _Streams(key, self.sizes[0], self.sizes[-1])
         return spec
 
     def _workspace(self, N, spec, keep):
@@ -368,9 +386,11 @@ class MLP:
         if self._tape is None:
             raise RuntimeError("backward needs a preceding forward(X, derivs, keep=True)")
         ws, spec, N = self._tape
-        S, L = spec.S, len(self.sizes) - 1
-        dout_chunks = ws.dout
-        dout_chunks[...] = 0
+        R, L, nr = spec.R, len(self.sizes) - 1, 1 + spec.n_nl
+        ws.dout[...] = 0
+        ws.coef[...] = 0
+        for o in range(spec.n_ch):
+            ws.dout[:, o, nr + o] = 1.0  # chain o starts as d(output o)
         for key, v in dout.items():
             key = tuple(key)
             if key not in spec.index:
@@ -379,28 +399,36 @@ class MLP:
             if v.shape != (N, self.sizes[-1]):
                 raise ValueError(f"dout[{key}] has shape {v.shape}; expected ({N}, {self.sizes[-1]})")
             check_finite(f"dout[{key}]", v)
-            dout_chunks[:, :, spec.index[key]] += ws.to_chunks(v)
-        k = backend.kernels("mlp", like=dout_chunks)
+            i = spec.index[key]
+            if i < nr:
+                ws.dout[:, :, i] += ws.to_chunks(v)
+            else:
+                ws.coef[:, i - nr] += ws.to_chunks(v)
+        k = backend.kernels("mlp", like=ws.dout)
         lane_grads = [[np.zeros_like(p) for p in self.params] for _ in range(ws.lanes)]
-        SP = S * ws.P
+        P = ws.P
 
         def run(w):
             for c in ws.chunks(w):  # the chunk's gradients stay in cache through all layers
-                grads, g = lane_grads[c % ws.lanes], dout_chunks[c]
+                grads, g, coef = lane_grads[c % ws.lanes], ws.dout[c], ws.coef[c]
                 for l in range(L - 1, -1, -1):
                     fan_in, fan_out = self.sizes[l], self.sizes[l + 1]
-                    g2 = g.reshape(fan_out, SP)
-                    grads[2 * l] += ws.chunk(ws.a[l], c, w).reshape(fan_in, SP) @ g2.T
+                    a = ws.chunk(ws.a[l], c, w)
+                    grads[2 * l] += a[:, :nr].reshape(fan_in, nr * P) @ g[:, :nr].reshape(fan_out, nr * P).T
+                    if spec.n_ch:
+                        leaves = ws.leaves[w, :fan_in]
+                        k.combine_leaves(a, coef, leaves)
+                        grads[2 * l] += leaves.reshape(fan_in, -1) @ g[:, nr:].reshape(fan_out, -1).T
                     if l > 0:
                         gp = ws.g[w, (L - l) % 2, :fan_in]
-                        W = self.params[2 * l]
+                        W, g2 = self.params[2 * l], g.reshape(fan_out, R * P)
                         if fan_out == 1:  # an outer product: broadcasting beats a K = 1 matmul
-                            np.multiply(W, g2, out=gp.reshape(fan_in, SP))
+                            np.multiply(W, g2, out=gp.reshape(fan_in, R * P))
                         else:
-                            np.matmul(W, g2, out=gp.reshape(fan_in, SP))
+                            np.matmul(W, g2, out=gp.reshape(fan_in, R * P))
                         db = ws.db[w, :fan_in]
-                        k.taylor_backward(self.activation.code, spec.pairs, ws.chunk(ws.z[l - 1], c, w),
-                                          ws.chunk(ws.a[l], c, w), ws.chunk(ws.s[l - 1], c, w), gp, db)
+                        k.taylor_backward(self.activation.code, spec.pairs, ws.chunk(ws.z[l - 1], c, w), a,
+                                          ws.chunk(ws.s[l - 1], c, w), coef, gp, db)
                         grads[2 * l - 1] += db
                         g = gp
 
@@ -409,7 +437,7 @@ class MLP:
         for other in lane_grads[1:]:
             for g, o in zip(grads, other):
                 g += o
-        grads[-1] += dout_chunks[:, :, 0].sum(axis=(0, 2))
+        grads[-1] += ws.dout[:, :, 0].sum(axis=(0, 2))
         return grads
 
     def __call__(self, X):

@@ -7,7 +7,9 @@ feature h holds its S streams over the N points, so the matrix products of all s
 one GEMM (H_out, H_in) @ (H_in, S N) done by the caller, and these kernels do the
 element-wise part, feature by feature:
 
-    forward                                   reverse (g = dL/da', overwritten by dL/dz)
+    forward                                   reverse (g = dL/da', overwritten by dL/dz;
+                                              for the leaves, from the chains: see
+                                              `taylor_backward`)
     a'   = sigma(z + b)                       g_z  = g s1 + sum_k g_k s2 z_k
                                                      + sum_m g_m (s3 z_p z_q + s2 z_m)
     a'_k = s1 z_k                             g_zk = g_k s1 + sum_{m=(k,q)} g_m s2 z_q
@@ -102,8 +104,17 @@ def _forward_feature(code, alpha, z, bh, pairs, a, s):
 
 
 @nb.njit(cache=True, nogil=True)
-def taylor_backward(code, pairs, z, a, s, g, db):
-    """Reverse of `taylor_forward`: turn dL/da' into dL/dz in place, and the bias gradient.
+def taylor_backward(code, pairs, z, a, s, c, g, db):
+    """Reverse of `taylor_forward` on the reverse streams: turn dL/da' into dL/dz in place, and
+    the bias gradient.
+
+    The reverse pass carries R = 1 + n_nl + n_ch streams, not S: the value, the n_nl first
+    streams that feed a second one (they come first among the firsts, so every index in
+    `pairs` is below n_nl) and n_ch chains v_o. The other n_leaf = S - 1 - n_nl streams
+    (first streams that feed nothing, then the second streams) are leaves: nothing but the
+    linear chain W diag(s1) carries their gradients, so dL/da'_j = sum_o c[j, o] v_o and
+    dL/dz_j = sum_o c[j, o] s1 v_o; each chain turns into s1 v_o and the leaves need no
+    product of their own.
 
     Parameters
     ----------
@@ -118,14 +129,17 @@ def taylor_backward(code, pairs, z, a, s, g, db):
     s : ndarray, shape (H, 3, N), C-contiguous
         The forward's kept sigma', sigma'', sigma'''; for tanh a scratch as in the forward,
         filled here from a'[:, 0].
-    g : ndarray, shape (H, S, N), C-contiguous, overwritten
-        In: gradients with respect to the output streams a'. Out: with respect to z.
+    c : ndarray, shape (n_leaf, n_ch, N)
+        Each leaf's coefficients on the chains.
+    g : ndarray, shape (H, R, N), C-contiguous, overwritten
+        In: gradients with respect to the reverse streams of a'. Out: with respect to z.
     db : ndarray, shape (H,), written
         dL/db = sum over the points of dL/dz[:, 0].
     """
-    H = g.shape[0]
+    H, R, N = g.shape
+    leaf = np.empty((c.shape[0], min(N, BLOCK)), dtype=g.dtype)
     for h in range(H):
-        db[h] = _backward_feature(code, pairs, z[h], a[h, 0], s[h if s.shape[0] == H else 0], g[h])
+        db[h] = _backward_feature(code, pairs, z[h], a[h, 0], s[h if s.shape[0] == H else 0], c, g[h], leaf)
 
 
 @nb.njit(cache=True, fastmath={"reassoc"})
@@ -138,12 +152,14 @@ def _sum64(x):
 
 
 @nb.njit(cache=True)
-def _backward_feature(code, pairs, z, t, s, g):
-    """`taylor_backward` of one feature (z, g of shape (S, N), t = a'[h, 0], s of shape (3, R));
-    returns the sum over the points of the new g[0]."""
-    S, N = g.shape
-    n2 = pairs.shape[0]
-    n1 = S - 1 - n2
+def _backward_feature(code, pairs, z, t, s, c, g, leaf):
+    """`taylor_backward` of one feature (z of shape (S, N), g of shape (R, N), t = a'[h, 0],
+    s of shape (3, R'), `leaf` a (n_leaf, BLOCK) scratch); returns the sum over the points of
+    the new g[0]."""
+    S, N = z.shape
+    n_leaf, n_ch, n2 = c.shape[0], c.shape[1], pairs.shape[0]
+    n_nl = g.shape[0] - 1 - n_ch
+    n_lf = n_leaf - n2  # leaf first streams
     total = 0.0
     for lo in range(0, N, BLOCK):
         hi = min(N, lo + BLOCK)
@@ -155,40 +171,74 @@ def _backward_feature(code, pairs, z, t, s, g):
             tb = t[lo:hi]
             for i in range(hi - lo):
                 s1[i], s2[i], s3[i] = _tanh_derivs(tb[i])
+        for j in range(n_leaf):  # dL/da' of the leaves, from the chains
+            gj = leaf[j, :hi - lo]
+            gj[:] = 0.0
+            for o in range(n_ch):
+                cj = c[j, o, lo:hi]
+                v = g[1 + n_nl + o, lo:hi]
+                for i in range(hi - lo):
+                    gj[i] += cj[i] * v[i]
         g0 = g[0, lo:hi]
         for i in range(hi - lo):
             g0[i] *= s1[i]
-        for k in range(n1):
-            gk = g[1 + k, lo:hi]
+        for k in range(n_nl + n_lf):
+            gk = g[1 + k, lo:hi] if k < n_nl else leaf[k - n_nl, :hi - lo]
             zk = z[1 + k, lo:hi]
             for i in range(hi - lo):
                 g0[i] += gk[i] * s2[i] * zk[i]
         for m in range(n2):
-            gm = g[1 + n1 + m, lo:hi]
+            gm = leaf[n_lf + m, :hi - lo]
             zp = z[1 + pairs[m, 0], lo:hi]
             zq = z[1 + pairs[m, 1], lo:hi]
-            zm = z[1 + n1 + m, lo:hi]
+            zm = z[S - n2 + m, lo:hi]
             for i in range(hi - lo):
                 g0[i] += gm[i] * (s3[i] * zp[i] * zq[i] + s2[i] * zm[i])
         total += _sum64(g0)
-        for k in range(n1):
+        for k in range(n_nl):
             gk = g[1 + k, lo:hi]
             for i in range(hi - lo):
                 gk[i] *= s1[i]
         for m in range(n2):
             p = pairs[m, 0]
             q = pairs[m, 1]
-            gm = g[1 + n1 + m, lo:hi]
+            gm = leaf[n_lf + m, :hi - lo]
             gp = g[1 + p, lo:hi]
             gq = g[1 + q, lo:hi]
             zp = z[1 + p, lo:hi]
             zq = z[1 + q, lo:hi]
             for i in range(hi - lo):
-                c = gm[i] * s2[i]
-                gp[i] += c * zq[i]
-                gq[i] += c * zp[i]
-        for m in range(n2):
-            gm = g[1 + n1 + m, lo:hi]
+                cm = gm[i] * s2[i]
+                gp[i] += cm * zq[i]
+                gq[i] += cm * zp[i]
+        for o in range(n_ch):
+            v = g[1 + n_nl + o, lo:hi]
             for i in range(hi - lo):
-                gm[i] *= s1[i]
+                v[i] *= s1[i]
     return total
+
+
+@nb.njit(cache=True, nogil=True)
+def combine_leaves(a, c, out):
+    """A layer's input leaf streams folded onto the chains, for the weight gradient:
+    out[:, o] = sum_j c[j, o] a[:, S - n_leaf + j].
+
+    Parameters
+    ----------
+    a : ndarray, shape (H, S, N), C-contiguous
+        A layer's input streams (the leaves are the last n_leaf).
+    c : ndarray, shape (n_leaf, n_ch, N)
+        As in `taylor_backward`.
+    out : ndarray, shape (H, n_ch, N), C-contiguous, written
+    """
+    H, S, N = a.shape
+    n_leaf, n_ch = c.shape[0], c.shape[1]
+    for h in range(H):
+        for o in range(n_ch):
+            acc = out[h, o]
+            acc[:] = 0.0
+            for j in range(n_leaf):
+                aj = a[h, S - n_leaf + j]
+                cj = c[j, o]
+                for i in range(N):
+                    acc[i] += cj[i] * aj[i]
