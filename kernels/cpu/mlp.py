@@ -173,8 +173,11 @@ def _backward_feature(code, pairs, z, t, s, c, g, leaf):
                 s1[i], s2[i], s3[i] = _tanh_derivs(tb[i])
         for j in range(n_leaf):  # dL/da' of the leaves, from the chains
             gj = leaf[j, :hi - lo]
-            gj[:] = 0.0
-            for o in range(n_ch):
+            cj = c[j, 0, lo:hi]
+            v = g[1 + n_nl, lo:hi]
+            for i in range(hi - lo):
+                gj[i] = cj[i] * v[i]
+            for o in range(1, n_ch):
                 cj = c[j, o, lo:hi]
                 v = g[1 + n_nl + o, lo:hi]
                 for i in range(hi - lo):
@@ -182,11 +185,16 @@ def _backward_feature(code, pairs, z, t, s, c, g, leaf):
         g0 = g[0, lo:hi]
         for i in range(hi - lo):
             g0[i] *= s1[i]
-        for k in range(n_nl + n_lf):
-            gk = g[1 + k, lo:hi] if k < n_nl else leaf[k - n_nl, :hi - lo]
+        for k in range(n_nl):
+            gk = g[1 + k, lo:hi]
             zk = z[1 + k, lo:hi]
             for i in range(hi - lo):
                 g0[i] += gk[i] * s2[i] * zk[i]
+        for j in range(n_lf):
+            gj = leaf[j, :hi - lo]
+            zj = z[1 + n_nl + j, lo:hi]
+            for i in range(hi - lo):
+                g0[i] += gj[i] * s2[i] * zj[i]
         for m in range(n2):
             gm = leaf[n_lf + m, :hi - lo]
             zp = z[1 + pairs[m, 0], lo:hi]
