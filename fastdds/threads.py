@@ -9,12 +9,15 @@ threadpoolctl, restored on exit). The worker count follows Numba's thread count
 """
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 import numba
 from threadpoolctl import ThreadpoolController
 
-_state = {"pool": None, "controller": None}
+_state = {"pool": None, "controller": None, "limiter": None, "users": 0}
+_lock = threading.Lock()
 
 
 def num_workers(limit):
@@ -23,10 +26,31 @@ def num_workers(limit):
 
 
 def _reset_after_fork():
-    _state["pool"] = None  # the child has none of the parent's threads
+    global _lock
+    _state.update(pool=None, users=0)  # the child has none of the parent's threads
+    _lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+@contextmanager
+def _one_blas_thread():
+    """BLAS on one thread while any caller is inside; the first in sets it, the last out restores
+    it (callers from several user threads would otherwise restore each other's settings)."""
+    with _lock:
+        if _state["users"] == 0:
+            if _state["controller"] is None:
+                _state["controller"] = ThreadpoolController()
+            _state["limiter"] = _state["controller"].limit(limits=1, user_api="blas")
+        _state["users"] += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _state["users"] -= 1
+            if _state["users"] == 0:
+                _state["limiter"].restore_original_limits()
 
 
 def run_workers(work, n):
@@ -44,14 +68,14 @@ def run_workers(work, n):
     if n == 1:
         work(0)
         return
-    if _state["controller"] is None:
-        _state["controller"] = ThreadpoolController()
-    if _state["pool"] is None or _state["pool"]._max_workers < n - 1:
-        if _state["pool"] is not None:
-            _state["pool"].shutdown(wait=False)
-        _state["pool"] = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="fastdds")
-    with _state["controller"].limit(limits=1, user_api="blas"):
-        futures = [_state["pool"].submit(work, w) for w in range(1, n)]
+    with _lock:
+        if _state["pool"] is None or _state["pool"]._max_workers < n - 1:
+            if _state["pool"] is not None:
+                _state["pool"].shutdown(wait=False)
+            _state["pool"] = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="fastdds")
+        pool = _state["pool"]
+    with _one_blas_thread():
+        futures = [pool.submit(work, w) for w in range(1, n)]
         try:
             work(0)
         finally:

@@ -35,6 +35,12 @@ def kink_margin(net, X):
     return margin
 
 
+def blas_threads(paths=None):
+    """Thread count of each BLAS library loaded so far (or of those in `paths`), by path."""
+    return {p["filepath"]: p["num_threads"] for p in threadpool_info()
+            if p["user_api"] == "blas" and (paths is None or p["filepath"] in paths)}
+
+
 def make_net(sizes, act, seed=3):
     net = MLP(sizes, act, seed=seed)
     rng = np.random.default_rng(seed + 1)
@@ -364,7 +370,7 @@ def test_threads_change_nothing(monkeypatch):
     BLAS gets its thread count back afterwards."""
     X = points(50, 2)
     monkeypatch.setattr(mlp, "CHUNK_BYTES", 4 * 6 * 8 * 7)
-    blas_before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    blas_before = blas_threads()
     results = []
     previous = numba.get_num_threads()
     try:
@@ -382,4 +388,28 @@ def test_threads_change_nothing(monkeypatch):
     assert all(np.array_equal(out1[k], out2[k]) for k in out1)
     assert all(np.array_equal(a, b) for a, b in zip(g1, g2))
     assert np.array_equal(u1, u2)
-    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == blas_before
+    assert blas_threads(blas_before) == blas_before
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads (2 cores)")
+def test_networks_used_from_several_threads(monkeypatch):
+    """Two user threads stepping their own networks at once get what each gets alone, and BLAS
+    gets its thread count back when both are done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(mlp, "CHUNK_BYTES", 4 * 6 * 8 * 7)
+    X = points(50, 2)
+    blas_before = blas_threads()
+
+    def grads(seed, repeats=20):
+        net = make_net([2, 6, 6, 1], "tanh", seed=seed)
+        for _ in range(repeats):
+            out = net.forward(X, ((0,), (1,), (0, 0)))
+            g = net.backward({k: np.ones_like(v) for k, v in out.items()})
+        return g
+
+    alone = [grads(seed, 1) for seed in (3, 4)]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(grads, (3, 4)))
+    assert all(np.array_equal(a, b) for ga, gb in zip(alone, together) for a, b in zip(ga, gb))
+    assert blas_threads(blas_before) == blas_before
