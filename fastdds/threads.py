@@ -1,8 +1,8 @@
 """Running independent pieces of CPU work on several threads, each with single-threaded BLAS.
 
-Small matrix products (a 20- or 100-wide layer over a chunk of points) run 1.5-2x faster per core
-on one BLAS thread each than as one product split by a multi-threaded BLAS, and the compiled
-element-wise kernels between them then run in parallel too. `run_workers` gives each worker
+Small matrix products (a 20-wide layer over a chunk of points) ran 1.5-4x faster per core on one
+BLAS thread each than as one product split over 2 OpenBLAS threads (100-wide ones about 1.2x),
+and the compiled element-wise kernels between them then run in parallel too. `run_workers` gives each worker
 thread its share, with the BLAS libraries held to one thread for the duration (through
 threadpoolctl, restored on exit). The worker count follows Numba's thread count
 (``numba.set_num_threads`` or $NUMBA_NUM_THREADS), so one setting governs all CPU parallelism.

@@ -26,7 +26,7 @@ Buffers are allocated once per (number of points, derivative set) and reused. Th
 shared among Numba's thread count of threads (``fastdds.threads``), each running
 single-threaded BLAS; the results do not depend on the thread count. On 2 cores, at 10,000
 points, the threads made a Burgers PINN step about 1.3x faster than one chunk loop over
-2-thread BLAS, and the leaf chain a further 1.05-1.25x.
+2-thread BLAS, and the leaf chain a further 1.03-1.28x.
 The feature-major layout makes the GEMMs' long dimension (S P) contiguous. Against the
 point-major layout, OpenBLAS ran the forward and dA products 6-34 % faster at widths 20 and 100;
 the dW product went from 28 % slower (width 20, float32) to 24 % faster (width 100, float64).
@@ -86,8 +86,8 @@ class _Streams:
     Stream 0 is u; streams 1..n1 are d/dx_i for i in `firsts`, the n_nl that a second
     derivative needs first; streams 1+n1.. are the second derivatives of `pairs` (indices into
     `firsts`, p <= q). The last n_leaf = S - 1 - n_nl streams are leaves: no other stream is
-    made from them, so the reverse pass carries them as d_out chains (one when there are no
-    leaves, see ``fastdds.kernels.cpu.mlp.taylor_backward``): R = 1 + n_nl + n_ch streams.
+    made from them, so the reverse pass carries them as n_ch = d_out chains (none when there are
+    no leaves; see ``fastdds.kernels.cpu.mlp.taylor_backward``): R = 1 + n_nl + n_ch streams.
     """
 
     def __init__(self, derivs, d_in, d_out):
@@ -124,8 +124,8 @@ class _Workspace:
     derivatives `s` (C, width, 3, P) when `keep` (for tanh only a (1, 3, BLOCK) scratch per
     worker: its kernels rebuild them from a'), plus for the reverse pass dL/d(output) `dout`
     (C, d_out, R, P) and the leaves' chain coefficients `coef` (C, n_leaf, n_ch, P), and
-    each worker's gradients `g` and folded leaves `leaves` of one chunk. Without `keep` the hidden layers hold one chunk per worker, reused chunk
-    after chunk.
+    each worker's gradients `g` and folded leaves `leaves` of one chunk. Without `keep` the
+    hidden layers hold one chunk per worker, reused chunk after chunk.
 
     Chunk c belongs to lane c % LANES, and `workers` threads share the lanes. A lane runs its
     chunks in order and sums its own gradients, and the lanes are summed in order, so results
