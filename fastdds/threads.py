@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numba
 from threadpoolctl import ThreadpoolController
 
-_state = {"pool": None, "controller": None, "limiter": None, "users": 0}
+_state = {"pool": None, "pool_size": 0, "controller": None, "limiter": None, "users": 0}
 _lock = threading.Lock()
 
 
@@ -27,7 +27,7 @@ def num_workers(limit):
 
 def _reset_after_fork():
     global _lock
-    _state.update(pool=None, users=0)  # the child has none of the parent's threads
+    _state.update(pool=None, pool_size=0, users=0)  # the child has none of the parent's threads
     _lock = threading.Lock()
 
 
@@ -69,10 +69,11 @@ def run_workers(work, n):
         work(0)
         return
     with _lock:
-        if _state["pool"] is None or _state["pool"]._max_workers < n - 1:
+        if _state["pool_size"] < n - 1:
             if _state["pool"] is not None:
                 _state["pool"].shutdown(wait=False)
             _state["pool"] = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="fastdds")
+            _state["pool_size"] = n - 1
         pool = _state["pool"]
     with _one_blas_thread():
         futures = [pool.submit(work, w) for w in range(1, n)]

@@ -53,7 +53,7 @@ INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 _MAX_WORKSPACES = 8
 CHUNK_BYTES = 1 << 20  # one layer's streams of one chunk of points: about L2
 LANES = 4  # chunk c belongs to lane c % LANES; lanes sum their gradients apart, then in order
-MIN_CHUNK_POINTS = 256
+MIN_CHUNK_POINTS = 256  # below LANES * 256 points one chunk, on one thread
 
 
 def init_weight(init, fan_in, fan_out, rng):
