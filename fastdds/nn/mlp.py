@@ -126,9 +126,9 @@ class _Workspace:
     derivatives `s` (C, width, 3, P) when `keep` (for tanh only a (1, 3, BLOCK) scratch per
     worker: its kernels rebuild them from a'), plus for the reverse pass dL/d(output) `dout`
     (C, d_out, R, P) and the leaves' chain coefficients `coef` (C, n_leaf, n_ch, P), and
-    each worker's gradients `g` and folded leaves `leaves` of one chunk and a weight-gradient
-    scratch `dw`. Without `keep` the
-    hidden layers hold one chunk per worker, reused chunk after chunk.
+    each worker's gradients `g`, folded leaves `leaves` of one chunk and weight-gradient
+    scratch `dw`. Without `keep` the hidden layers hold one chunk per worker, reused chunk
+    after chunk.
 
     Chunk c belongs to lane c % LANES, and `workers` threads share the lanes. A lane runs its
     chunks in order and sums its own gradients, and the lanes are summed in order, so results
@@ -159,7 +159,7 @@ class _Workspace:
         self.coef = np.zeros((C, n_leaf, n_ch, P) if keep else 0, dtype=dtype)
         self.leaves = np.empty((self.workers, max(sizes[:-1]), n_ch, P) if keep else 0, dtype=dtype)
         self.db = np.empty((self.workers, max(sizes)), dtype=dtype)
-        self.dw = np.empty((self.workers, max(a * b for a, b in zip(sizes, sizes[1:]))), dtype=dtype)
+        self.dw = np.empty((self.workers, max(i * o for i, o in zip(sizes, sizes[1:]))) if keep else 0, dtype=dtype)
 
     def chunk(self, x, c, w):
         """Chunk c of a per-layer array, run by worker w: x[c] if x holds every chunk, else
