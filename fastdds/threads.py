@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import numba
-from threadpoolctl import ThreadpoolController
+import scipy.linalg.cython_blas  # noqa: F401  SciPy's BLAS (compiled kernels call it) loaded before
+from threadpoolctl import ThreadpoolController  # the controller takes stock of the BLAS libraries
 
 _state = {"pool": None, "pool_size": 0, "controller": None, "limiter": None, "users": 0}
 _lock = threading.Lock()

@@ -349,8 +349,8 @@ def test_chunks_of_points_change_nothing(act, monkeypatch):
     X = points(50, 2)
     derivs = ((0,), (1,), (0, 0))
     results = []
-    for chunk_bytes in (1 << 20, 4 * 6 * 8 * 7):
-        monkeypatch.setattr(mlp, "CHUNK_BYTES", chunk_bytes)
+    for chunk_points in (1000, 7):
+        monkeypatch.setattr(mlp, "CHUNK_POINTS", chunk_points)
         net = make_net([2, 6, 6, 1], act)
         out = net.forward(X, derivs)
         rng = np.random.default_rng(3)
@@ -369,7 +369,7 @@ def test_threads_change_nothing(monkeypatch):
     """The chunks run on 2 threads give bit-for-bit the streams and gradients of 1 thread, and
     BLAS gets its thread count back afterwards."""
     X = points(50, 2)
-    monkeypatch.setattr(mlp, "CHUNK_BYTES", 4 * 6 * 8 * 7)
+    monkeypatch.setattr(mlp, "CHUNK_POINTS", 7)
     blas_before = blas_threads()
     results = []
     previous = numba.get_num_threads()
@@ -397,7 +397,7 @@ def test_networks_used_from_several_threads(monkeypatch):
     gets its thread count back when both are done."""
     from concurrent.futures import ThreadPoolExecutor
 
-    monkeypatch.setattr(mlp, "CHUNK_BYTES", 4 * 6 * 8 * 7)
+    monkeypatch.setattr(mlp, "CHUNK_POINTS", 7)
     X = points(50, 2)
     blas_before = blas_threads()
 

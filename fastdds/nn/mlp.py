@@ -3,10 +3,10 @@
 Hidden layers are z = W^T a + b, a' = sigma(z); the output layer is linear. Beside the value u
 the forward pass carries the first and second input derivatives a PINN residual needs, as
 stacked streams (value, d/dx_i, d^2/dx_i dx_j). The points go through the network in chunks
-of P (about 1 MB of streams per layer, so a chunk stays in cache from layer to layer); a
-layer's streams of one chunk are one feature-major array of shape (width, S, P), so that a
-layer is ONE matrix product (fan_out, fan_in) @ (fan_in, S P) followed by one fused
-element-wise kernel (``fastdds.kernels.cpu.mlp``):
+of at most CHUNK_POINTS, so that a chunk stays in cache from layer to layer; a layer's streams
+of one chunk are one feature-major array of shape (width, S, P), so that a layer is ONE matrix
+product (fan_out, fan_in) @ (fan_in, S P) followed by one fused element-wise kernel
+(``fastdds.kernels.cpu.mlp``):
 
     forward                                  backward (g = dL/d stream)
     z   = W^T a + b,  z_i = W^T a_i,  z_ij = W^T a_ij    dW = [a a_i a_ij] [g_z g_zi g_zij]^T
@@ -20,14 +20,16 @@ with s_d = sigma^(d)(z), and at the input a = X^T, a_i = e_i, a_ij = 0. No autod
 is involved. Streams that feed no other (u_t and u_xx of Burgers) are leaves: in the reverse
 pass their gradients all ride on one chain per output, v = du/da (``taylor_backward``), so
 the dW and dA products run over R = 1 + (firsts a second derivative needs) + d_out streams
-instead of S (3 instead of 4 for Burgers). The dW product of narrow layers runs in pieces
-(``fastdds.nn.products``: BLAS 2.5x (f32) and 2x (f64) faster at width 20).
+instead of S (3 instead of 4 for Burgers).
 
 Buffers are allocated once per (number of points, derivative set) and reused. The chunks are
 shared among Numba's thread count of threads (``fastdds.threads``), each running
-single-threaded BLAS; the results do not depend on the thread count. On 2 cores, at 10,000
-points, the threads made a Burgers PINN step about 1.3x faster than one chunk loop over
-2-thread BLAS, and the leaf chain a further 1.03-1.28x.
+single-threaded BLAS; the results do not depend on the thread count. Each worker runs all its
+chunks, products and kernels, in ONE compiled call that holds no GIL (``forward_pass``,
+``backward_pass``). With a Python loop over chunks and layers instead, the calls cost about
+0.35 ms a chunk under the GIL, which the two threads took turns at, and chunks had to be large
+(1 MB of streams a layer) to amortise them; chunks of 512 points now fit in L2 (width-20
+float32 step on 2 cores: 13.0 to 9.6 ms).
 The feature-major layout makes the GEMMs' long dimension (S P) contiguous. Against the
 point-major layout, OpenBLAS ran the forward and dA products 6-34 % faster at widths 20 and 100;
 the dW product went from 28 % slower (width 20, float32) to 24 % faster (width 100, float64).
@@ -49,11 +51,10 @@ from ..layers import Layer
 from ..operators import Dense
 from ..threads import num_workers, run_workers
 from ..validation import check_finite
-from . import products
 
 INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 _MAX_WORKSPACES = 8
-CHUNK_BYTES = 1 << 20  # one layer's streams of one chunk of points: about L2
+CHUNK_POINTS = 512  # points of a chunk, at most
 LANES = 4  # chunk c belongs to lane c % LANES; lanes sum their gradients apart, then in order
 MIN_CHUNK_POINTS = 256  # below LANES * 256 points one chunk, on one thread
 
@@ -124,11 +125,11 @@ class _Workspace:
     the padding points get zero gradients; C is 1 or a multiple of LANES): per layer its input
     streams `a` (C, fan_in, S, P), its GEMM output `z` (C, fan_out, S, P) and the activation
     derivatives `s` (C, width, 3, P) when `keep` (for tanh only a (1, 3, BLOCK) scratch per
-    worker: its kernels rebuild them from a'), plus for the reverse pass dL/d(output) `dout`
-    (C, d_out, R, P) and the leaves' chain coefficients `coef` (C, n_leaf, n_ch, P), and
-    each worker's gradients `g`, folded leaves `leaves` of one chunk and weight-gradient
-    scratch `dw`. Without `keep` the hidden layers hold one chunk per worker, reused chunk
-    after chunk.
+    worker: its kernels rebuild them from a'; the output layer's `s` is empty), plus for the
+    reverse pass dL/d(output) `dout` (C, d_out, R, P), the leaves' chain coefficients `coef`
+    (C, n_leaf, n_ch, P), each worker's gradient streams `g` and folded leaves `leaves` of one
+    chunk, and each lane's parameter gradients `grads` (lanes, nparams). Without `keep` the
+    hidden layers hold one chunk per worker, reused chunk after chunk.
 
     Chunk c belongs to lane c % LANES, and `workers` threads share the lanes. A lane runs its
     chunks in order and sums its own gradients, and the lanes are summed in order, so results
@@ -136,8 +137,7 @@ class _Workspace:
 
     def __init__(self, sizes, dtype, N, streams, keep, tanh):
         S = streams.S
-        per_point = S * max(sizes) * np.dtype(dtype).itemsize
-        C = max(-(-N // max(1, CHUNK_BYTES // per_point)), min(LANES, N // MIN_CHUNK_POINTS))
+        C = max(-(-N // CHUNK_POINTS), min(LANES, N // MIN_CHUNK_POINTS))
         C = 1 if C == 1 else -(-C // LANES) * LANES
         P = -(-N // C)
         self.S, self.N, self.C, self.P = S, N, C, P
@@ -152,23 +152,21 @@ class _Workspace:
         self.z.append(np.empty((C, sizes[-1], S, P), dtype=dtype))
         full = keep and not tanh  # tanh rebuilds s1, s2, s3 from the kept a' block by block
         self.s = [np.empty((C, w, 3, P) if full else (self.workers, 1, 3, min(P, BLOCK)), dtype=dtype)
-                  for w in sizes[1:-1]]
+                  for w in sizes[1:-1]] + [np.empty((0, 0, 0, 0), dtype=dtype)]
         R, n_ch, n_leaf = streams.R, streams.n_ch, streams.n_leaf
         self.g = np.empty((self.workers, 2, max(sizes[1:]), R, P) if keep else 0, dtype=dtype)
         self.dout = np.zeros((C, sizes[-1], R, P) if keep else 0, dtype=dtype)
         self.coef = np.zeros((C, n_leaf, n_ch, P) if keep else 0, dtype=dtype)
         self.leaves = np.empty((self.workers, max(sizes[:-1]), n_ch, P) if keep else 0, dtype=dtype)
-        self.db = np.empty((self.workers, max(sizes)), dtype=dtype)
-        self.dw = np.empty((self.workers, max(i * o for i, o in zip(sizes, sizes[1:]))) if keep else 0, dtype=dtype)
-
-    def chunk(self, x, c, w):
-        """Chunk c of a per-layer array, run by worker w: x[c] if x holds every chunk, else
-        worker w's own x[w] (the two agree when C == workers: then worker w runs chunk w)."""
-        return x[c] if x.shape[0] == self.C else x[w]
+        nparams = sum(i * o + o for i, o in zip(sizes, sizes[1:]))
+        self.grads = np.empty((self.lanes, nparams) if keep else (0, 0), dtype=dtype)
+        self._chunks = [np.array([c for lane in range(w, self.lanes, self.workers)
+                                  for c in range(lane, C, self.lanes)], dtype=np.int64)
+                        for w in range(self.workers)]
 
     def chunks(self, w):
         """The chunks worker w runs: those of its lanes w, w + workers, ..., lane by lane."""
-        return [c for lane in range(w, self.lanes, self.workers) for c in range(lane, self.C, self.lanes)]
+        return self._chunks[w]
 
     def to_chunks(self, v):
         """(N, d) -> (C, d, P): the points of v in chunks, the padding set to zero."""
@@ -218,6 +216,7 @@ class MLP:
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             self.params += [init_weight(init, fan_in, fan_out, rng).astype(self.dtype),
                             np.zeros(fan_out, dtype=self.dtype)]
+        self._offsets = np.cumsum([0] + [p.size for p in self.params[:-1]]).astype(np.int64)
         self._spec_cache = {}
         self._workspaces = OrderedDict()
         self._tape = None
@@ -353,20 +352,11 @@ class MLP:
         ws.a[0][:, :, 0] = ws.to_chunks(X)
         k = backend.kernels("mlp", like=X)
         code, alpha = self.activation.code, float(self.activation.alpha)
-        L, SP = len(self.sizes) - 1, S * ws.P
+        weights, biases = tuple(self.params[0::2]), tuple(self.params[1::2])
+        a, z, s = tuple(ws.a), tuple(ws.z), tuple(ws.s)
 
         def run(w):
-            for c in ws.chunks(w):  # every layer of one chunk while its streams are in cache
-                for l in range(L):
-                    W, b = self.params[2 * l], self.params[2 * l + 1]
-                    a, z = ws.chunk(ws.a[l], c, w), ws.chunk(ws.z[l], c, w)
-                    np.matmul(W.T, a.reshape(-1, SP), out=z.reshape(-1, SP))
-                    if l < L - 1:
-                        nxt = ws.chunk(ws.a[l + 1], c, w)
-                        if code == TANH:
-                            k.add_bias(z, b, nxt)
-                            np.tanh(nxt[:, 0], out=nxt[:, 0])
-                        k.taylor_forward(code, alpha, z, b, spec.pairs, nxt, ws.chunk(ws.s[l], c, w))
+            k.forward_pass(code, alpha, weights, biases, spec.pairs, a, z, s, ws.chunks(w), w)
 
         run_workers(run, ws.workers)
         out = ws.z[-1].transpose(2, 0, 3, 1).reshape(S, ws.C * ws.P, -1)[:, :N].copy()
@@ -409,41 +399,19 @@ class MLP:
             else:
                 ws.coef[:, i - nr] += ws.to_chunks(v)
         k = backend.kernels("mlp", like=ws.dout)
-        lane_grads = [[np.zeros_like(p) for p in self.params] for _ in range(ws.lanes)]
-        P = ws.P
+        ws.grads[...] = 0
+        weights = tuple(self.params[0::2])
+        a, z, s = tuple(ws.a), tuple(ws.z), tuple(ws.s)
 
         def run(w):
-            for c in ws.chunks(w):  # the chunk's gradients stay in cache through all layers
-                grads, g, coef = lane_grads[c % ws.lanes], ws.dout[c], ws.coef[c]
-                for l in range(L - 1, -1, -1):
-                    fan_in, fan_out = self.sizes[l], self.sizes[l + 1]
-                    a = ws.chunk(ws.a[l], c, w)
-                    tmp = ws.dw[w, :fan_in * fan_out].reshape(fan_in, fan_out)
-                    products.add_matmul_t(a[:, :nr].reshape(fan_in, nr * P), g[:, :nr].reshape(fan_out, nr * P),
-                                          grads[2 * l], tmp)
-                    if spec.n_ch:
-                        leaves = ws.leaves[w, :fan_in]
-                        k.combine_leaves(a, coef, leaves)
-                        products.add_matmul_t(leaves.reshape(fan_in, -1), g[:, nr:].reshape(fan_out, -1),
-                                              grads[2 * l], tmp)
-                    if l > 0:
-                        gp = ws.g[w, (L - l) % 2, :fan_in]
-                        W, g2 = self.params[2 * l], g.reshape(fan_out, R * P)
-                        if fan_out == 1:  # an outer product: broadcasting beats a K = 1 matmul
-                            np.multiply(W, g2, out=gp.reshape(fan_in, R * P))
-                        else:
-                            np.matmul(W, g2, out=gp.reshape(fan_in, R * P))
-                        db = ws.db[w, :fan_in]
-                        k.taylor_backward(self.activation.code, spec.pairs, ws.chunk(ws.z[l - 1], c, w), a,
-                                          ws.chunk(ws.s[l - 1], c, w), coef, gp, db)
-                        grads[2 * l - 1] += db
-                        g = gp
+            k.backward_pass(self.activation.code, weights, spec.pairs, a, z, s, ws.dout, ws.coef, spec.n_nl,
+                            ws.chunks(w), w, ws.lanes, ws.grads, self._offsets, ws.g, ws.leaves)
 
         run_workers(run, ws.workers)
-        grads = lane_grads[0]
-        for other in lane_grads[1:]:
-            for g, o in zip(grads, other):
-                g += o
+        flat = ws.grads[0].copy()
+        for lane in ws.grads[1:]:
+            flat += lane
+        grads = [flat[o:o + p.size].reshape(p.shape) for o, p in zip(self._offsets, self.params)]
         grads[-1] += ws.dout[:, :, 0].sum(axis=(0, 2))
         return grads
 

@@ -2,12 +2,69 @@
 
 ``act_derivs(code, alpha, z)`` returns (sigma, sigma', sigma'', sigma''') for one scalar;
 every fused kernel inlines it, and `evaluate` maps it over an array.
+
+`tanh` is written out in arithmetic, so that a loop calling it vectorises: libm's scalar tanh,
+which ``math.tanh`` calls, took 4.6 (float32) to 13 (float64) ns a point, NumPy's SIMD ufunc 0.40
+and 1.7, this one 0.31 and 1.15 (AMD EPYC Zen 4, one thread). float64: Cephes' rational for
+|x| < 0.625, else 1 - 2 / (exp(2|x|) + 1) with Cephes' exp; at most 2 ulp from np.tanh.
+float32: the rational of Eigen's fast tanh, at most 5 ulp from the exact tanh (NumPy's: 1.4).
+NaN stays NaN, +-inf gives +-1.
 """
 
 import math
 
 import numba as nb
 import numpy as np
+from numba import types
+from numba.extending import overload
+
+
+def tanh(x):
+    """tanh of a float32 or float64 scalar, in compiled code (see the module docstring)."""
+    return np.tanh(x)
+
+
+def _tanh64(x):
+    ax = abs(x)
+    ax = 22.0 if ax > 22.0 else ax  # tanh(22) == 1 in float64
+    z = ax * ax
+    small = ax + ax * z * (((-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
+                            - 1.61468768441708447952e3)
+                           / (((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z
+                              + 4.84406305325125486048e3))
+    y = 2.0 * ax  # exp(y) = 2^n exp(r), |r| <= ln(2) / 2
+    n = np.floor(1.4426950408889634 * y + 0.5)
+    r = y - n * 6.93145751953125e-1 - n * 1.42860682030941723212e-6
+    rr = r * r
+    px = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr + 9.99999999999999999910e-1)
+    qx = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr + 2.27265548208155028766e-1) * rr + 2.0
+    e = (1.0 + 2.0 * px / (qx - px)) * np.int64((np.int64(n) + 1023) << 52).view(np.float64)
+    t = small if ax < 0.625 else 1.0 - 2.0 / (e + 1.0)
+    return t if x >= 0.0 else -t
+
+
+def _tanh32(x):
+    c = np.float32(7.90531110763549805)  # the rational reaches 1 - 2^-22 there
+    x = c if x > c else (-c if x < -c else x)
+    x2 = x * x
+    p = np.float32(-2.76076847742355e-16)
+    p = p * x2 + np.float32(2.00018790482477e-13)
+    p = p * x2 + np.float32(-8.60467152213735e-11)
+    p = p * x2 + np.float32(5.12229709037114e-08)
+    p = p * x2 + np.float32(1.48572235717979e-05)
+    p = p * x2 + np.float32(6.37261928875436e-04)
+    p = p * x2 + np.float32(4.89352455891786e-03)
+    q = np.float32(1.19825839466702e-06)
+    q = q * x2 + np.float32(1.18534705686654e-04)
+    q = q * x2 + np.float32(2.26843463243900e-03)
+    q = q * x2 + np.float32(4.89352518554385e-03)
+    return x if abs(x) < np.float32(0.0004) else x * p / q
+
+
+# error_model "numpy": no ZeroDivisionError branch, which would keep a loop from vectorising
+@overload(tanh, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
+def _tanh_impl(x):
+    return _tanh32 if x == types.float32 else _tanh64
 
 
 @nb.njit(inline="always", fastmath=False, cache=True)
@@ -24,7 +81,7 @@ def act_derivs(code, alpha, z):
     if code == 0:  # identity
         return z, 1.0, 0.0, 0.0
     if code == 1:  # tanh
-        t = math.tanh(z)
+        t = tanh(z)
         s1 = 1.0 - t * t
         return t, s1, -2.0 * t * s1, s1 * (4.0 * t * t - 2.0 * s1)
     if code == 2:  # sin
@@ -58,7 +115,7 @@ def act_derivs(code, alpha, z):
         return p, q, q * r, q * (r * r - 2.0 * q)
     # 12: lecun_tanh = 1.7159 tanh(0.666 z)
     a, b = 1.7159, 0.666
-    t = math.tanh(b * z)
+    t = tanh(b * z)
     s1 = 1.0 - t * t
     return a * t, a * b * s1, -2.0 * a * b * b * t * s1, a * b * b * b * s1 * (4.0 * t * t - 2.0 * s1)
 

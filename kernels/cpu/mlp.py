@@ -18,18 +18,22 @@ element-wise part, feature by feature:
 
 with s_d = sigma^(d)(z + b). Each feature's points are walked in blocks of BLOCK: the block of
 every stream stays in L1 while the inner loops, over contiguous slices and branch-free,
-vectorise. tanh is special-cased: the caller fills a'[:, 0] with tanh(z[:, 0] + b) (`add_bias`,
-then a SIMD ufunc: a scalar libm tanh costs 15-20 ns, 30x the ufunc) and both kernels take s1,
-s2, s3 from it block by block, so nothing beyond a' and z is kept for the reverse pass.
+vectorise. For tanh both kernels take s1, s2, s3 from t = a'[:, 0] block by block, so nothing
+beyond a' and z is kept for the reverse pass.
+
+`forward_pass` and `backward_pass` run every layer of a worker's chunks of points, matrix
+products included (``blas.gemm``), in one call that holds no GIL: the Python driver calls each
+once per worker, and the workers run in parallel.
 """
 
 import numba as nb
 import numpy as np
 
 from .. import ACTIVATION_CODES
-from .activations import act_derivs
+from .activations import act_derivs, tanh
+from .blas import gemm
 
-BLOCK = 1024
+BLOCK = 512
 TANH = ACTIVATION_CODES["tanh"]
 
 
@@ -40,25 +44,7 @@ def _tanh_derivs(t):
     return s1, -2.0 * t * s1, s1 * (4.0 * t * t - 2.0 * s1)
 
 
-@nb.njit(cache=True, nogil=True)
-def add_bias(z, b, a):
-    """a[:, 0] = z[:, 0] + b: the value stream's pre-activation, which the caller turns into
-    tanh by NumPy's SIMD ufunc in place. (NumPy's own broadcast add took 0.75 ns per float64
-    point here, this loop 0.15.)
-
-    Parameters
-    ----------
-    z : ndarray, shape (H, S, N)
-    b : ndarray, shape (H,)
-    a : ndarray, shape (H, S, N), written (stream 0 only)
-    """
-    for h in range(z.shape[0]):
-        zh, ah, bh = z[h, 0], a[h, 0], b[h]
-        for i in range(zh.size):
-            ah[i] = zh[i] + bh
-
-
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True)
 def taylor_forward(code, alpha, z, b, pairs, a, s):
     """Activation of a hidden layer and its Taylor streams.
 
@@ -75,8 +61,7 @@ def taylor_forward(code, alpha, z, b, pairs, a, s):
         First-stream indices (0-based among the n1 = S - 1 - n2 first streams) of each
         second stream.
     a : ndarray, shape (H, S, N), C-contiguous, written
-        The layer's output streams. For tanh (code TANH) a[:, 0] must already hold
-        tanh(z[:, 0] + b) on entry.
+        The layer's output streams.
     s : ndarray, shape (H, 3, N) or (1, 3, R), written
         sigma', sigma'', sigma''' at z + b: kept for the reverse pass as (H, 3, N), otherwise
         a scratch of R >= min(N, BLOCK) points (always the case for tanh).
@@ -86,7 +71,7 @@ def taylor_forward(code, alpha, z, b, pairs, a, s):
         _forward_feature(code, alpha, z[h], b[h], pairs, a[h], s[h if s.shape[0] == H else 0])
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _forward_feature(code, alpha, z, bh, pairs, a, s):
     """`taylor_forward` of one feature: z, a of shape (S, N), s of shape (3, R)."""
     S, N = z.shape
@@ -100,11 +85,13 @@ def _forward_feature(code, alpha, z, bh, pairs, a, s):
         s2 = s[1, so:so + hi - lo]
         s3 = s[2, so:so + hi - lo]
         a0 = a[0, lo:hi]
+        z0 = z[0, lo:hi]
         if code == TANH:
+            for i in range(hi - lo):
+                a0[i] = tanh(z0[i] + bh)
             for i in range(hi - lo):
                 s1[i], s2[i], s3[i] = _tanh_derivs(a0[i])
         else:
-            z0 = z[0, lo:hi]
             for i in range(hi - lo):
                 a0[i], s1[i], s2[i], s3[i] = act_derivs(code, alpha, z0[i] + bh)
         for k in range(n1):
@@ -121,7 +108,7 @@ def _forward_feature(code, alpha, z, bh, pairs, a, s):
                 am[i] = s2[i] * zp[i] * zq[i] + s1[i] * zm[i]
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True)
 def taylor_backward(code, pairs, z, a, s, c, g, db):
     """Reverse of `taylor_forward` on the reverse streams: turn dL/da' into dL/dz in place, and
     the bias gradient.
@@ -151,13 +138,13 @@ def taylor_backward(code, pairs, z, a, s, c, g, db):
         Each leaf's coefficients on the chains.
     g : ndarray, shape (H, R, N), C-contiguous, overwritten
         In: gradients with respect to the reverse streams of a'. Out: with respect to z.
-    db : ndarray, shape (H,), written
-        dL/db = sum over the points of dL/dz[:, 0].
+    db : ndarray, shape (H,), updated
+        += dL/db, the sum over the points of dL/dz[:, 0].
     """
     H, R, N = g.shape
     leaf = np.empty((c.shape[0], min(N, BLOCK)), dtype=g.dtype)
     for h in range(H):
-        db[h] = _backward_feature(code, pairs, z[h], a[h, 0], s[h if s.shape[0] == H else 0], c, g[h], leaf)
+        db[h] += _backward_feature(code, pairs, z[h], a[h, 0], s[h if s.shape[0] == H else 0], c, g[h], leaf)
 
 
 @nb.njit(cache=True, fastmath={"reassoc"})
@@ -244,7 +231,7 @@ def _backward_feature(code, pairs, z, t, s, c, g, leaf):
     return total
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True)
 def combine_leaves(a, c, out):
     """A layer's input leaf streams folded onto the chains, for the weight gradient:
     out[:, o] = sum_j c[j, o] a[:, S - n_leaf + j].
@@ -268,3 +255,100 @@ def combine_leaves(a, c, out):
                 cj = c[j, o]
                 for i in range(N):
                     acc[i] += cj[i] * aj[i]
+
+
+@nb.njit(cache=True, nogil=True)
+def forward_pass(code, alpha, weights, biases, pairs, a, z, s, chunks, w):
+    """The forward pass of the chunks of points `chunks`, run by worker w: every layer of one
+    chunk, then the next chunk.
+
+    Parameters
+    ----------
+    code, alpha, pairs : as in `taylor_forward`
+    weights : tuple of L ndarrays, W_l of shape (fan_in, fan_out), C-contiguous
+    biases : tuple of L ndarrays, b_l of shape (fan_out,)
+    a : tuple of L ndarrays, shape (C or workers, fan_in, S, P)
+        Layer l's input streams; a[0] holds every chunk (filled), the hidden ones either every
+        chunk (kept for `backward_pass`) or one per worker. Chunk c of x is x[c] when x holds
+        every chunk, else worker w's x[w].
+    z : tuple of L ndarrays, shape (C or workers, fan_out, S, P), written
+        Layer l's W_l^T a (no bias); z[L - 1] holds every chunk.
+    s : tuple of L ndarrays, each hidden layer's as in `taylor_forward` per chunk, (C, H, 3, P)
+        or (workers, 1, 3, R); the output layer's is not read
+    chunks : int64 ndarray
+    w : int
+    """
+    C = a[0].shape[0]
+    L = len(weights)
+    for c in chunks:
+        for l in range(L):
+            ai = a[l][c if a[l].shape[0] == C else w]
+            zi = z[l][c if z[l].shape[0] == C else w]
+            fan_in, S, P = ai.shape
+            gemm(True, False, 1.0, weights[l], ai.reshape(fan_in, S * P), 0.0, zi.reshape(zi.shape[0], S * P))
+            if l < L - 1:
+                nxt = a[l + 1][c if a[l + 1].shape[0] == C else w]
+                taylor_forward(code, alpha, zi, biases[l], pairs, nxt, s[l][c if s[l].shape[0] == C else w])
+
+
+@nb.njit(cache=True, nogil=True)
+def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, lanes, grads, offsets, g, leaves):
+    """The reverse pass of the chunks `chunks` (run by worker w): each chunk's gradient
+    streams go down every layer while they are in cache; each chunk's parameter gradients add
+    to those of its lane c % lanes.
+
+    Parameters
+    ----------
+    code, pairs : as in `taylor_backward`
+    weights, a, z, s, chunks, w : as in `forward_pass` (a, z, s holding every chunk)
+    dout : ndarray, shape (C, d_out, R, P)
+        dL/d(output streams) of each chunk: the value and n_nl first streams, then the
+        chains' starts.
+    coef : ndarray, shape (C, n_leaf, n_ch, P)
+        Each chunk's leaf coefficients (see `taylor_backward`).
+    n_nl : int
+    lanes : int
+    grads : ndarray, shape (lanes, nparams), updated
+        Each lane's gradients, parameters [W0, b0, W1, ...] flattened one after another.
+    offsets : int64 ndarray, shape (2 L,)
+        Where each parameter starts in a row of `grads`.
+    g : ndarray, shape (workers, 2, max width, R, P)
+        Scratch for the gradient streams of the hidden layers.
+    leaves : ndarray, shape (workers, max fan_in, n_ch, P)
+        Scratch for the folded leaves.
+    """
+    C = a[0].shape[0]
+    L = len(weights)
+    R = dout.shape[2]
+    nr = 1 + n_nl
+    n_ch = R - nr
+    for c in chunks:
+        lane = grads[c % lanes]
+        gc = dout[c]
+        cc = coef[c]
+        for l in range(L - 1, -1, -1):
+            W = weights[l]
+            fan_in, fan_out = W.shape
+            ai = a[l][c]
+            P = ai.shape[2]
+            a2 = ai.reshape(fan_in, ai.shape[1] * P)
+            g2 = gc.reshape(fan_out, R * P)
+            dW = lane[offsets[2 * l]:offsets[2 * l] + fan_in * fan_out].reshape(fan_in, fan_out)
+            gemm(False, True, 1.0, a2[:, :nr * P], g2[:, :nr * P], 1.0, dW)
+            if n_ch:
+                lv = leaves[w, :fan_in]
+                combine_leaves(ai, cc, lv)
+                gemm(False, True, 1.0, lv.reshape(fan_in, n_ch * P), g2[:, nr * P:], 1.0, dW)
+            if l > 0:
+                gp = g[w, (L - l) % 2, :fan_in]
+                gp2 = gp.reshape(fan_in, R * P)
+                if fan_out == 1:  # an outer product
+                    for i in range(fan_in):
+                        wi = W[i, 0]
+                        for j in range(R * P):
+                            gp2[i, j] = wi * g2[0, j]
+                else:
+                    gemm(False, False, 1.0, W, g2, 0.0, gp2)
+                db = lane[offsets[2 * l - 1]:offsets[2 * l - 1] + fan_in]
+                taylor_backward(code, pairs, z[l - 1][c], ai, s[l - 1][c if s[l - 1].shape[0] == C else w], cc, gp, db)
+                gc = gp

@@ -1,0 +1,51 @@
+"""A matrix product callable from compiled code, so that a whole forward or reverse pass of a
+network runs in one nogil call (Numba).
+
+`gemm` reaches the BLAS that Numba's own ``np.dot`` uses (SciPy's, through Numba's helper
+``numba_xxgemm``), but takes strided row-major operands, accumulates with beta, and allocates
+nothing but its two scalars.
+"""
+
+import numba as nb
+import numpy as np
+from numba.core import types
+from numba.np.linalg import ensure_blas
+
+ensure_blas()  # loads SciPy's BLAS now: a thread limit set later (threadpoolctl) must see it
+
+_XXGEMM = types.ExternalFunction("numba_xxgemm", types.intc(
+    types.char, types.char, types.char, types.intp, types.intp, types.intp, types.voidptr,
+    types.voidptr, types.intp, types.voidptr, types.intp, types.voidptr, types.voidptr, types.intp))
+_N, _T = 78, 84  # 'N', 'T'
+
+
+@nb.njit(cache=True, nogil=True)
+def gemm(trans_a, trans_b, alpha, A, B, beta, C):
+    """C = alpha op(A) op(B) + beta C, op(X) = X.T if trans_x else X.
+
+    Parameters
+    ----------
+    trans_a, trans_b : bool
+    alpha, beta : float
+    A, B : 2-D float32 or float64 arrays of C's dtype, unit stride along the last axis (rows
+        may be strided, e.g. the first s streams of a (H, S N) stream matrix)
+    C : 2-D array (m, n), as A; overwritten (read first when beta != 0)
+        op(A) is (m, k) and op(B) is (k, n); the caller checks the shapes.
+    """
+    m, n = C.shape
+    k = A.shape[0] if trans_a else A.shape[1]
+    if m == 0 or n == 0:
+        return
+    scal = np.empty(2, C.dtype)
+    scal[0] = alpha
+    scal[1] = beta
+    # Row-major C is column-major C^T = op(B)^T op(A)^T: the BLAS call takes B first.
+    _XXGEMM(115 if C.itemsize == 4 else 100, _T if trans_b else _N, _T if trans_a else _N, n, m, k,
+            scal[0:].ctypes, B.ctypes, _ld(B), A.ctypes, _ld(A), scal[1:].ctypes, C.ctypes, _ld(C))
+
+
+@nb.njit(cache=True, inline="always")
+def _ld(X):
+    """Leading dimension of a row-major matrix with unit-stride rows, as BLAS wants it (a single
+    row may come with any stride, even 0)."""
+    return X.strides[0] // X.itemsize if X.shape[0] > 1 else max(1, X.shape[1])

@@ -1,0 +1,46 @@
+"""fastdds.kernels.cpu.blas: the compiled-code matrix product against NumPy in float64, on
+strided operands, in both dtypes; and MLP gradients, built from such products chunk by chunk,
+that add up over batches of points chunked differently."""
+
+import numpy as np
+import pytest
+
+from fastdds.kernels.cpu import blas
+from fastdds.nn.mlp import MLP
+
+TOL = {np.float64: 1e-13, np.float32: 2e-6}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("m, n, k", [(7, 5, 300), (1, 20, 33), (20, 1, 64), (3, 4, 0)])
+def test_gemm_on_strided_operands(m, n, k, trans_a, trans_b, dtype):
+    rng = np.random.default_rng(0)
+
+    def operand(rows, cols):  # every other row of a wider array: rows strided, columns contiguous
+        return rng.normal(size=(2 * rows, cols + 3)).astype(dtype)[::2, 1:cols + 1]
+
+    A = operand(k, m) if trans_a else operand(m, k)
+    B = operand(n, k) if trans_b else operand(k, n)
+    C = operand(m, n)
+    exact = 0.5 * C.astype(np.float64) + 2.0 * ((A.T if trans_a else A).astype(np.float64)
+                                                 @ (B.T if trans_b else B).astype(np.float64))
+    blas.gemm(trans_a, trans_b, 2.0, A, B, 0.5, C)
+    assert np.abs(C - exact).max() <= TOL[dtype] * max(1.0, np.abs(exact).max())
+
+
+def test_gradients_add_up_over_batches():
+    """The gradient of a sum over 8,000 points equals the sum of the gradients over three
+    batches (16 chunks of 500 points against 8 chunks of 334 per batch)."""
+    X = np.random.default_rng(2).uniform(-1.0, 1.0, (8_000, 2))
+    derivs = ((0,), (1,), (0, 0))
+    net = MLP([2, 20, 20, 20, 1], "tanh", seed=3)
+    rng = np.random.default_rng(4)
+    dout = {key: rng.normal(size=(8_000, 1)) for key in [()] + list(derivs)}
+    net.forward(X, derivs)
+    whole = net.grads_to_flat(net.backward(dout))
+    parts = 0.0
+    for rows in np.array_split(np.arange(8_000), 3):
+        net.forward(X[rows], derivs)
+        parts = parts + net.grads_to_flat(net.backward({key: v[rows] for key, v in dout.items()}))
+    np.testing.assert_allclose(whole, parts, rtol=1e-11, atol=1e-11 * np.abs(whole).max())
