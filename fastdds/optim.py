@@ -45,7 +45,7 @@ class Adam:
     Parameters
     ----------
     params : list of ndarrays
-        Updated in place; any shapes, float32 or float64.
+        Updated in place; any shapes, C-contiguous, all float32 or all float64.
     lr : float or callable(step) -> float
         Learning rate or schedule; the step passed is the number of updates done so far.
     betas : (float, float)
@@ -55,6 +55,9 @@ class Adam:
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         self.params = list(params)
+        if any(not p.flags.c_contiguous for p in self.params) or len({p.dtype for p in self.params}) > 1:
+            raise ValueError("Adam updates its parameters in place through flat views, in one call: pass "
+                             "C-contiguous arrays of one dtype (np.ascontiguousarray, .astype)")
         self.schedule = lr if callable(lr) else constant(lr)
         self.beta1, self.beta2 = (float(b) for b in betas)
         if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
@@ -63,6 +66,7 @@ class Adam:
         self.m = [backend.array_module(p).zeros_like(p) for p in self.params]
         self.v = [backend.array_module(p).zeros_like(p) for p in self.params]
         self.step_count = 0
+        self._flat = tuple(tuple(x.reshape(-1) for x in group) for group in (self.params, self.m, self.v))
 
     @property
     def lr(self):
@@ -73,14 +77,15 @@ class Adam:
         """Apply one update with `grads` (list aligned with params)."""
         if len(grads) != len(self.params):
             raise ValueError(f"{len(grads)} gradients for {len(self.params)} parameters")
-        lr = self.lr
-        self.step_count += 1
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+        for p, g in zip(self.params, grads):
             if g.shape != p.shape:
                 raise ValueError(f"gradient of shape {g.shape} for a parameter of shape {p.shape}")
-            backend.kernels("optim", like=p).adam_update(
-                p.reshape(-1), g.reshape(-1).astype(p.dtype, copy=False), m.reshape(-1), v.reshape(-1),
-                lr, self.beta1, self.beta2, self.eps, self.weight_decay, self.step_count)
+        lr = self.lr
+        self.step_count += 1
+        params, ms, vs = self._flat
+        flat_grads = tuple(g.reshape(-1).astype(p.dtype, copy=False) for p, g in zip(self.params, grads))
+        backend.kernels("optim", like=self.params[0]).adam_update(
+            params, flat_grads, ms, vs, lr, self.beta1, self.beta2, self.eps, self.weight_decay, self.step_count)
 
     def state_dict(self):
         """Moments and step count as a dict of arrays (for `fastdds.io.save_checkpoint`)."""
