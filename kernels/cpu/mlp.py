@@ -33,7 +33,7 @@ from .. import ACTIVATION_CODES
 from .activations import act_derivs, tanh
 from .blas import gemm
 
-BLOCK = 512
+BLOCK = 512  # points of a block; a chunk of at most 512 points (fastdds.nn.mlp) is one block
 TANH = ACTIVATION_CODES["tanh"]
 
 
