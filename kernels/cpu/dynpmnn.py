@@ -137,12 +137,9 @@ def epoch(X, Y, order, batch, params, ms, vs, fhn, K, ln_eps, lrs, beta1, beta2,
                     gW1[k, i] += xk * dz[i]
         step = step0 + bi + 1
         lr = lrs[bi]
-        adam_update(W1.reshape(W1.size), gW1.reshape(W1.size), ms[0].reshape(W1.size), vs[0].reshape(W1.size),
+        adam_update((W1.reshape(W1.size), b1, lw, lb, W2.reshape(W2.size), b2),
+                    (gW1.reshape(W1.size), gb1, glw, glb, gW2.reshape(W2.size), gb2),
+                    (ms[0].reshape(W1.size), ms[1], ms[2], ms[3], ms[4].reshape(W2.size), ms[5]),
+                    (vs[0].reshape(W1.size), vs[1], vs[2], vs[3], vs[4].reshape(W2.size), vs[5]),
                     lr, beta1, beta2, eps, weight_decay, step)
-        adam_update(b1, gb1, ms[1], vs[1], lr, beta1, beta2, eps, weight_decay, step)
-        adam_update(lw, glw, ms[2], vs[2], lr, beta1, beta2, eps, weight_decay, step)
-        adam_update(lb, glb, ms[3], vs[3], lr, beta1, beta2, eps, weight_decay, step)
-        adam_update(W2.reshape(W2.size), gW2.reshape(W2.size), ms[4].reshape(W2.size), vs[4].reshape(W2.size),
-                    lr, beta1, beta2, eps, weight_decay, step)
-        adam_update(b2, gb2, ms[5], vs[5], lr, beta1, beta2, eps, weight_decay, step)
     return sse
