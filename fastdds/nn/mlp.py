@@ -380,7 +380,7 @@ class MLP:
         if self._tape is None:
             raise RuntimeError("backward needs a preceding forward(X, derivs, keep=True)")
         ws, spec, N = self._tape
-        R, L, nr = spec.R, len(self.sizes) - 1, 1 + spec.n_nl
+        nr = 1 + spec.n_nl
         ws.dout[...] = 0
         ws.coef[...] = 0
         for o in range(spec.n_ch):
