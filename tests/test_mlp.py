@@ -164,6 +164,26 @@ def test_kept_memory():
     assert tanh.kept_nbytes == 0
 
 
+@pytest.mark.parametrize("act", ["tanh", "sin"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batches_cover_the_points_and_keep_within_budget(act, dtype):
+    derivs = ((0,), (1,), (0, 0))
+    net = MLP([2] + [12] * 8 + [1], act, dtype=dtype)
+    N = 10_000
+    batches = net.batches(N, derivs)
+    assert len(batches) > 1
+    assert batches[0].start == 0 and batches[-1].stop == N
+    assert all(b.stop == c.start for b, c in zip(batches, batches[1:]))
+    sizes = {b.stop - b.start for b in batches}
+    assert max(sizes) - min(sizes) <= 1 and min(sizes) >= mlp.LANES * mlp.MIN_CHUNK_POINTS
+    X = points(max(sizes), 2).astype(dtype)
+    net.forward(X, derivs)
+    assert net.kept_nbytes <= 1.02 * mlp.BATCH_BYTES  # the budget counts streams, not tanh's block scratch
+    assert net.batches(1000, derivs) == [slice(0, 1000)]  # fewer points than a batch holds
+    wide = MLP([2] + [100] * 8 + [1], act, dtype=dtype)  # a batch within budget could not fill the lanes
+    assert wide.batches(N, derivs) == [slice(0, N)]
+
+
 def test_backward_reverses_the_last_kept_forward():
     net = make_net([2, 6, 6, 1], "tanh")
     X1, X2 = points(9, 2, seed=1), points(4, 2, seed=2)

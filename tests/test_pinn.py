@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fastdds import io
+from fastdds.nn import mlp
 from fastdds.nn.mlp import MLP
 from fastdds.pinn import problems, residuals
 from fastdds.pinn.loss import InputScaling, loss_and_grads
@@ -113,6 +114,20 @@ def test_heat_and_allen_cahn_loss_gradients():
     assert _central_difference_check(net, net, p) < 1e-6
     p.residual = residuals.AllenCahn(1e-3)
     assert _central_difference_check(net, net, p) < 1e-6
+
+
+def test_batches_of_points_change_the_loss_only_at_round_off(monkeypatch):
+    p = problems.burgers_sin2pi(3, n_collocation=3000, n_ic=11, n_bc=7, nu=0.02)
+    net = MLP([2, 8, 8, 1], seed=5)
+    whole = loss_and_grads(net, p)
+    per_point = 4 * (2 + 8 + 8 + 8 + 8 + 1) * 8  # 4 streams of a and z, float64
+    monkeypatch.setattr(mlp, "BATCH_BYTES", 1100 * per_point)
+    assert len(net.batches(3000, ((0,), (1,), (0, 0)))) == 3
+    batched = loss_and_grads(net, p)
+    assert batched[0] == pytest.approx(whole[0], rel=1e-13)
+    assert batched[1] == pytest.approx(whole[1], rel=1e-13)
+    for g, h in zip(batched[2], whole[2]):
+        np.testing.assert_allclose(g, h, rtol=1e-11, atol=1e-14 * np.abs(h).max())
 
 
 def test_group_weights_scale_the_loss():

@@ -57,6 +57,7 @@ _MAX_WORKSPACES = 8
 CHUNK_POINTS = 512  # points of a chunk, at most
 LANES = 4  # chunk c belongs to lane c % LANES; lanes sum their gradients apart, then in order
 MIN_CHUNK_POINTS = 256  # below LANES * 256 points one chunk, on one thread
+BATCH_BYTES = 12 * 2**20  # kept streams of one batch of points, at most (see `MLP.batches`)
 
 
 def init_weight(init, fan_in, fan_out, rng):
@@ -364,6 +365,43 @@ class MLP:
         if keep:
             self._tape = (ws, spec, N)
         return {key: out[spec.index[key]] for key in spec.keys}
+
+    def batches(self, N, derivs=()):
+        """Slices of N points in which to run forward(..., keep=True) and backward, one after another.
+
+        A loss that is a sum over the points has the sum over batches of their gradients as
+        its gradient. A batch's kept streams, at most BATCH_BYTES, stay in the last-level cache
+        between its forward and its reverse pass; over all N points at once they go out to
+        memory and back. The split pays where the element-wise work and that traffic weigh
+        against the matrix products: at width 20 a viscous-Burgers step of 10,000 points on 2
+        cores went from 9.3-9.5 to 8.2-8.5 ms (float32, 5 batches) and from 17.5-18.3 to
+        15.2-16.1 ms (float64, 8 batches). At width 100 it did not (110 against 116 ms with 5
+        batches), so batches smaller than LANES * MIN_CHUNK_POINTS, which could not fill the
+        lanes, are not made: the network then runs all N points at once.
+
+        Parameters
+        ----------
+        N : int
+            Number of points.
+        derivs : sequence
+            The derivative streams the forward passes will carry (as in `forward`).
+
+        Returns
+        -------
+        list of slice
+            Consecutive, covering range(N); sizes differ by at most one.
+        """
+        S = self._streams(derivs).S
+        sizes = self.sizes
+        per_point = S * (sum(sizes[:-1]) + sum(sizes[1:]))
+        if self.activation.code != TANH:
+            per_point += 3 * sum(sizes[1:-1])
+        n = BATCH_BYTES // (per_point * self.dtype.itemsize)
+        if n < LANES * MIN_CHUNK_POINTS or n >= N:
+            return [slice(0, N)]
+        count = -(-N // n)
+        bounds = [N * i // count for i in range(count + 1)]
+        return [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
 
     def backward(self, dout):
         """Parameter gradients of a loss of the streams of the last `forward(..., keep=True)`.

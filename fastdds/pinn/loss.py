@@ -6,8 +6,9 @@ derivative with respect to each stream,
     data group:      r = u - target,            dL/du      = 2 w / N * r
     residual group:  r = R(u, u_x, ...),        dL/ds[key] = 2 w / N * r * dR/ds[key],
 
-is handed to the network's reverse pass, which returns the parameter gradients. Nothing here
-loops over points: the work is the network's GEMMs.
+is handed to the network's reverse pass, which returns the parameter gradients. A group's
+points go through the network in the batches it asks for (``MLP.batches``: a batch's kept
+streams stay in cache); nothing here loops over single points.
 """
 
 import numpy as np
@@ -47,6 +48,10 @@ class InputScaling:
         out = self.net.forward(self.scale_inputs(X), derivs=derivs, keep=keep)
         return {k: v * v.dtype.type(self._factor(k)) for k, v in out.items()}
 
+    def batches(self, N, derivs=()):
+        """See `fastdds.nn.mlp.MLP.batches`."""
+        return self.net.batches(N, derivs)
+
     def backward(self, dout):
         """Parameter gradients from dL/d(physical stream); see `fastdds.nn.mlp.MLP.backward`."""
         return self.net.backward({k: v * v.dtype.type(self._factor(k)) for k, v in dout.items()})
@@ -55,30 +60,32 @@ class InputScaling:
         return self.forward(X)[()]
 
 
-def stream_gradients(problem, group, streams):
-    """Loss term of one group and its derivative with respect to the streams.
+def stream_gradients(problem, group, streams, batch=slice(None)):
+    """Loss term of a batch of one group's points and its derivative with respect to the streams.
 
     Parameters
     ----------
     problem : fastdds.pinn.problems.Problem
     group : fastdds.pinn.problems.Group
-    streams : dict key -> ndarray (N, 1)
-        The network's output on group.X.
+    streams : dict key -> ndarray (n, 1)
+        The network's output on group.X[batch].
+    batch : slice
+        The batch's points among the group's N (default: all of them).
 
     Returns
     -------
     value : float
-        w mean(r^2), accumulated in float64.
-    dstreams : dict key -> ndarray (N, 1), dtype of the streams
+        The batch's part of w mean(r^2) (w sum(r^2) / N), accumulated in float64.
+    dstreams : dict key -> ndarray (n, 1), dtype of the streams
     """
     u = streams[()]
-    n = u.shape[0]
+    n = group.X.shape[0]
     if group.target is None:
-        r, partials = problem.residual.evaluate(streams, group.X)
+        r, partials = problem.residual.evaluate(streams, group.X[batch])
     else:
-        r, partials = u - group.target, {(): 1.0}
+        r, partials = u - group.target[batch], {(): 1.0}
     c = r.dtype.type(2.0 * group.weight / n)
-    value = group.weight * float(np.mean(np.square(r, dtype=np.float64)))
+    value = group.weight * (float(np.sum(np.square(r, dtype=np.float64))) / n)
     return value, {k: c * r * p for k, p in partials.items()}
 
 
@@ -100,11 +107,14 @@ def loss_and_grads(net, problem):
     parts, grads = {}, None
     for group in problem.groups:
         derivs = tuple(k for k in problem.residual.streams if k) if group.target is None else ()
-        streams = net.forward(group.X, derivs=derivs, keep=True)
-        parts[group.name], dstreams = stream_gradients(problem, group, streams)
-        if not np.isfinite(parts[group.name]):
-            raise RuntimeError(f"the {group.name!r} loss is {parts[group.name]}; training diverged: lower the "
-                               f"learning rate or check the data")
-        g = net.backward(dstreams)
-        grads = g if grads is None else [a + b for a, b in zip(grads, g)]
+        parts[group.name] = 0.0
+        for batch in net.batches(group.X.shape[0], derivs):
+            streams = net.forward(group.X[batch], derivs=derivs, keep=True)
+            value, dstreams = stream_gradients(problem, group, streams, batch)
+            if not np.isfinite(value):
+                raise RuntimeError(f"the {group.name!r} loss is {value}; training diverged: lower the "
+                                   f"learning rate or check the data")
+            parts[group.name] += value
+            g = net.backward(dstreams)
+            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
     return sum(parts.values()), parts, grads
