@@ -114,8 +114,9 @@ def lbfgs(fun_and_grad, x0, maxiter=1000, callback=None, **options):
     callback : callable(x), optional
         Called after each iteration.
     **options
-        Passed to scipy.optimize.minimize's options; defaults maxcor=50, maxls=50,
-        ftol=machine epsilon, gtol=0 (stop on maxiter or no progress), as in Raissi et al.
+        Passed to scipy.optimize.minimize's options; defaults maxcor=50, maxls=50 and
+        ftol=machine epsilon, as in Raissi et al.'s code, and gtol=0 (stop on maxiter or no
+        progress) where that code kept SciPy's 1e-5 (see ``fastdds.pinn.reproduce``).
 
     Returns
     -------

@@ -85,10 +85,12 @@ TARGETS = {
                       {"n_collocation": 10_000, "n_terminal": 200, "n_side": 200}, (2, 20, 20, 1), "leaky_relu",
                       False, 10_000, ("piecewise", (3000, 7000), (1e-1, 1e-2, 1e-3)), 0),
     # Raissi et al. (2019): L-BFGS only, the SciPy options of the published code (maxiter = maxfun = 50,000,
-    # maxcor = maxls = 50, ftol = machine epsilon, SciPy's default gtol 1e-5).
+    # maxcor = maxls = 50, ftol = machine epsilon) but gtol = 0 (optim.lbfgs's default), not the SciPy default
+    # 1e-5 that code kept: with 1e-5, seed 1 stopped at 5,145 iterations at relative L2 1.7e-3, above the
+    # published 6.7e-4 (float64; the published run was float32 TensorFlow).
     "raissi-burgers": Target("raissi-burgers", problems.burgers_raissi, {"n_u": 100, "n_f": 10_000},
                              (2,) + (20,) * 8 + (1,), "tanh", True, 0, ("constant", 0.0), 50_000,
-                             {"maxfun": 50_000, "gtol": 1e-5}, eval_grid=(256, 100, 0.99)),
+                             {"maxfun": 50_000}, eval_grid=(256, 100, 0.99)),
 }
 
 QUICK = {
@@ -99,7 +101,7 @@ QUICK = {
     "eikonal": {"sizes": {"n_collocation": 2000, "n_terminal": 100, "n_side": 100}, "adam_steps": 2000,
                 "lr": ("piecewise", (600, 1400), (1e-1, 1e-2, 1e-3))},
     "raissi-burgers": {"sizes": {"n_u": 100, "n_f": 2000}, "lbfgs_maxiter": 1000,
-                       "lbfgs_options": {"maxfun": 1250, "gtol": 1e-5}},
+                       "lbfgs_options": {"maxfun": 1250}},
 }
 
 
