@@ -92,10 +92,10 @@ def _forward_feature(code, alpha, z, bh, pairs, a, s):
         a0 = a[0, lo:hi]
         z0 = z[0, lo:hi]
         if code == TANH:
-            for i in range(hi - lo):
-                a0[i] = tanh(z0[i] + bh)
-            for i in range(hi - lo):
-                s1[i], s2[i], s3[i] = _tanh_derivs(a0[i], one)
+            for i in range(hi - lo):  # s3 is left out: the reverse pass rebuilds all three from a'
+                t = tanh(z0[i] + bh)
+                a0[i] = t
+                s1[i], s2[i], _ = _tanh_derivs(t, one)
         else:
             for i in range(hi - lo):
                 a0[i], s1[i], s2[i], s3[i] = act_derivs(code, alpha, z0[i] + bh)
