@@ -375,7 +375,7 @@ class MLP:
         memory and back. The split pays where the element-wise work and that traffic weigh
         against the matrix products: at width 20 a viscous-Burgers step of 10,000 points on 2
         cores went from 9.3-9.5 to 8.2-8.5 ms (float32, 5 batches) and from 17.5-18.3 to
-        15.2-16.1 ms (float64, 8 batches). At width 100 it did not (110 against 116 ms with 5
+        15.2-16.1 ms (float64, 8 batches of 1,250). At width 100 it did not (110 against 116 ms with 5
         batches), so batches smaller than LANES * MIN_CHUNK_POINTS, which could not fill the
         lanes, are not made: the network then runs all N points at once.
 
