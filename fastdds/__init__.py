@@ -9,8 +9,8 @@ __version__ = "0.1.0"
 
 from .activations import Activation, get_activation
 from .backend import get_backend, gpu_available, set_backend
-from .layers import Branch, Chain, Layer
+from .layers import Block, Branch, Chain, Layer
 from .operators import Banded, Dense, Identity, Operator
 
-__all__ = ["Activation", "Banded", "Branch", "Chain", "Dense", "Identity", "Layer", "Operator",
+__all__ = ["Activation", "Banded", "Block", "Branch", "Chain", "Dense", "Identity", "Layer", "Operator",
            "get_activation", "get_backend", "gpu_available", "set_backend", "__version__"]

@@ -289,7 +289,7 @@ def test_hj1d_chain_equals_fused(scheme, alpha, dtype, tol, rng):
     u0 = rng.uniform(-0.5, 0.5, n).astype(dtype)  # local minima exercise the Godunov relu
     u0[[0, -1]] = 0.0
     chain = ek.hj1d_chain(scheme, n, dt, nsteps, dtype=dtype, alpha=alpha)
-    assert len(chain.layers) == (2 if scheme == "godunov" else 1) * nsteps
+    assert len(chain.blocks) == (2 if scheme == "godunov" else 1) * nsteps
     c = ek.hj1d_coefficients(scheme, n, dt, dtype, alpha)
     fused = u0.copy()
     backend.kernels("eikonal", like=fused).hj1d_steps(fused, nsteps, c["p"], c["g"], c["d"], c["dt"],

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from fastdds import Banded, Chain, Dense, Identity, Layer
+from fastdds.layers import check_gradients, dense, linear, pointwise
+from fastdds.nn.norm import LayerNorm
 from fastdds.activations import names
 
 SMOOTH_AWAY_FROM_ZERO = names()
@@ -46,12 +48,13 @@ def test_layer_backward_matches_finite_differences(act, kind, rng):
     w = rng.standard_normal((3, n))
 
     def loss():
-        return float(np.sum(layer.forward(x, keep=False) * w))
+        return float(np.sum(layer(x) * w))
 
-    layer.forward(x)
-    dx, grads = layer.backward(w)
-    assert len(grads) == len(layer.params())
-    numeric_check(layer.params() + [x], loss, grads + [dx], rng)
+    y, cache = layer.forward(x)
+    np.testing.assert_array_equal(y, layer(x))
+    dx, grads = layer.backward(cache, w)
+    assert len(grads) == len(layer.params)
+    numeric_check(layer.params + [x], loss, grads + [dx], rng)
 
 
 def test_layer_forward_formula(rng):
@@ -59,8 +62,46 @@ def test_layer_forward_formula(rng):
     P, Q, R = (Dense(rng.standard_normal((n, n))) for _ in range(3))
     b = rng.standard_normal(n)
     x = rng.standard_normal(n)
-    y = Layer(P, [(Q, "tanh", R, b)]).forward(x)
-    np.testing.assert_allclose(y, P.matrix @ x + Q.matrix @ np.tanh(R.matrix @ x + b), rtol=1e-13)
+    c = rng.standard_normal(n)
+    y = Layer(P, [(Q, "tanh", R, b)], c=c)(x)
+    np.testing.assert_allclose(y, P.matrix @ x + c + Q.matrix @ np.tanh(R.matrix @ x + b), rtol=1e-13)
+
+
+def test_constant_term_gradient(rng):
+    n = 5
+    layer = Layer(Dense(rng.standard_normal((3, n))), [(None, "sin", Dense(rng.standard_normal((3, n))), None)],
+                  c=rng.standard_normal(3))
+    x = rng.standard_normal((4, n))
+    assert max(check_gradients(layer, x)) < 1e-7
+    assert layer.params[1] is layer.c
+
+
+def test_dense_and_pointwise_layers(rng):
+    W, b = rng.standard_normal((3, 4)), rng.standard_normal(3)
+    x = rng.standard_normal((6, 4))
+    layer = dense(W, b)
+    np.testing.assert_allclose(layer(x), x @ W.T + b, rtol=1e-14)
+    assert layer.params[0] is W and layer.params[1] is b
+    act = pointwise(3, "tanh")
+    np.testing.assert_allclose(act(layer(x)), np.tanh(x @ W.T + b), rtol=1e-14)
+    assert act.params == [] and act.n_in == act.n_out == 3
+    net = Chain([layer, act, linear(3, 2, rng)])
+    assert max(check_gradients(net, x)) < 1e-7
+
+
+def test_layernorm_fused_equals_its_layer_form(rng):
+    norm = LayerNorm(5)
+    norm.weight[...] = rng.uniform(0.5, 1.5, 5)
+    norm.bias[...] = rng.standard_normal(5)
+    x = rng.standard_normal((7, 5)) * 3 + 1
+    xc = x - x.mean(axis=1, keepdims=True)
+    expected = xc / np.sqrt((xc**2).mean(axis=1, keepdims=True) + 1e-5) * norm.weight + norm.bias
+    np.testing.assert_allclose(norm(x), expected, rtol=1e-13)
+    form = norm.layers()
+    np.testing.assert_allclose(form(x), norm(x), rtol=1e-14, atol=1e-14)
+    assert max(check_gradients(norm, x)) < 1e-7
+    assert max(check_gradients(form, x)) < 1e-7
+    assert np.shares_memory(form.params[0], norm.weight) and form.params[1] is norm.bias
 
 
 def test_burgers_lax_friedrichs_step_as_layer():
@@ -79,7 +120,7 @@ def test_burgers_lax_friedrichs_step_as_layer():
     flux_r = 0.5 * (f + 0.5 * up**2) - 0.5 * alpha * (up - u)
     flux_l = 0.5 * (0.5 * um**2 + f) - 0.5 * alpha * (u - um)
     expected = u - dt / h * (flux_r - flux_l) + nu * dt / h**2 * (up - 2 * u + um)
-    np.testing.assert_allclose(layer.forward(u), expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(layer(u), expected, rtol=1e-13, atol=1e-15)
     assert D2.shape == (n, n)
 
 
@@ -90,25 +131,27 @@ def test_chain_backward_with_repeated_layer(rng):
     chain = Chain([a, b, a])
     x = rng.standard_normal((2, n))
     w = rng.standard_normal((2, n))
-    traj = chain.forward(x)
+    traj = chain.trajectory(x)
     assert len(traj) == 4
     np.testing.assert_allclose(traj[-1], a(b(a(x))), rtol=1e-13)
+    np.testing.assert_array_equal(chain(x), traj[-1])
 
     def loss():
-        return float(np.sum(chain.forward(x, keep=False)[-1] * w))
+        return float(np.sum(chain(x) * w))
 
-    chain.forward(x)
-    dx, grads = chain.backward(w)
-    assert len(grads) == len(chain.params()) == len(a.params()) + len(b.params())
-    numeric_check(chain.params() + [x], loss, grads + [dx], rng)
+    y, cache = chain.forward(x)
+    dx, grads = chain.backward(cache, w)
+    assert len(grads) == len(chain.params) == len(a.params) + len(b.params)
+    numeric_check(chain.params + [x], loss, grads + [dx], rng)
+    assert len(chain.layers().blocks) == 3
 
 
 def test_float32_stays_float32(rng):
     layer = Layer(Banded.stencil([1.0, -2.0, 1.0], 8, dtype=np.float32),
                   [(Dense(rng.standard_normal((8, 3)), np.float32), "tanh",
                     Dense(rng.standard_normal((3, 8)), np.float32), np.zeros(3, np.float32))])
-    y = layer.forward(np.ones((2, 8), np.float32))
-    dx, grads = layer.backward(np.ones((2, 8), np.float32))
+    y, cache = layer.forward(np.ones((2, 8), np.float32))
+    dx, grads = layer.backward(cache, np.ones((2, 8), np.float32))
     assert y.dtype == dx.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
 
 
@@ -121,13 +164,19 @@ def test_layer_bad_input(rng):
         Layer(None, [(None, "tanh", Dense(np.ones((4, 5))), np.zeros(3))])
     with pytest.raises(ValueError, match="unknown activation"):
         Layer(None, [(None, "swish2", Dense(np.ones((4, 5))), None)])
+    with pytest.raises(ValueError, match="constant term c has shape"):
+        Layer(Identity(3), c=np.zeros(4))
+    with pytest.raises(ValueError, match="c is float32"):
+        Layer(Identity(3), c=np.zeros(3, np.float32))
     layer = Layer(Identity(3))
     with pytest.raises(ValueError, match="expected \\(3,\\)"):
         layer.forward(np.ones(4))
-    with pytest.raises(RuntimeError, match="preceding forward"):
-        Layer(Identity(3)).backward(np.ones(3))
-    with pytest.raises(ValueError, match="layer 0 gives 3 values but layer 1 takes 4"):
+    with pytest.raises(ValueError, match="NaN"):
+        layer(np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match="block 0 gives 3 values but block 1 takes 4"):
         Chain([Layer(Identity(3)), Layer(Identity(4))])
+    with pytest.raises(ValueError, match="not a fastdds Block"):
+        Chain([Layer(Identity(3)), np.tanh])
 
 
 @pytest.mark.parametrize("boundary", ["periodic", "dirichlet", "neumann"])
@@ -141,9 +190,10 @@ def test_fused_banded_branch_matches_dense_path(boundary, rng):
     dense = Layer(Dense.from_operator(R), [(Dense.from_operator(Q), "silu", Dense.from_operator(R), b)])
     assert fused.branches[0].fused and not dense.branches[0].fused
     x, w = rng.standard_normal((3, n)), rng.standard_normal((3, n))
-    np.testing.assert_allclose(fused.forward(x), dense.forward(x), rtol=1e-13, atol=1e-13)
-    dx_f, g_f = fused.backward(w)
-    dx_d, g_d = dense.backward(w)
+    (y_f, c_f), (y_d, c_d) = fused.forward(x), dense.forward(x)
+    np.testing.assert_allclose(y_f, y_d, rtol=1e-13, atol=1e-13)
+    dx_f, g_f = fused.backward(c_f, w)
+    dx_d, g_d = dense.backward(c_d, w)
     np.testing.assert_allclose(dx_f, dx_d, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(g_f[-1], g_d[-1], rtol=1e-12, atol=1e-12)  # bias
     for g_band, op, g_full in ((g_f[1], Q, g_d[1]), (g_f[2], R, g_d[2])):  # diagonals vs dense entries

@@ -155,7 +155,7 @@ def network_states(layers, probes):
     """
     chain = Chain(layers)
     x = np.asarray(probes, dtype=chain.dtype)
-    return [np.asarray(backend.to_numpy(s), dtype=np.float64) for s in chain.forward(x, keep=False)]
+    return [np.asarray(backend.to_numpy(s), dtype=np.float64) for s in chain.trajectory(x)]
 
 
 def relative_spread(arrays):

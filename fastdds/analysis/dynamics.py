@@ -28,7 +28,7 @@ def chain_trajectory(chain, x0):
     """
     chain = chain if isinstance(chain, Chain) else Chain(chain)
     x = np.asarray(x0, dtype=chain.dtype)
-    states = chain.forward(x.reshape(-1, chain.n_in), keep=False)
+    states = chain.trajectory(x.reshape(-1, chain.n_in))
     return [np.asarray(backend.to_numpy(s), dtype=np.float64) for s in states]
 
 

@@ -430,7 +430,7 @@ def hj1d_chain(scheme, n, dt, nsteps, dtype=np.float64, alpha=1.0):
 
     Lax-Friedrichs is one layer per step on the n nodes:
     P = I + c D2 (rows of the end nodes 0), branch Q = -dt I, sigma = abs, R = g (-1, 0, 1),
-    and a constant branch b = dt (identity activation on R = 0 I).
+    and the constant c = dt on the interior nodes.
     Godunov needs two layers per step on the doubled state [u; w] (2n values):
     layer 1 keeps u and writes w = |g (u_{i+1} - u_{i-1})| (abs branch whose R reaches the top
     half through offsets -n -+ 1); layer 2 gives u - dt relu(w + d . u) + dt (relu branch).
@@ -460,8 +460,7 @@ def hj1d_chain(scheme, n, dt, nsteps, dtype=np.float64, alpha=1.0):
     if scheme == "lax_friedrichs":
         P = Banded((-1, 0, 1), np.stack([_rows(n, v, inner) for v in c["p"]]), "dirichlet", dtype=dtype)
         R = Banded((-1, 1), np.stack([_rows(n, -g, inner), _rows(n, g, inner)]), "dirichlet", dtype=dtype)
-        step = Layer(P, [(Identity(n, -dt, dtype), "abs", R, None),
-                         (None, "identity", Identity(n, 0.0, dtype), const)])
+        step = Layer(P, [(Identity(n, -dt, dtype), "abs", R, None)], c=const)
         return Chain([step] * int(nsteps))
     top, bottom = slice(1, n - 1), slice(n + 1, 2 * n - 1)
     N = 2 * n
@@ -472,8 +471,7 @@ def hj1d_chain(scheme, n, dt, nsteps, dtype=np.float64, alpha=1.0):
     R2 = Banded((-1, 0, 1, n), np.stack([_rows(N, v, top) for v in c["d"]] + [_rows(N, 1.0, top)]),
                 "dirichlet", dtype=dtype)
     b2 = np.concatenate([const, np.zeros(n, dtype=dtype)])
-    second = Layer(P2, [(Identity(N, -dt, dtype), "relu", R2, None),
-                        (None, "identity", Identity(N, 0.0, dtype), b2)])
+    second = Layer(P2, [(Identity(N, -dt, dtype), "relu", R2, None)], c=b2)
     return Chain([first, second] * int(nsteps))
 
 
@@ -481,4 +479,4 @@ def hj1d_chain_run(chain, u0):
     """Run a chain of `hj1d_chain` from u0 (n values); return the final u (n values)."""
     n = u0.shape[-1]
     x = u0 if chain.n_in == n else np.concatenate([u0, np.zeros_like(u0)])
-    return chain.forward(x, keep=False)[-1][:n]
+    return chain(x)[:n]
