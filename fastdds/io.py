@@ -101,3 +101,60 @@ def load_checkpoint(path):
         arrays = {k: data[k] for k in data.files if k != "__meta__"}
         meta = json.loads(str(data["__meta__"]))
     return arrays, meta
+
+
+def save_training_state(path, params, opt, meta, extra=None):
+    """One checkpoint layout for every trainer: parameters, optimiser state, extras, metadata.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (.npz), written atomically.
+    params : list of ndarray
+        Stored as ``param.0``, ``param.1``, ... (a model's `params`, in order).
+    opt : object with ``state_dict()`` (e.g. fastdds.optim.Adam), or None
+    meta : dict
+        JSON-serialisable; a model's ``config()`` goes under "model" / "config" so that
+        `fastdds.models.load_model` can rebuild it from the checkpoint.
+    extra : dict of str -> ndarray, optional
+        More arrays (best weights, loss histories); their names must not start with "param.".
+    """
+    arrays = {f"param.{i}": p for i, p in enumerate(params)}
+    arrays.update(opt.state_dict() if opt is not None else {})
+    arrays.update(extra or {})
+    save_checkpoint(path, arrays, meta)
+
+
+def load_training_state(path, params, opt=None):
+    """Restore what `save_training_state` wrote into `params` (in place) and `opt`.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at `path`.
+    ValueError
+        The file's parameters do not match `params` in number, shape or dtype (the message
+        names the parameter and what to change).
+
+    Returns
+    -------
+    arrays : dict of the remaining arrays (extras), host ndarrays
+    meta : dict
+    """
+    arrays, meta = load_checkpoint(path)
+    saved = sorted((k for k in arrays if k.startswith("param.")), key=lambda k: int(k.split(".")[1]))
+    if len(saved) != len(params):
+        raise ValueError(f"checkpoint {path} holds {len(saved)} parameter arrays but the model has {len(params)}; "
+                         f"use the same configuration or start without --resume")
+    for i, p in enumerate(params):
+        a = arrays.pop(f"param.{i}")
+        if a.shape != p.shape:
+            raise ValueError(f"checkpoint {path} does not match this model (parameter {i}: {a.shape} vs {p.shape}); "
+                             f"use the same configuration or start without --resume")
+        if a.dtype != p.dtype:
+            raise ValueError(f"checkpoint {path} holds {a.dtype} parameters but the model is {p.dtype}; "
+                             f"resume with the same dtype")
+        p[...] = backend.array_module(p).asarray(a)
+    if opt is not None:
+        opt.load_state_dict(arrays)
+    return {k: v for k, v in arrays.items() if not k.startswith("adam.")}, meta

@@ -247,7 +247,7 @@ def test_resume_rejects_a_different_network(tmp_path):
     p = _heat()
     ckpt = tmp_path / "c.npz"
     train(MLP([2, 8, 1], seed=6), p, adam_steps=5, checkpoint=ckpt, progress=False)
-    with pytest.raises(ValueError, match="does not match this network"):
+    with pytest.raises(ValueError, match="does not match this model"):
         train(MLP([2, 9, 1], seed=6), p, adam_steps=10, checkpoint=ckpt, resume=True, progress=False)
 
 

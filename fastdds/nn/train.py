@@ -111,11 +111,9 @@ def fit(model, train, val, lr=5e-4, batch=32, epochs=100, weight_decay=5e-3, pat
     hist = History()
     best = [p.copy() for p in model.params]
     if resume:
-        arrays, meta = io.load_checkpoint(checkpoint)
-        for i, p in enumerate(model.params):
-            p[...] = arrays[f"param.{i}"]
-            best[i][...] = arrays[f"best.{i}"]
-        opt.load_state_dict(arrays)
+        arrays, meta = io.load_training_state(checkpoint, model.params, opt)
+        for i, b in enumerate(best):
+            b[...] = arrays[f"best.{i}"]
         rng.bit_generator.state = meta["rng"]
         hist = History(**meta["history"])
         if hist.stopped == "max_epochs" and len(hist.val_mse) < epochs:
@@ -146,10 +144,9 @@ def fit(model, train, val, lr=5e-4, batch=32, epochs=100, weight_decay=5e-3, pat
         if len(hist.val_mse) >= epochs and not hist.stopped:
             hist.stopped = "max_epochs"
         if checkpoint is not None:
-            arrays = {f"param.{i}": p for i, p in enumerate(model.params)}
-            arrays.update({f"best.{i}": b for i, b in enumerate(best)})
-            arrays.update(opt.state_dict())
-            io.save_checkpoint(checkpoint, arrays, {"rng": rng.bit_generator.state, "history": hist.as_meta()})
+            io.save_training_state(checkpoint, model.params, opt,
+                                   {"rng": rng.bit_generator.state, "history": hist.as_meta()},
+                                   {f"best.{i}": b for i, b in enumerate(best)})
         bar.update(len(hist.val_mse), train=hist.train_mse[-1], val=v)
     bar.close()
     if hist.best_epoch >= 0:

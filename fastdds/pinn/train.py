@@ -35,27 +35,15 @@ class _State:
 
 
 def _save(path, net, opt, st):
-    arrays = {f"param.{i}": p for i, p in enumerate(net.params)}
-    arrays.update(opt.state_dict())
-    arrays["history.adam"] = np.asarray(st.loss_adam, dtype=np.float64)
-    arrays["history.lbfgs"] = np.asarray(st.loss_lbfgs, dtype=np.float64)
-    io.save_checkpoint(path, arrays, {"lbfgs_iters": st.lbfgs_iters, "wall_time": st.wall, "initial": st.initial,
-                                      "parts": st.parts, "lbfgs_message": st.lbfgs_message})
+    io.save_training_state(path, net.params, opt,
+                           {"lbfgs_iters": st.lbfgs_iters, "wall_time": st.wall, "initial": st.initial,
+                            "parts": st.parts, "lbfgs_message": st.lbfgs_message},
+                           {"history.adam": np.asarray(st.loss_adam, dtype=np.float64),
+                            "history.lbfgs": np.asarray(st.loss_lbfgs, dtype=np.float64)})
 
 
 def _load(path, net, opt, st):
-    arrays, meta = io.load_checkpoint(path)
-    for i, p in enumerate(net.params):
-        saved = arrays.get(f"param.{i}")
-        if saved is None or saved.shape != p.shape:
-            raise ValueError(f"checkpoint {path} does not match this network (parameter {i}: "
-                             f"{None if saved is None else saved.shape} vs {p.shape}); "
-                             f"use the same configuration or start without --resume")
-        if saved.dtype != p.dtype:
-            raise ValueError(f"checkpoint {path} holds {saved.dtype} parameters but the network is {p.dtype}; "
-                             f"resume with the same --dtype")
-        p[...] = saved
-    opt.load_state_dict(arrays)
+    arrays, meta = io.load_training_state(path, net.params, opt)
     st.loss_adam = arrays["history.adam"].tolist()
     st.loss_lbfgs = arrays["history.lbfgs"].tolist()
     st.lbfgs_iters, st.wall, st.initial = int(meta["lbfgs_iters"]), float(meta["wall_time"]), meta["initial"]
