@@ -3,11 +3,15 @@
 Every write goes to a temporary file in the destination's folder, is flushed to disk, and
 replaces the destination in one rename, so an interrupted run leaves either the old file or
 the new one, never a torn one. An existing destination is kept as ``NAME.bak`` (hard link,
-so there is no moment without it) unless ``backup=False``.
+so there is no moment without it) unless ``backup=False``. New files get the permissions the
+umask allows (0666 & ~umask), a replaced file keeps its own. JSON is strict: NaN and +-inf are
+written as null.
 """
 
 import json
+import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -31,6 +35,7 @@ def atomic_write(path, write, backup=True):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(fd, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -45,22 +50,31 @@ def atomic_write(path, write, backup=True):
         raise
 
 
-def _jsonable(obj):
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _jsonable(obj, strict=True):
+    """Plain JSON types; with `strict`, NaN and +-inf become None (null)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): _jsonable(v, strict) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [_jsonable(v, strict) for v in obj]
     if hasattr(obj, "dtype"):
         arr = backend.to_numpy(obj)
-        return arr.tolist() if arr.ndim else arr.item()
+        return _jsonable(arr.tolist() if arr.ndim else arr.item(), strict)
     if isinstance(obj, Path):
         return str(obj)
+    if strict and isinstance(obj, float) and not math.isfinite(obj):
+        return None
     return obj
 
 
 def write_json(path, obj, backup=True):
-    """Write `obj` (dicts, lists, numbers, NumPy/CuPy arrays) as indented JSON, atomically."""
-    text = json.dumps(_jsonable(obj), indent=2, allow_nan=True) + "\n"
+    """Write `obj` (dicts, lists, numbers, NumPy/CuPy arrays) as indented strict JSON (NaN, inf -> null), atomically."""
+    text = json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n"
     atomic_write(path, lambda f: f.write(text.encode()), backup)
 
 
@@ -82,7 +96,7 @@ def save_checkpoint(path, arrays, meta):
         JSON-serialisable scalars (step, epoch, loss history...), stored as ``__meta__``.
     """
     host = {k: backend.to_numpy(v) for k, v in arrays.items()}
-    host["__meta__"] = np.array(json.dumps(_jsonable(meta)))
+    host["__meta__"] = np.array(json.dumps(_jsonable(meta, strict=False)))
     atomic_write(path, lambda f: np.savez(f, **host), backup=False)
 
 
