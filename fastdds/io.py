@@ -3,7 +3,8 @@
 Every write goes to a temporary file in the destination's folder, is flushed to disk, and
 replaces the destination in one rename, so an interrupted run leaves either the old file or
 the new one, never a torn one. An existing destination is kept as ``NAME.bak`` (hard link,
-so there is no moment without it) unless ``backup=False``. New files get the permissions the
+so there is no moment without it) unless ``backup=False``; earlier backups are numbered
+``NAME.bak.1``, ``NAME.bak.2``, ... (higher is newer), never overwritten. New files get the permissions the
 umask allows (0666 & ~umask), a replaced file keeps its own. JSON is strict: NaN and +-inf are
 written as null.
 """
@@ -29,7 +30,8 @@ def atomic_write(path, write, backup=True):
     write : callable(file object opened "wb")
         Writes the content.
     backup : bool
-        Keep an existing file as ``path + ".bak"``.
+        Keep an existing file as ``path + ".bak"``; an older ``.bak`` moves to ``.bak.N``
+        (N = 1, 2, ...: higher is newer), so no earlier generation is ever lost.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,12 +44,19 @@ def atomic_write(path, write, backup=True):
             os.fsync(f.fileno())
         if backup and path.exists():
             bak = path.with_name(path.name + ".bak")
-            bak.unlink(missing_ok=True)
+            if bak.exists():
+                os.replace(bak, path.with_name(f"{bak.name}.{_generations(bak) + 1}"))
             os.link(path, bak)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _generations(bak):
+    """Highest N of the existing ``bak.N`` files (0 if none)."""
+    nums = [p.name[len(bak.name) + 1:] for p in bak.parent.glob(bak.name + ".*")]
+    return max((int(n) for n in nums if n.isdigit()), default=0)
 
 
 def _umask():

@@ -61,3 +61,27 @@ def test_training_state_round_trip_and_mismatch(tmp_path):
         io.load_training_state(path, [np.zeros((2, 3), np.float32), np.zeros(3, np.float32)])
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         io.load_training_state(tmp_path / "missing.npz", fresh)
+
+
+def test_reruns_keep_every_generation(tmp_path):
+    path = tmp_path / "out.json"
+    for k in range(4):
+        io.write_json(path, {"run": k})
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["out.json", "out.json.bak", "out.json.bak.1", "out.json.bak.2"]
+    read = lambda name: json.loads((tmp_path / name).read_text())["run"]
+    assert [read(n) for n in ("out.json.bak.1", "out.json.bak.2", "out.json.bak", "out.json")] == [0, 1, 2, 3]
+
+
+def test_failed_write_leaves_the_old_file(tmp_path):
+    path = tmp_path / "out.txt"
+    io.write_text(path, "old")
+
+    def broken(f):
+        f.write(b"partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        io.atomic_write(path, broken)
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
