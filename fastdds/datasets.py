@@ -57,16 +57,21 @@ def read_statlib(path):
     Raises
     ------
     ValueError
-        Wrong number of columns, a header naming other columns, or non-numeric entries.
+        A truncated or damaged file, a line without nine columns, a header naming other columns,
+        or an entry that is not a finite number (the message names the line and column).
     """
     path = Path(path)
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rt") if gz else open(path)) as f:
-        lines = [ln.strip() for ln in f if ln.strip()]
+    try:
+        with (gzip.open(path, "rt") if gz else open(path)) as f:
+            lines = [(k, ln.strip()) for k, ln in enumerate(f, 1) if ln.strip()]
+    except (EOFError, OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} cannot be read to its end ({exc}): the file is truncated or damaged; "
+                         f"fetch it again. {_HOW}") from None
     if not lines:
         raise ValueError(f"{path} is empty; {_HOW}")
-    first = [c.strip().strip('"').lower() for c in lines[0].split(",")]
+    first = [c.strip().strip('"').lower() for c in lines[0][1].split(",")]
     try:
         float(first[0])
         has_header = False
@@ -76,13 +81,19 @@ def read_statlib(path):
         if tuple(first) != STATLIB_COLUMNS:
             raise ValueError(f"{path} has columns {first}; expected the StatLib columns {list(STATLIB_COLUMNS)}")
         lines = lines[1:]
-    try:
-        data = np.array([[float(c) for c in ln.split(",")] for ln in lines])
-    except ValueError as exc:
-        raise ValueError(f"{path} holds a non-numeric entry ({exc}); expected nine numeric StatLib columns") from exc
-    if data.ndim != 2 or data.shape[1] != len(STATLIB_COLUMNS):
-        ncol = data.shape[1] if data.ndim == 2 else "a varying number of"
-        raise ValueError(f"{path} has {ncol} columns; expected 9 ({', '.join(STATLIB_COLUMNS)})")
+    data = np.empty((len(lines), len(STATLIB_COLUMNS)))
+    for r, (lineno, ln) in enumerate(lines):
+        cells = ln.split(",")
+        if len(cells) != len(STATLIB_COLUMNS):
+            raise ValueError(f"{path} line {lineno} has {len(cells)} columns; expected 9 ({', '.join(STATLIB_COLUMNS)})")
+        for c, cell in enumerate(cells):
+            try:
+                data[r, c] = float(cell)
+            except ValueError:
+                data[r, c] = np.nan
+            if not np.isfinite(data[r, c]):
+                raise ValueError(f"{path} line {lineno}, column {c + 1} ({STATLIB_COLUMNS[c]}) holds {cell.strip()!r}, "
+                                 f"not a finite number; expected nine numeric StatLib columns")
     return data
 
 
@@ -139,7 +150,7 @@ def california_housing(path=None):
     return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.float64)
 
 
-def split_published(X, y, seed=42, batch=64, dtype=np.float64):
+def split_published(X, y, seed=42, batch=64, dtype=np.float64, rows=N_ROWS):
     """The published split of Felipe-Sosa et al.: 70 / 20 / 10 %, standardised, cut to whole batches.
 
     r = RandomState(seed).rand(rows); train r <= 0.7, validation 0.7 < r <= 0.9, test r > 0.9;
@@ -153,6 +164,9 @@ def split_published(X, y, seed=42, batch=64, dtype=np.float64):
     seed : int
     batch : int
     dtype : float64 or float32
+    rows : int or None
+        Rows the published split is defined on (20,640); another count raises ValueError, since
+        the same seed then selects other rows. None splits data of any size the same way.
 
     Returns
     -------
@@ -162,6 +176,10 @@ def split_published(X, y, seed=42, batch=64, dtype=np.float64):
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64).reshape(-1)
     if X.ndim != 2 or X.shape[0] != y.size:
         raise ValueError(f"X has shape {X.shape} and y {y.shape}; expected (rows, features) and (rows,)")
+    if rows is not None and X.shape[0] != rows:
+        raise ValueError(f"the data has {X.shape[0]} rows but the published split is defined on {rows} "
+                         f"({rows - X.shape[0]:+d}): it would not be the published split; use the complete "
+                         f"California Housing file, or pass rows=None to split these rows anyway")
     r = np.random.RandomState(seed).rand(X.shape[0])
     masks = {"train": r <= 0.7, "val": (r > 0.7) & (r <= 0.9), "test": r > 0.9}
     mean = X[masks["train"]].mean(axis=0)

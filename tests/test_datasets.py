@@ -64,12 +64,33 @@ def test_missing_file_says_how(tmp_path, monkeypatch):
 
 
 def test_bad_columns(tmp_path):
-    with pytest.raises(ValueError, match="has 8 columns"):
+    with pytest.raises(ValueError, match="line 1 has 8 columns"):
         datasets.california_housing(write(tmp_path / "a.csv", [ROW.rsplit(",", 1)[0]]))
     with pytest.raises(ValueError, match="expected the StatLib columns"):
         datasets.california_housing(write(tmp_path / "b.csv", ["a,b,c,d,e,f,g,h,i", ROW]))
-    with pytest.raises(ValueError, match="non-numeric"):
+    with pytest.raises(ValueError, match=r"c.csv line 2, column 3 \(housing_median_age\) holds 'x'"):
         datasets.california_housing(write(tmp_path / "c.csv", [ROW, ROW.replace("41.0", "x")]))
+    header = ",".join(datasets.STATLIB_COLUMNS)
+    with pytest.raises(ValueError, match=r"line 3, column 8 \(median_income\) holds 'nan'"):
+        datasets.california_housing(write(tmp_path / "d.csv", [header, ROW, ROW.replace("8.3252", "nan")]))
+    with pytest.raises(ValueError, match=r"line 2, column 5 \(total_bedrooms\) holds ''"):
+        datasets.california_housing(write(tmp_path / "e.csv", [ROW, ROW.replace("129.0", "")]))
+
+
+def test_truncated_gzip(tmp_path, shared_data):
+    whole = (shared_data / "cal_housing.csv.gz").read_bytes()
+    cut = tmp_path / "cal_housing.csv.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match="cal_housing.csv.gz cannot be read to its end.*truncated"):
+        datasets.california_housing(cut)
+
+
+def test_missing_rows_are_not_the_published_split(shared_data):
+    X, y = datasets.california_housing(shared_data / "cal_housing.csv.gz")
+    with pytest.raises(ValueError, match="has 20630 rows but the published split is defined on 20640"):
+        datasets.split_published(X[:-10], y[:-10])
+    d = datasets.split_published(X[:1000], y[:1000], rows=None)
+    assert sum(d[k][0].shape[0] for k in ("train", "val", "test")) <= 1000
 
 
 def test_no_file_no_sklearn(monkeypatch):
