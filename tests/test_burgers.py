@@ -209,3 +209,73 @@ def test_cli_solve_burgers_writes_errors(tmp_path, capsys):
     assert d["errors"]["Linf"] < 1e-3
     assert "L1" in capsys.readouterr().out
     assert main(["solve", "burgers", "--ic", "riemann", "--nx", "101", "--cfl", "1.5", "--quiet"]) == 2
+
+
+def test_chunks_callback_and_start_give_the_one_call_answer():
+    nx = 201
+    x = np.linspace(0.0, 1.0, nx)
+    u0 = 1.3 * np.sin(2 * np.pi * x)
+    one = B.solve(u0, x[1], 0.2, NU, "lf", boundary="dirichlet")
+    seen = []
+    many = B.solve(u0, x[1], 0.2, NU, "lf", boundary="dirichlet", chunks=7,
+                   callback=lambda step, n, u: seen.append((step, n, u.copy())))
+    assert np.array_equal(one.u, many.u) and [s for s, _, _ in seen][-1] == one.nsteps == seen[0][1]
+    assert len(seen) == 7 and np.array_equal(seen[-1][2], one.u)
+    step, _, u_mid = seen[2]
+    rest = B.solve(u0, x[1], 0.2, NU, "lf", boundary="dirichlet", start=(step, u_mid))
+    assert np.array_equal(rest.u, one.u)
+    # alpha is fixed from u0: restarting solve from the middle state (alpha = its max|u|) differs
+    fresh = B.solve(u_mid, x[1], nu=NU, scheme="lf", dt=one.dt, nsteps=one.nsteps - step, boundary="dirichlet")
+    assert np.abs(fresh.u - one.u).max() > 1e-6
+    assert B.dissipation_speed(u0) == pytest.approx(1.3, rel=1e-12)
+    with pytest.raises(ValueError, match="start step"):
+        B.solve(u0, x[1], 0.2, NU, "lf", start=(one.nsteps + 1, u_mid))
+    with pytest.raises(ValueError, match="dissipation_speed"):
+        B.step_layers("lf", nx, x[1], one.dt, NU)
+
+
+@pytest.mark.parametrize("scheme", ["lf", "muscl-rk3"])
+def test_cli_answer_does_not_depend_on_chunks(scheme, tmp_path):
+    import json
+
+    from fastdds.cli import main
+
+    common = ["solve", "burgers", "--scheme", scheme, "--nx", "401", "--t", "0.3", "--quiet"]
+    us = []
+    for chunks in (1, 7):
+        out = tmp_path / f"c{chunks}.json"
+        assert main(common + ["--chunks", str(chunks), "--json", str(out)]) == 0
+        us.append(np.array(json.loads(out.read_text())["u"]))
+    assert np.array_equal(us[0], us[1])
+    x = np.linspace(0.0, 1.0, 401)
+    ref = B.solve(np.sin(2 * np.pi * x), x[1], 0.3, 0.01 / np.pi, scheme, boundary="dirichlet")
+    assert np.array_equal(us[0], ref.u)
+
+
+def test_cli_resume_after_interrupt_equals_uninterrupted_run(tmp_path, monkeypatch):
+    import json
+
+    from fastdds.cli import main
+    from fastdds.io import load_checkpoint
+
+    ck, out = tmp_path / "ck.npz", tmp_path / "out.json"
+    common = ["solve", "burgers", "--scheme", "lf", "--nx", "201", "--t", "0.2", "--quiet", "--chunks", "5",
+              "--checkpoint", str(ck), "--json", str(out)]
+    real = B.solve
+
+    def interrupted(*args, callback=None, **kw):
+        def cb(step, nsteps, u):
+            callback(step, nsteps, u)
+            if step >= nsteps // 2:
+                raise KeyboardInterrupt
+        return real(*args, callback=cb, **kw)
+
+    monkeypatch.setattr(B, "solve", interrupted)
+    assert main(common) == 130 and not out.exists()
+    monkeypatch.setattr(B, "solve", real)
+    step = load_checkpoint(ck)[1]["step"]
+    assert main(common + ["--resume"]) == 0
+    resumed = np.array(json.loads(out.read_text())["u"])
+    assert main(common[:-4] + ["--json", str(out)]) == 0
+    assert 0 < step and np.array_equal(resumed, np.array(json.loads(out.read_text())["u"]))
+    assert main(common + ["--resume", "--cfl", "0.5"]) == 2  # options differ from the checkpoint's

@@ -61,6 +61,10 @@ def exact_solution(ic, x, t, nu, ul=1.0, ur=0.0, x0=0.5):
     return (burgers_sin2pi if ic == "sin2pi" else burgers_raissi)(x, t, nu)
 
 
+OPTIONS = ("ic", "nu", "scheme", "flux", "limiter", "rk", "nx", "t", "cfl", "ul", "ur", "x0", "dtype")
+"""The options that define a run: a checkpoint resumes only a run with the same values."""
+
+
 def run(args):
     import time
 
@@ -75,49 +79,36 @@ def run(args):
     nu = nu_default if args.nu is None else args.nu
     if args.nx < 3:
         raise ValueError(f"--nx {args.nx}: need at least 3 nodes")
-    if not args.t > 0:
-        raise ValueError(f"--t {args.t} must be > 0")
-    if args.chunks < 1:
-        raise ValueError(f"--chunks {args.chunks} must be >= 1")
+    if args.resume and not args.checkpoint:
+        raise ValueError("--resume needs --checkpoint PATH")
     scheme = B.get_scheme(args.scheme, args.flux, args.limiter, args.rk)
     x = np.linspace(lo, hi, args.nx)
     dx = (hi - lo) / (args.nx - 1)
     left, right = (args.ul, args.ur) if args.ic == "riemann" else (0.0, 0.0)
-    u = initial_condition(args.ic, x, args.ul, args.ur, args.x0).astype(dtype)
-    umax = float(np.abs(u).max())
-    if nu < 0:
-        raise ValueError(f"--nu {nu} is negative; Burgers needs nu >= 0")
-    if args.cfl > 1:
-        raise ValueError(f"--cfl {args.cfl} is above the stability limit 1 (largest stable dt = "
-                         f"{B.max_stable_dt(scheme, dx, nu, umax):.6g})")
-    dt_max = B.max_stable_dt(scheme, dx, nu, umax)
-    if dt_max == 0:
-        raise ValueError("the central flux needs nu > 0; choose an upwind-type scheme for nu = 0")
-    nsteps = max(1, int(np.ceil(args.t / (args.cfl * dt_max) - 1e-9)))
-    dt = args.t / nsteps
-    done, wall = 0, 0.0
+    u0 = initial_condition(args.ic, x, args.ul, args.ur, args.x0).astype(dtype)
+    options = {k: getattr(args, k) for k in OPTIONS}
+    start, wall0 = None, 0.0
     if args.resume:
-        if not args.checkpoint:
-            raise ValueError("--resume needs --checkpoint PATH")
         arrays, meta = load_checkpoint(args.checkpoint)
-        if meta.get("nsteps") != nsteps or arrays["u"].shape != u.shape:
-            raise ValueError(f"checkpoint {args.checkpoint} is for a different run (nsteps {meta.get('nsteps')}, "
-                             f"nx {arrays['u'].shape[0]}); use the same options or start without --resume")
-        u, done, wall = arrays["u"].astype(dtype), int(meta["step"]), float(meta["wall"])
-    bounds = np.linspace(0, nsteps, min(args.chunks, nsteps) + 1).round().astype(int)
-    bar = Progress(nsteps, desc=f"burgers {args.ic} {args.scheme}", enabled=not args.quiet, start=done)
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        if b <= done:
-            continue
-        t0 = time.perf_counter()
-        res = B.solve(u, dx, nu=nu, scheme=scheme, nsteps=b - max(a, done), dt=dt, boundary="dirichlet",
-                      left=left, right=right)
-        wall += time.perf_counter() - t0
-        u, done = res.u, b
-        bar.update(done)
+        if meta.get("options") != options:
+            raise ValueError(f"checkpoint {args.checkpoint} is for a different run ({meta.get('options')}); "
+                             f"use the same options or start without --resume")
+        start, wall0 = (int(meta["step"]), arrays["u"]), float(meta["wall"])
+    bar = Progress(0, desc=f"burgers {args.ic} {args.scheme}", enabled=not args.quiet,
+                   start=start[0] if start else 0)
+    t0 = time.perf_counter()
+
+    def chunk_done(step, nsteps, u):
+        bar.total = nsteps
+        bar.update(step)
         if args.checkpoint:
-            save_checkpoint(args.checkpoint, {"u": u}, {"step": done, "nsteps": nsteps, "wall": wall})
-    t_end = nsteps * dt
+            save_checkpoint(args.checkpoint, {"u": u}, {"step": step, "nsteps": nsteps, "options": options,
+                                                        "wall": wall0 + time.perf_counter() - t0})
+
+    res = B.solve(u0, dx, args.t, nu, scheme, cfl=args.cfl, boundary="dirichlet", left=left, right=right,
+                  chunks=args.chunks, callback=chunk_done, start=start)
+    bar.close()
+    u, nsteps, dt, t_end, wall = res.u, res.nsteps, res.dt, res.t, wall0 + res.wall
     ref = exact_solution(args.ic, x, t_end, nu, args.ul, args.ur, args.x0)
     result = {"problem": args.ic, "nu": nu, "scheme": {"name": str(args.scheme), "flux": scheme.flux,
                                                       "limiter": scheme.limiter, "rk": scheme.rk},

@@ -16,6 +16,8 @@ coefficients; a forward-Euler step is one layer,
     eo       P = I + nu dt/h^2 D2,  Q = -(dt/h) D-, -(dt/h) D+,  sigma = max(u,0)^2/2, min(u,0)^2/2
 
 and an SSP Runge-Kutta step is one layer per stage on the doubled state [u^n; u^(k)] (`step_layers`).
+The Lax-Friedrichs speed alpha is one choice everywhere: `dissipation_speed`, max|u0| over the
+run's initial state, fixed for the run.
 The other schemes are not chains of the registry's layers: the Rusanov and Godunov (upwind)
 fluxes depend on max(|u_i|, |u_{i+1}|) or on a pair of neighbours jointly, which no pointwise
 activation of a linear map expresses, and the MUSCL limiters (minmod, van Leer) are likewise
@@ -191,7 +193,7 @@ def _check_state(u0, dtype):
 
 def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=0.9, flux=None, limiter=None,
           rk=None, boundary="periodic", left=0.0, right=0.0, alpha=None, unsafe=False, check_every=64,
-          dtype=None):
+          dtype=None, chunks=1, callback=None, start=None):
     """Advance Burgers' equation u_t + (u^2/2)_x = nu u_xx with a conservative explicit scheme.
 
     Parameters
@@ -217,13 +219,24 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
     left, right : float
         Dirichlet values.
     alpha : float, optional
-        Lax-Friedrichs dissipation speed (flux "lf" only), >= max|u0|; default max|u0|.
+        Lax-Friedrichs dissipation speed (flux "lf" only), >= max|u0|; default
+        `dissipation_speed` of the initial state (Dirichlet ends written in), fixed for the run.
     unsafe : bool
         Warn instead of raising when dt exceeds the stability limit.
     check_every : int
         NaN/inf test interval (steps) inside the kernel.
     dtype : float32 or float64, optional
         Default: the dtype of u0 when it is a float array, else float64.
+    chunks : int
+        Kernel calls the steps are split into (at most nsteps), for progress and interruption;
+        the result is bit-identical whatever the split.
+    callback : callable(step, nsteps, u), optional
+        Called after each chunk with the steps done so far, the total and the current state
+        (the solver's buffer: copy it to keep it). Exceptions it raises (KeyboardInterrupt)
+        stop the run.
+    start : (int, ndarray (n,)), optional
+        Continue this run (same u0 and options) from the state it had after `step` steps,
+        e.g. one a callback saved; the remaining steps give the uninterrupted run's answer.
 
     Returns
     -------
@@ -249,7 +262,7 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
     if boundary == "dirichlet":
         u = u.copy()  # never write into the caller's array
         u[0], u[-1] = left, right
-    umax = float(np.abs(u).max())
+    umax = dissipation_speed(u)
     if alpha is not None and s.flux != "lf":
         raise ValueError(f"alpha applies to the 'lf' flux only, not {s.flux!r}")
     alpha = umax if alpha is None else float(alpha)
@@ -264,17 +277,65 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
     coefs = np.array([dt / dx, nu * dt / dx**2, alpha, 0.5, 0.0, left, right, 2.0], dtype=u.dtype)
     rk_a, rk_b = (np.array(c, dtype=u.dtype) for c in (RK[s.rk].a, RK[s.rk].b))
     work = np.empty((3, u.size + 4), dtype=u.dtype)
-    out = np.empty_like(u)
     if int(check_every) < 1:
         raise ValueError(f"check_every = {check_every} must be >= 1")
-    t0 = time.perf_counter()
-    bad = kern.advance(u, out, nsteps, FLUXES[s.flux], LIMITERS[s.limiter], rk_a, rk_b, BOUNDARIES[boundary],
-                       coefs, int(check_every), work)
-    wall = time.perf_counter() - t0
-    if bad >= 0:
-        raise ValueError(f"the state became NaN or inf by step {bad} (t = {bad * dt:g}; checked every "
-                         f"{check_every} steps); lower the time step (cfl) or check the data")
+    if int(chunks) < 1:
+        raise ValueError(f"chunks = {chunks} must be >= 1")
+    done, out = _start(start, u, nsteps)
+    wall = 0.0
+    bounds = np.linspace(0, nsteps, min(int(chunks), nsteps) + 1).round().astype(int)
+    for b in bounds[1:]:
+        if b <= done:
+            continue
+        t0 = time.perf_counter()
+        bad = kern.advance(out, out, b - done, FLUXES[s.flux], LIMITERS[s.limiter], rk_a, rk_b,
+                           BOUNDARIES[boundary], coefs, int(check_every), work)
+        wall += time.perf_counter() - t0
+        if bad >= 0:
+            bad += done
+            raise ValueError(f"the state became NaN or inf by step {bad} (t = {bad * dt:g}; checked every "
+                             f"{check_every} steps); lower the time step (cfl) or check the data")
+        done = int(b)
+        if callback is not None:
+            callback(done, nsteps, out)
     return Result(out, nsteps * dt, dt, nsteps, wall)
+
+
+def dissipation_speed(u0):
+    """The Lax-Friedrichs dissipation speed of a run: alpha = max|u0| over its initial state.
+
+    This is the one choice of alpha in fastdds (`solve` by default, `step_layers` and the
+    `fastdds compare` scheme registry through it), fixed for the whole run. The viscous and the
+    entropy solutions of Burgers' equation obey the maximum principle |u(t, x)| <= max|u0|
+    (Dirichlet end values included), so this alpha bounds every |u| the run meets and keeps the
+    Lax-Friedrichs step monotone under `max_stable_dt`, with the least dissipation among such
+    constants known before the run. Recomputing it from the current state (e.g. per chunk of a
+    run) would make the answer depend on how the run is split.
+
+    Parameters
+    ----------
+    u0 : ndarray, shape (n,), the run's initial state (Dirichlet ends written in)
+
+    Returns
+    -------
+    float
+    """
+    return float(np.abs(u0).max())
+
+
+def _start(start, u0, nsteps):
+    """(steps done, state buffer) to continue from: (0, a copy of u0), or the checked `start`."""
+    if start is None:
+        return 0, u0.copy()
+    step, u = start
+    if not 0 <= int(step) <= nsteps:
+        raise ValueError(f"start step {step} is outside this run's 0..{nsteps} steps; resume with the same options")
+    u = np.asarray(u)
+    if u.shape != u0.shape or u.dtype != u0.dtype:
+        raise ValueError(f"start state is {u.dtype} {u.shape} but this run is {u0.dtype} {u0.shape}; "
+                         f"resume with the same options")
+    check_finite("start state", u)
+    return int(step), u.copy()
 
 
 def _time_step(dt, nsteps, t_end, cfl, dt_max, unsafe):
@@ -347,9 +408,9 @@ def step_layers(scheme, nx, dx, dt, nu, boundary="periodic", alpha=None, dtype=N
         Viscosity, >= 0.
     boundary : {"periodic", "dirichlet", "outflow"}
         As in `solve`; Dirichlet end nodes keep their values (identity rows).
-    alpha : float, optional
-        Lax-Friedrichs dissipation speed (>= max|u| for a monotone step); default 1, the bound of
-        |u| for the reference problems (sin 2 pi x, -sin pi x, Riemann 1 | 0).
+    alpha : float
+        Lax-Friedrichs dissipation speed, flux "lf" only and required there:
+        ``dissipation_speed(u0)`` of the run's initial state, the value `solve` uses.
     dtype : float32 or float64, optional
 
     Returns
@@ -366,9 +427,12 @@ def step_layers(scheme, nx, dx, dt, nu, boundary="periodic", alpha=None, dtype=N
         raise ValueError(f"viscosity nu = {nu} is negative; Burgers needs nu >= 0")
     if alpha is not None and s.flux != "lf":
         raise ValueError(f"alpha applies to the 'lf' flux only, not {s.flux!r}")
+    if alpha is None and s.flux == "lf":
+        raise ValueError("the Lax-Friedrichs layer needs its dissipation speed: pass "
+                         "alpha=dissipation_speed(u0) of the run's initial state (what solve uses)")
     dtype = backend.resolve_dtype(dtype)
     c, d = dt / dx, nu * dt / dx**2
-    diff = d + (0.5 * c * (1.0 if alpha is None else float(alpha)) if s.flux == "lf" else 0.0)
+    diff = d + (0.5 * c * float(alpha) if s.flux == "lf" else 0.0)
     P = _plus_identity(_stencil((-1, 0, 1), np.array([diff, -2.0 * diff, diff]), nx, boundary, dtype))
     branches = _branches(s.flux, c, nx, boundary, dtype)
     rk = RK[s.rk]
