@@ -6,6 +6,8 @@ stencil (s + r, -2 r, r - s), r = D dt / dx^2, s = U dt / (2 dx). Three time ste
     FTCS             u <- W u,  W = I + dt L: W[i, i-1] = s + r, W[i, i] = 1 - 2 r, W[i, i+1] = r - s
     Crank-Nicolson   (I - dt L / 2) u_new = (I + dt L / 2) u   (Thomas / cyclic Sherman-Morrison)
     RK4              u <- R4(dt L) u,  R4(z) = 1 + z + z^2/2 + z^3/6 + z^4/24
+                     (the stability polynomial of `fastdds.tableaus.RK4`, whose constants
+                     the kernel also receives)
 
 Boundaries: "periodic" (n nodes, x_n = x_0) or "dirichlet" (the array holds the interior nodes;
 the values beyond both ends are zero). Each stepper runs all its steps in one fused kernel
@@ -23,10 +25,20 @@ import scipy.sparse as sp
 from .. import backend
 from ..layers import Layer
 from ..operators import Banded
+from ..tableaus import RK4
 from ..validation import check_finite, check_time_step
 
 BOUNDARIES = ("periodic", "dirichlet")
-_RK4 = (1.0, 1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0)
+_RK4 = RK4.stability_polynomial()  # (1, 1, 1/2, 1/6, 1/24)
+
+
+def _rk4_constants(tableau, dtype):
+    """(a21, a32, a43, w, m) of the tridiagonal RK4 kernel from a tableau of the classical shape
+    (stage matrix on the first subdiagonal, weights w (1, m, m, 1))."""
+    a, b = tableau.a, tableau.b
+    if any(a[i][j] for i in range(4) for j in range(i - 1)) or b[0] != b[3] or b[1] != b[2]:
+        raise ValueError(f"tableau {tableau.name!r} is not of the classical RK4 shape the kernel steps")
+    return np.array([a[1][0], a[2][1], a[3][2], b[0], b[1] / b[0]], dtype=dtype)
 
 
 def coefficients(dx, dt, D, U=0.0):
@@ -147,7 +159,7 @@ def rk4(u0, dx, dt, nsteps, D, U=0.0, boundary="periodic", unsafe=False, dtype=N
     lo, di, up = _stencil(dx, dt, D, U, u.dtype)
     out = np.empty_like(u)
     backend.kernels("tridiag", like=u).rk4_steps(u, out, int(nsteps), lo, di, up, boundary == "periodic",
-                                                 np.empty((4, u.shape[1]), u.dtype))
+                                                 _rk4_constants(RK4, u.dtype), np.empty((4, u.shape[1]), u.dtype))
     return out[0] if squeeze else out
 
 

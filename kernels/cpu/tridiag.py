@@ -8,7 +8,8 @@ for the whole batch) or nb = batch (one per right-hand side):
 
 Non-cyclic: lo[0] and up[n-1] are ignored. Cyclic (periodic): lo[0] multiplies x[n-1] and
 up[n-1] multiplies x[0]. States are C-contiguous (batch, n); `work` arrays are scratch space.
-The time-stepping kernels take constant stencils (lo, di, up) as scalars of the state's dtype.
+The time-stepping kernels take constant stencils (lo, di, up) as scalars of the state's dtype, and
+the Runge-Kutta kernel its method's constants as an array (the caller reads them from its tableau).
 """
 
 import numba as nb
@@ -126,19 +127,24 @@ def explicit_steps(u, out, nsteps, lo, di, up, periodic, work):
 
 
 @nb.njit(cache=True)
-def rk4_steps(u, out, nsteps, lo, di, up, periodic, work):
-    """Classical RK4 for u' = L u, `nsteps` steps, with dt L the stencil (lo, di, up).
+def rk4_steps(u, out, nsteps, lo, di, up, periodic, coef, work):
+    """A four-stage Runge-Kutta method of the classical shape for u' = L u, `nsteps` steps, with
+    dt L the stencil (lo, di, up):
+
+        k1 = dt L y, k2 = dt L (y + a21 k1), k3 = dt L (y + a32 k2), k4 = dt L (y + a43 k3)
+        y <- y + w (k1 + m k2 + m k3 + k4)
 
     Parameters
     ----------
     u, out : ndarray, shape (batch, n), n >= 3
     lo, di, up : scalars of u's dtype, the stencil of dt L
     periodic : bool
+    coef : ndarray, shape (5,), u's dtype
+        (a21, a32, a43, w, m); classical RK4 is (1/2, 1/2, 1, 1/6, 2), given by the caller
+        from its Butcher tableau.
     work : ndarray, shape (4, n)
     """
-    const = np.empty(3, dtype=u.dtype)  # constants in the state's dtype (float32 stays float32)
-    const[0], const[1], const[2] = 0.5, 1.0 / 6.0, 2.0
-    half, sixth, two = const[0], const[1], const[2]
+    a21, a32, a43, w, m = coef[0], coef[1], coef[2], coef[3], coef[4]
     n = u.shape[1]
     y, s, k, acc = work[0], work[1], work[2], work[3]
     for r in range(u.shape[0]):
@@ -147,18 +153,18 @@ def rk4_steps(u, out, nsteps, lo, di, up, periodic, work):
             _apply3(y, k, lo, di, up, periodic)  # k1
             for i in range(n):
                 acc[i] = k[i]
-                s[i] = y[i] + half * k[i]
+                s[i] = y[i] + a21 * k[i]
             _apply3(s, k, lo, di, up, periodic)  # k2
             for i in range(n):
-                acc[i] += two * k[i]
-                s[i] = y[i] + half * k[i]
+                acc[i] += m * k[i]
+                s[i] = y[i] + a32 * k[i]
             _apply3(s, k, lo, di, up, periodic)  # k3
             for i in range(n):
-                acc[i] += two * k[i]
-                s[i] = y[i] + k[i]
+                acc[i] += m * k[i]
+                s[i] = y[i] + a43 * k[i]
             _apply3(s, k, lo, di, up, periodic)  # k4
             for i in range(n):
-                y[i] += sixth * (acc[i] + k[i])
+                y[i] += w * (acc[i] + k[i])
         out[r, :] = y
 
 
