@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from .. import backend
 from ..layers import Chain, Layer
 from ..operators import Banded
+from ..tableaus import SHU_OSHER
 from ..validation import check_finite, check_time_step
 
 FLUXES = {"lf": 0, "rusanov": 1, "eo": 2, "central": 3, "upwind": 4}
@@ -40,21 +41,9 @@ LIMITERS = {"none": 0, "minmod": 1, "vanleer": 2}
 BOUNDARIES = {"periodic": 0, "dirichlet": 1, "outflow": 2}
 
 
-@dataclass(frozen=True)
-class RungeKutta:
-    """Explicit Runge-Kutta method in Shu-Osher form: u^(k+1) = a_k u^n + b_k (u^(k) + dt L(u^(k)))."""
-
-    name: str
-    a: tuple
-    b: tuple
-    order: int
-
-
-RK = {
-    "euler": RungeKutta("euler", (0.0,), (1.0,), 1),
-    "ssp-rk2": RungeKutta("ssp-rk2", (0.0, 0.5), (1.0, 0.5), 2),
-    "ssp-rk3": RungeKutta("ssp-rk3", (0.0, 0.75, 1.0 / 3.0), (1.0, 0.25, 2.0 / 3.0), 3),
-}
+RK = SHU_OSHER
+"""Explicit Runge-Kutta methods in Shu-Osher form, u^(k+1) = a_k u^n + b_k (u^(k) + dt L(u^(k))),
+by name: `fastdds.tableaus.SHU_OSHER` (each with its Butcher tableau, name and order)."""
 
 
 @dataclass(frozen=True)
