@@ -21,6 +21,7 @@ ACTIVATION_CODES = {
     "relu": 10,
     "sigmoid": 11,
     "lecun_tanh": 12,
+    "cube": 13,
 }
 
 # Boundary codes of banded operators.

@@ -1,4 +1,4 @@
-"""FitzHugh-Nagumo layer: K explicit Euler steps per neuron as a differentiable block, and the
+"""FitzHugh-Nagumo layer: K explicit Euler steps per neuron as a Block, its layer form, and the
 stability report of that Euler map.
 
     dv/dt = I - v (v - a)(v - 1) - w        dw/dt = b (v - g w)
@@ -7,28 +7,54 @@ Two ways in:
 
 - ``mode="initial_state"`` (the published DynPMNN block): the input (batch, 2n) gives
   v0 = x[:, :n], w0 = x[:, n:]; the drive I is a per-neuron constant.
-- ``mode="drive"``: I = x W + c with W (n_in, n), c (n,); v0 = w0 = 0.
+- ``mode="drive"``: I = W x + c with W (n, n_in) (Dense layout), c (n,); v0 = w0 = 0.
 
 a, b, g, I (initial_state mode) and dt are per-neuron values, each fixed or trained (`train`).
-The output is v_K, w_K or both ([v_K, w_K], (batch, 2n)). The kernels are
+The output is v_K, w_K or both ([v_K, w_K], (batch, 2n)). The fast path is
 ``fastdds.kernels.cpu.fhn`` (forward; reverse pass = discrete adjoint, recomputing the
-trajectory per sample).
+trajectory per sample); `FHN.layers` gives the same map as a Chain of Layers.
+
+One Euler step, with the cubic written out (v (v - a)(v - 1) = v^3 - (1 + a) v^2 + a v):
+
+    v' = (1 - dt a) v - dt w + dt I + 2 dt (1 + a) (v^2 / 2) - dt v^3
+    w' = dt b v + (1 - dt b g) w
 """
 
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend
-from .blocks import torch_uniform
+from .. import backend, initializers
+from ..layers import Block, Branch, Chain, Layer, dense
+from ..operators import Banded, Dense
+from ..validation import as_state
 
 TRAINABLE = ("a", "b", "g", "I", "dt")
 MODES = ("initial_state", "drive")
 OUTPUTS = ("v", "w", "both")
 
 
-class FHN:
+class FixedPointStep(NamedTuple):
+    """The Euler step of one neuron linearised at one of its fixed points (`FHN.euler_step_at_fixed_points`).
+
+    Attributes
+    ----------
+    neuron : int
+    point : ndarray (2,)
+        (v*, w*).
+    step : Banded
+        I + dt J on the neuron's state [v; w] (2 x 2, offsets 0, +1, -1): its `spectrum()` is
+        1 + dt lambda(J), its `moments()` the row sums and first moments of the step.
+    """
+
+    neuron: int
+    point: np.ndarray
+    step: Banded
+
+
+class FHN(Block):
     """A layer of n FitzHugh-Nagumo neurons integrated by K explicit Euler steps.
 
     Parameters
@@ -46,8 +72,13 @@ class FHN:
         Which of "a", "b", "g", "I", "dt" are trained (W and c always are in drive mode).
     output : {"v", "w", "both"}
     rng : numpy.random.Generator, optional
-        For W and c (PyTorch's Linear init, U(+-1/sqrt(n_in))).
+        For W and c (PyTorch's Linear init, U(+-1/sqrt(n_in)), W drawn first; default seed 0).
     dtype : float64 or float32
+
+    Attributes
+    ----------
+    params : list
+        Drive mode: [W (n, n_in), c (n,)], then the trained ones of a, b, g, I, dt in that order.
     """
 
     def __init__(self, n, mode="initial_state", n_in=None, a=0.2, b=0.02, g=3.0, I=0.0, dt=20.0, steps=25,
@@ -65,10 +96,8 @@ class FHN:
             raise ValueError(f"steps = {steps}; need at least one Euler step")
         self.n, self.mode, self.output, self.steps = int(n), mode, output, int(steps)
         self.dtype = backend.resolve_dtype(dtype)
-        vals = {"a": a, "b": b, "g": g, "I": I, "dt": dt}
-        for name, val in vals.items():
-            arr = np.ascontiguousarray(np.broadcast_to(np.asarray(val, dtype=self.dtype), (self.n,)))
-            setattr(self, name, arr.copy())
+        for name, val in {"a": a, "b": b, "g": g, "I": I, "dt": dt}.items():
+            setattr(self, name, np.broadcast_to(np.asarray(val, dtype=self.dtype), (self.n,)).copy())
         if np.any(self.dt <= 0):
             raise ValueError(f"dt must be positive; got {self.dt}")
         self.train = tuple(t for t in TRAINABLE if t in train)
@@ -78,37 +107,43 @@ class FHN:
                 raise ValueError("drive mode needs n_in, the number of input features")
             rng = np.random.default_rng(0) if rng is None else rng
             self.n_in = int(n_in)
-            self.W = torch_uniform(rng, self.n_in, (self.n_in, self.n), self.dtype)
-            self.c = torch_uniform(rng, self.n_in, (self.n,), self.dtype)
+            self.W = initializers.weight("torch", self.n_in, self.n, rng, self.dtype)
+            self.c = initializers.torch_uniform(rng, self.n_in, (self.n,), self.dtype)
             self.params += [self.W, self.c]
         else:
             self.n_in = 2 * self.n
+        self.n_out = 2 * self.n if output == "both" else self.n
         self.params += [getattr(self, t) for t in self.train]
 
-    @property
-    def n_out(self):
-        """Output features: n, or 2n for output="both"."""
-        return 2 * self.n if self.output == "both" else self.n
+    def config(self):
+        """Constructor keyword arguments (JSON-serialisable) that rebuild this architecture.
+
+        The per-neuron values are the current ones; W and c are not included (load them).
+        """
+        cfg = {"n": self.n, "mode": self.mode, "steps": self.steps, "train": list(self.train),
+               "output": self.output, "dtype": self.dtype.name,
+               **{k: getattr(self, k).tolist() for k in ("a", "b", "g", "I", "dt")}}
+        if self.mode == "drive":
+            cfg["n_in"] = self.n_in
+        return cfg
 
     def _inputs(self, x):
-        if x.ndim != 2 or x.shape[1] != self.n_in:
-            raise ValueError(f"FHN input has shape {x.shape}; expected (batch, {self.n_in})")
+        """(v0, w0, I), each (batch, n) and C-contiguous, for a validated x."""
         if self.mode == "drive":
-            I = x @ self.W + self.c
+            I = np.ascontiguousarray(x @ self.W.T + self.c)
             z = np.zeros_like(I)
-            return z, z, np.ascontiguousarray(I)
+            return z, z, I
         v0, w0 = np.ascontiguousarray(x[:, :self.n]), np.ascontiguousarray(x[:, self.n:])
         return v0, w0, np.ascontiguousarray(np.broadcast_to(self.I, v0.shape))
 
-    def forward(self, x):
-        """x: (batch, n_in) -> (batch, n_out); cache for `backward`."""
+    def _forward(self, x, keep):
         v0, w0, I = self._inputs(x)
         vK, wK = np.empty_like(v0), np.empty_like(v0)
         backend.kernels("fhn", like=x).forward(v0, w0, I, self.a, self.b, self.g, self.dt, self.steps, vK, wK)
         y = {"v": vK, "w": wK}.get(self.output)
-        return (np.concatenate([vK, wK], axis=1) if y is None else y), (x, v0, w0, I)
+        return (np.concatenate([vK, wK], axis=1) if y is None else y), ((x, v0, w0, I) if keep else None)
 
-    def backward(self, cache, dy):
+    def _backward(self, cache, dy):
         """Discrete adjoint of the K Euler steps: dx and the gradients of params."""
         x, v0, w0, I = cache
         zero = np.zeros_like(v0)
@@ -121,15 +156,63 @@ class FHN:
             np.ascontiguousarray(dwK), dv0, dw0, dI, d["a"], d["b"], d["g"], d["dt"])
         d["I"] = dI.sum(axis=0)
         if self.mode == "drive":
-            return dI @ self.W.T, [x.T @ dI, d["I"]] + [d[t] for t in self.train]
+            return dI @ self.W, [dI.T @ x, d["I"]] + [d[t] for t in self.train]
         return np.concatenate([dv0, dw0], axis=1), [d[t] for t in self.train]
 
+    def euler_layer(self):
+        """One explicit Euler step as a Layer on the state [v; w] (drive mode: [v; w; I]).
+
+        P is Banded with per-neuron diagonals: offset 0 (1 - dt a on v, 1 - dt b g on w, 1 on I),
+        +n (-dt: w into v), -n (dt b: v into w) and, in drive mode, +2n (dt: I into v). The
+        constant term is c = [dt I; 0] (initial-state mode). Two branches act on the v rows only
+        (Q zero on the others, R the identity): Q = diag(2 dt (1 + a)) with u^2 / 2 and
+        Q = diag(-dt) with u^3. The coefficients are computed from the current a, b, g, I, dt
+        (a snapshot, not views).
+
+        Returns
+        -------
+        Layer, n_in = n_out = 2n (drive mode 3n)
+        """
+        n, dt, a, b, g = self.n, self.dt, self.a, self.b, self.g
+        one, zero = np.ones(n, self.dtype), np.zeros(n, self.dtype)
+        drive = self.mode == "drive"
+        extra = [zero] if drive else []
+        offsets = [0, n, -n] + ([2 * n] if drive else [])
+        diags = [np.concatenate([1 - dt * a, 1 - dt * b * g] + ([one] if drive else [])),
+                 np.concatenate([-dt, zero] + extra), np.concatenate([zero, dt * b] + extra)]
+        if drive:
+            diags.append(np.concatenate([dt, zero, zero]))
+        P = Banded(offsets, np.stack(diags), "dirichlet", dtype=self.dtype)
+        branches = [Branch(Banded((0,), np.concatenate([q, zero] + extra)[None, :], "dirichlet", dtype=self.dtype),
+                           act) for q, act in ((2 * dt * (1 + a), "square_half"), (-dt, "cube"))]
+        c = None if drive else np.concatenate([dt * self.I, zero])
+        return Layer(P, branches, c)
+
+    def layers(self):
+        """The layer form: [drive mode: dense x -> [0; 0; W x + c]], K Euler-step Layers (one
+        Layer object repeated, see `euler_layer`), and the output selection as a dense Layer.
+
+        Returns
+        -------
+        Chain equal to this block to round-off (same dtype; a snapshot of the coefficients)
+        """
+        n, m = self.n, (3 if self.mode == "drive" else 2) * self.n
+        blocks = []
+        if self.mode == "drive":
+            W = np.zeros((m, self.n_in), self.dtype)
+            W[2 * n:] = self.W
+            blocks.append(dense(W, np.concatenate([np.zeros(2 * n, self.dtype), self.c])))
+        blocks += [self.euler_layer()] * self.steps
+        rows = {"v": np.arange(n), "w": np.arange(n, 2 * n), "both": np.arange(2 * n)}[self.output]
+        blocks.append(Layer(Dense(np.eye(m, dtype=self.dtype)[rows])))
+        return Chain(blocks)
+
     def trajectory(self, x):
-        """All K + 1 Euler states for input x: (v, w), each (K + 1, batch, n)."""
-        v0, w0, I = self._inputs(x)
+        """All K + 1 Euler states for input x (batch, n_in): (v, w), each (K + 1, batch, n)."""
+        v0, w0, I = self._inputs(as_state("x", x, self.n_in, self.dtype)[0])
         tv = np.empty((self.steps + 1,) + v0.shape, dtype=v0.dtype)
         tw = np.empty_like(tv)
-        backend.kernels("fhn", like=x).trajectory(v0, w0, I, self.a, self.b, self.g, self.dt, tv, tw)
+        backend.kernels("fhn", like=v0).trajectory(v0, w0, I, self.a, self.b, self.g, self.dt, tv, tw)
         return tv, tw
 
     def fixed_points(self, I=None):
@@ -153,15 +236,41 @@ class FHN:
             out.append(np.column_stack([v, v / g]))
         return out
 
+    def _fixed_point_drive(self):
+        return self.c if self.mode == "drive" else self.I
+
+    def euler_step_at_fixed_points(self, I=None):
+        """The Euler step linearised at every real fixed point, as operators for `fastdds compare`.
+
+        At (v*, w*) the step is I + dt J with J = [[-(3 v*^2 - 2 (1 + a) v* + a), -1], [b, -b g]].
+
+        Parameters
+        ----------
+        I : array (n,), optional
+            Drive (default: I in initial-state mode, c in drive mode, as `stability` uses).
+
+        Returns
+        -------
+        list of FixedPointStep, neuron by neuron, fixed points in increasing v*; each step a
+        float64 Banded (2 x 2) on [v; w].
+        """
+        out = []
+        fixed = self.fixed_points(self._fixed_point_drive() if I is None else I)
+        for j, fp in enumerate(fixed):
+            a, b, g, dt = (float(getattr(self, k)[j]) for k in ("a", "b", "g", "dt"))
+            for v, w in fp:
+                j11 = -(3.0 * v * v - 2.0 * (1.0 + a) * v + a)
+                diags = np.array([[1.0 + dt * j11, 1.0 - dt * b * g], [-dt, 0.0], [0.0, dt * b]])
+                out.append(FixedPointStep(j, np.array([v, w]), Banded((0, 1, -1), diags, "dirichlet")))
+        return out
+
     def stability(self, x=None, warn=True):
         """Stability report of the Euler map; see `stability_report`."""
-        tv, tw, I = None, None, None
+        tv = tw = None
         if x is not None:
             tv, tw = self.trajectory(x)
-            I = self._inputs(x)[2]
-        fp_drive = self.c if self.mode == "drive" else self.I
-        return stability_report(self.a, self.b, self.g, self.dt, fixed=self.fixed_points(fp_drive), v=tv, w=tw,
-                                warn=warn)
+        return stability_report(self.a, self.b, self.g, self.dt, fixed=self.fixed_points(self._fixed_point_drive()),
+                                v=tv, w=tw, warn=warn)
 
 
 def jacobian_eigenvalues(v, a, b, g):

@@ -113,6 +113,8 @@ def act_derivs(code, alpha, z):
         q = p * (1.0 - p)
         r = 1.0 - 2.0 * p
         return p, q, q * r, q * (r * r - 2.0 * q)
+    if code == 13:  # cube
+        return z * z * z, 3.0 * z * z, 6.0 * z, 6.0
     # 12: lecun_tanh = 1.7159 tanh(0.666 z)
     a, b = 1.7159, 0.666
     t = tanh(b * z)
