@@ -39,6 +39,7 @@ GHOST = 2
 BLOCK = 512
 # coefs layout
 C_DTDX, C_DIFF, C_ALPHA, C_HALF, C_ZERO, C_LEFT, C_RIGHT, C_TWO = range(8)
+N_FLUXES, N_LIMITERS = 5, 3
 
 
 @nb.njit(inline="always", cache=True)
@@ -152,32 +153,17 @@ def _loop(out, v, base, ak, bk, coefs, fb, fcode, lcode):
 
 
 @nb.njit(inline="always", cache=True)
-def _by_limiter(out, v, base, ak, bk, coefs, fb, fcode, lcode):
+def _stage(out, v, base, ak, bk, coefs, fb, fcode, lcode):
+    """out = ak base + bk (v + dt L(v)) on the interior of the extended arrays. Inlined where
+    fcode and lcode are compile-time constants, so only that (flux, limiter) pair's loops are
+    compiled: a first-order stage with and without the combination with `base`, or one MUSCL loop."""
     if lcode == 0:
         if ak == coefs[C_ZERO] and bk == coefs[C_TWO] * coefs[C_HALF]:
             _node_loop(out, v, base, ak, bk, coefs, fcode, True)
         else:
             _node_loop(out, v, base, ak, bk, coefs, fcode, False)
-    elif lcode == 1:
-        _loop(out, v, base, ak, bk, coefs, fb, fcode, 1)
     else:
-        _loop(out, v, base, ak, bk, coefs, fb, fcode, 2)
-
-
-@nb.njit(cache=True, fastmath={"contract"})
-def _stage(out, v, base, ak, bk, fcode, lcode, coefs, fb):
-    """out = ak base + bk (v + dt L(v)) on the interior of the extended arrays; each (flux,
-    limiter) pair gets its own specialised loop through literal codes."""
-    if fcode == 0:
-        _by_limiter(out, v, base, ak, bk, coefs, fb, 0, lcode)
-    elif fcode == 1:
-        _by_limiter(out, v, base, ak, bk, coefs, fb, 1, lcode)
-    elif fcode == 2:
-        _by_limiter(out, v, base, ak, bk, coefs, fb, 2, lcode)
-    elif fcode == 3:
-        _by_limiter(out, v, base, ak, bk, coefs, fb, 3, lcode)
-    else:
-        _by_limiter(out, v, base, ak, bk, coefs, fb, 4, lcode)
+        _loop(out, v, base, ak, bk, coefs, fb, fcode, lcode)
 
 
 @nb.njit(cache=True)
@@ -210,7 +196,55 @@ def _finite(w):
     return s == s
 
 
-@nb.njit(cache=True)
+def _make_advance(fcode, lcode):
+    """The compiled time loop of one (flux, limiter) pair: fcode and lcode are closure constants,
+    so the stage inlines only their branch. Numba's on-disk cache keys a closure by its bytecode
+    and the values of its closure variables, so each pair is cached apart and reused by later
+    processes."""
+
+    @nb.njit(cache=True, fastmath={"contract"})
+    def advance_scheme(u, out, nsteps, rk_a, rk_b, bc, coefs, check_every, work):
+        n = u.size
+        cur, s0, s1 = work[0], work[1], work[2]
+        cur[GHOST:GHOST + n] = u
+        _fill(cur, bc, coefs)
+        fb = np.empty(BLOCK + 1, dtype=u.dtype)
+        bad = -1
+        for step in range(1, nsteps + 1):
+            v = cur
+            for k in range(rk_a.size):
+                w = s0 if k % 2 == 0 else s1
+                _stage(w, v, cur, rk_a[k], rk_b[k], coefs, fb, fcode, lcode)
+                _fill(w, bc, coefs)
+                v = w
+            if rk_a.size % 2 == 1:
+                cur, s0 = s0, cur
+            else:
+                cur, s1 = s1, cur
+            if (step % check_every == 0 or step == nsteps) and not _finite(cur):
+                bad = step
+                break
+        out[:] = cur[GHOST:GHOST + n]
+        return bad
+
+    return advance_scheme
+
+
+_SCHEMES = {}
+
+
+def scheme_kernel(fcode, lcode):
+    """The compiled `advance` of one (flux, limiter) pair (built once a process; compiled on first
+    use, or loaded from Numba's cache). Same arguments as `advance` less fcode and lcode."""
+    key = (int(fcode), int(lcode))
+    if key not in _SCHEMES:
+        if key[0] not in range(N_FLUXES) or key[1] not in range(N_LIMITERS):
+            raise ValueError(f"unknown (flux, limiter) codes {key}; fluxes are 0..{N_FLUXES - 1}, "
+                             f"limiters 0..{N_LIMITERS - 1}")
+        _SCHEMES[key] = _make_advance(*key)
+    return _SCHEMES[key]
+
+
 def advance(u, out, nsteps, fcode, lcode, rk_a, rk_b, bc, coefs, check_every, work):
     """Advance u by `nsteps` time steps of the scheme (fcode, lcode, rk_a, rk_b).
 
@@ -239,25 +273,4 @@ def advance(u, out, nsteps, fcode, lcode, rk_a, rk_b, bc, coefs, check_every, wo
     int : -1 when every check passed, else the step after which NaN/inf was first seen
     (`out` then holds that state).
     """
-    n = u.size
-    cur, s0, s1 = work[0], work[1], work[2]
-    cur[GHOST:GHOST + n] = u
-    _fill(cur, bc, coefs)
-    fb = np.empty(BLOCK + 1, dtype=u.dtype)
-    bad = -1
-    for step in range(1, nsteps + 1):
-        v = cur
-        for k in range(rk_a.size):
-            w = s0 if k % 2 == 0 else s1
-            _stage(w, v, cur, rk_a[k], rk_b[k], fcode, lcode, coefs, fb)
-            _fill(w, bc, coefs)
-            v = w
-        if rk_a.size % 2 == 1:
-            cur, s0 = s0, cur
-        else:
-            cur, s1 = s1, cur
-        if (step % check_every == 0 or step == nsteps) and not _finite(cur):
-            bad = step
-            break
-    out[:] = cur[GHOST:GHOST + n]
-    return bad
+    return scheme_kernel(fcode, lcode)(u, out, nsteps, rk_a, rk_b, bc, coefs, check_every, work)
