@@ -1,4 +1,4 @@
-"""DynPMNN block, FHN network, NODE and CfC baselines, the trainer and the reproduce command."""
+"""DynPMNN block, FHN network, the MLP baseline, the trainer and the reproduce command."""
 
 import json
 
@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 
 from fastdds.cli import main
-from fastdds.nn.cfc import CfC
-from fastdds.nn.dynpmnn import DynPMNN, FHNNet
-from fastdds.nn.node import EULER, NODE
-from fastdds.nn.blocks import check_gradients, n_params
-from fastdds.nn.train import MLPRegressor, _batch_step, fit, metrics
+from fastdds.layers import Chain, check_gradients
+from fastdds.nn.dynpmnn import DynPMNN, FHNNet, MLPBaseline
+from fastdds.nn.train import fit, metrics
 from fastdds.optim import Adam
 
 
@@ -19,10 +17,51 @@ def silu(z):
 
 
 def test_parameter_counts():
-    assert n_params(DynPMNN()) == 25
-    assert n_params(NODE(hidden=128)) == 51203
-    assert n_params(CfC(units=64, backbone=128)) == 42433
-    assert n_params(MLPRegressor([8, 512, 256, 128, 1])) == 168961
+    assert DynPMNN().nparams == 25
+    assert MLPBaseline([8, 512, 256, 128, 1]).nparams == 168961
+    assert FHNNet(width=16, hidden=(64,), train="abg").nparams == 1553
+
+
+def test_same_draws_as_before():
+    """Seed -> the weights of the (fan_in, fan_out) code: U(+-1/sqrt(fan_in)), W then b, layer by layer."""
+    def draw(rng, fan_in, shape):
+        bound = 1.0 / np.sqrt(fan_in)
+        return rng.uniform(-bound, bound, shape)
+
+    m = DynPMNN(seed=3)
+    rng = np.random.default_rng(3)
+    old = [draw(rng, 8, (8, 2)), draw(rng, 8, 2), draw(rng, 2, (2, 1)), draw(rng, 2, 1)]
+    for p, q in zip(m.params[:2] + m.params[4:], old):
+        np.testing.assert_array_equal(p, q.T)
+    mlp = MLPBaseline([8, 4, 3, 1], seed=5)
+    rng = np.random.default_rng(5)
+    for (W, b), (i, o) in zip(zip(mlp.params[0::2], mlp.params[1::2]), [(8, 4), (4, 3), (3, 1)]):
+        np.testing.assert_array_equal(W, draw(rng, i, (i, o)).T)
+        np.testing.assert_array_equal(b, draw(rng, i, o))
+
+
+def test_models_are_chains_with_config(rng):
+    x = rng.standard_normal((4, 8))
+    for model in (DynPMNN(neurons=2, dt=0.5, steps=4, train=("a", "dt"), seed=1),
+                  FHNNet(width=4, hidden=(3, 2), steps=3, seed=2), FHNNet(width=0, hidden=(3,), seed=2),
+                  MLPBaseline([8, 5, 1], seed=4)):
+        assert isinstance(model, Chain)
+        cfg = model.config()
+        assert json.loads(json.dumps(cfg)) == cfg
+        again = type(model)(**cfg)
+        assert [p.shape for p in again.params] == [p.shape for p in model.params]
+        for p, q in zip(again.params, model.params):
+            p[...] = q
+        np.testing.assert_array_equal(again(x), model(x))
+
+
+def test_mlp_baseline_formula(rng):
+    m = MLPBaseline([8, 6, 5, 1], seed=0)
+    W0, b0, W1, b1, W2, b2 = m.params
+    x = rng.standard_normal((7, 8))
+    h = np.maximum(np.maximum(x @ W0.T + b0, 0) @ W1.T + b1, 0)
+    np.testing.assert_allclose(m(x), h @ W2.T + b2, rtol=1e-14)
+    assert max(check_gradients(m, x)) < 1e-6
 
 
 def test_published_block_against_plain_numpy(rng):
@@ -31,35 +70,46 @@ def test_published_block_against_plain_numpy(rng):
     lw[:] = [1.3, 0.7]
     lb[:] = [0.1, -0.2]
     x = rng.standard_normal((6, 8))
-    z = x @ W1 + b1
+    z = x @ W1.T + b1
     zh = (z - z.mean(1, keepdims=True)) / np.sqrt(z.var(1, keepdims=True) + 1e-5)
     h = silu(zh * lw + lb)
     v, w = h[:, 0], h[:, 1]
     for _ in range(30):
         v, w = v + 0.5 * (-v * (v - 0.2) * (v - 1) - w), w + 0.5 * 0.02 * (v - 3.0 * w)
-    np.testing.assert_allclose(m.forward(x)[0], np.column_stack([v, w]) @ W2 + b2, rtol=1e-12)
+    y = np.column_stack([v, w]) @ W2.T + b2
+    np.testing.assert_allclose(m.forward(x)[0], y, rtol=1e-12)
+    np.testing.assert_allclose(m.layers()(x), y, rtol=1e-12)
 
 
 def test_model_gradients(rng):
     x = rng.standard_normal((5, 3))
     for model in (DynPMNN(n_in=3, neurons=2, b=0.3, dt=0.3, steps=6, train=("a", "b", "g", "I", "dt"), seed=1),
                   FHNNet(n_in=3, width=4, hidden=(3, 2), b=0.3, g=1.5, dt=0.3, steps=5, train=("a", "b", "g", "dt"),
-                         seed=1),
-                  NODE(n_in=3, hidden=4, steps=2, seed=1), NODE(n_in=3, hidden=4, steps=3, tableau=EULER, seed=1),
-                  CfC(n_in=3, units=4, backbone=5, ts=0.7, seed=1)):
+                         seed=1)):
         errors = check_gradients(model, x)
         assert len(errors) == len(model.params) + 1 and max(errors) < 1e-6, (type(model).__name__, errors)
 
 
-def test_node_rk4_converges_at_fourth_order(rng):
-    x = rng.standard_normal((4, 3))
-    ref = NODE(n_in=3, hidden=5, steps=64, seed=2)
-    y_ref = ref.forward(x)[0]
-    errs = []
-    for steps in (4, 8):
-        m = NODE(n_in=3, hidden=5, steps=steps, seed=2)
-        errs.append(np.abs(m.forward(x)[0] - y_ref).max())
-    assert 3.7 < np.log2(errs[0] / errs[1]) < 4.3, errs
+def test_layer_forms_equal_the_models(rng):
+    x = rng.standard_normal((6, 3))
+    for model in (DynPMNN(n_in=3, neurons=2, b=0.3, dt=0.3, steps=6, seed=1),
+                  FHNNet(n_in=3, width=4, hidden=(3, 2), b=0.3, g=1.5, dt=0.3, steps=5, seed=1)):
+        form = model.layers()
+        y, yf = model(x), form(x)
+        assert np.abs(yf - y).max() <= 1e-12 * np.abs(y).max(), type(model).__name__
+        assert len(form.blocks) > len(model.blocks)
+
+
+def generic_epoch(model, X, Y, order, batch, opt):
+    """The per-batch loop: Chain forward / backward on the MSE loss, one Adam step a batch."""
+    sse = 0.0
+    for i in range(0, order.size, batch):
+        idx = order[i:i + batch]
+        y, cache = model.forward(X[idx])
+        err = y - Y[idx]
+        opt.step(model.backward(cache, (2.0 / idx.size) * err)[1])
+        sse += float(np.sum(err * err))
+    return sse
 
 
 def test_fused_epoch_equals_per_batch_loop(rng):
@@ -68,7 +118,7 @@ def test_fused_epoch_equals_per_batch_loop(rng):
     m1, m2 = DynPMNN(dt=1.0, steps=20, seed=1), DynPMNN(dt=1.0, steps=20, seed=1)
     o1, o2 = (Adam(m.params, lr=1e-2, weight_decay=5e-3) for m in (m1, m2))
     sse1 = m1.train_epoch(X, Y, order, 32, o1)
-    sse2 = sum(_batch_step(m2, X, Y, order[i:i + 32], o2) for i in range(0, 320, 32))
+    sse2 = generic_epoch(m2, X, Y, order, 32, o2)
     assert o1.step_count == o2.step_count == 10
     np.testing.assert_allclose(sse1, sse2, rtol=1e-12)
     for p, q in zip(m1.params, m2.params):
@@ -133,7 +183,7 @@ def test_reproduce_quick(shared_data, tmp_path, capsys):
     assert [r["key"] for r in rows] == ["dynpmnn", "fhnnet", "cfc"]
     assert rows[0]["diverged"] == 1 and "unstable" in rows[0]["stability"]
     assert 0.3 < rows[1]["rmse_mean"] < 1.5
-    assert rows[1]["params"] == n_params(FHNNet(width=16, hidden=(64,), train="abg"))
+    assert rows[1]["params"] == FHNNet(width=16, hidden=(64,), train="abg").nparams
     assert "| DynPMNN" in (tmp_path / "results.md").read_text()
     rc = main(["reproduce", "dynpmnn", "--quick", "--models", "cfc", "--out", str(tmp_path), "--resume",
                "--data", str(shared_data / "cal_housing.csv.gz"), "--no-progress", "--epochs", "1"])
@@ -141,31 +191,15 @@ def test_reproduce_quick(shared_data, tmp_path, capsys):
     assert json.loads((tmp_path / "results.json").read_text())["rows"][0]["rmse_mean"] == rows[2]["rmse_mean"]
 
 
-def test_cfc_matches_formula(rng):
-    m = CfC(n_in=3, units=4, backbone=5, ts=0.7, seed=2)
-    x = rng.standard_normal((6, 3))
-    Wb, bb, Wh, ch, Wr, br = m.params
-    u = 1.7159 * np.tanh(0.666 * (np.hstack([x, np.zeros((6, 4))]) @ Wb + bb))
-    z = u @ Wh + ch
-    f1, f2 = np.tanh(z[:, :4]), np.tanh(z[:, 4:8])
-    gate = 1 / (1 + np.exp(-(z[:, 8:12] * 0.7 + z[:, 12:])))
-    np.testing.assert_allclose(m.forward(x)[0], (f1 * (1 - gate) + gate * f2) @ Wr + br, rtol=1e-12)
+def test_command_lists_the_library_models():
+    from fastdds.commands.reproduce_dynpmnn import MODEL_KEYS
+    from fastdds.nn.reproduce import models, plan
 
-
-def test_cfc_gradients_with_hidden_state(rng):
-    m = CfC(n_in=3, units=4, backbone=5, seed=1)
-    h0 = rng.standard_normal((5, 4))
-
-    class WithState:
-        params = m.params
-
-        def forward(self, x):
-            return m.forward(x, h0)
-
-        def backward(self, cache, dy):
-            return m.backward(cache, dy)
-
-    assert max(check_gradients(WithState(), rng.standard_normal((5, 3)))) < 1e-6
+    assert MODEL_KEYS == tuple(models())
+    assert plan(["node:2", "mlp"], seeds=5) == [("node", 2), ("mlp", 5)]
+    assert plan(None, seeds=5, quick=True) == [(k, 1) for k in MODEL_KEYS]
+    with pytest.raises(ValueError, match="unknown models"):
+        plan(["dynpmn"])
 
 
 def test_float32_training_stays_float32(rng):
@@ -190,5 +224,5 @@ def test_fit_rejects_bad_data(rng):
         fit(FHNNet(width=4, hidden=(4,)), (bad, Y), val, epochs=1, progress=False)
     with pytest.raises(ValueError, match="float32 but the model is float64"):
         fit(FHNNet(width=4, hidden=(4,)), (X.astype(np.float32), Y), val, epochs=1, progress=False)
-    with pytest.raises(ValueError, match="do not match"):
+    with pytest.raises(ValueError, match=r"X \(512, 8\) and Y \(511, 1\)"):
         fit(FHNNet(width=4, hidden=(4,)), (X, Y[:-1]), val, epochs=1, progress=False)

@@ -82,7 +82,7 @@ def test_config_rebuilds_the_layer(rng):
     np.testing.assert_array_equal(again(x), layer(x))
 
 
-def _layer_form_grads(layer, form, grads):
+def _layer_form_grads(layer, grads):
     """Map the gradients of the layer form's coefficients back to the FHN parameters (chain rule
     through P's diagonals, c and the two branches' Q)."""
     n, drive = layer.n, layer.mode == "drive"
@@ -117,7 +117,7 @@ def test_layer_form_equals_fused_kernel(rng, mode, output):
     dx, grads = layer.backward(cache, dy)
     dxf, gradsf = form.backward(cf, dy)
     assert np.abs(dxf - dx).max() <= 1e-12 * np.abs(dx).max()
-    mapped = _layer_form_grads(layer, form, gradsf)
+    mapped = _layer_form_grads(layer, gradsf)
     names = (["W", "c"] if mode == "drive" else []) + list(layer.train)
     for name, gr in zip(names, grads):
         assert np.abs(mapped[name] - gr).max() <= 1e-12 * np.abs(gr).max(), name

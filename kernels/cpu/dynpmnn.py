@@ -1,7 +1,8 @@
 """One fused training epoch of the DynPMNN block (Numba): no Python per mini-batch.
 
-The block: z = x W1 + b1 (2n features), LayerNorm(2n) with weight/bias, SiLU, FHN with
-v0 = h[:n], w0 = h[n:] (fixed a, b, g, I, dt; K Euler steps), y = [v_K, w_K] W2 + b2.
+The block: z = W1 x + b1 (2n features), LayerNorm(2n) with weight/bias, SiLU, FHN with
+v0 = h[:n], w0 = h[n:] (fixed a, b, g, I, dt; K Euler steps), y = W2 [v_K; w_K] + b2, weights
+in the Dense layout (n_out, n_in).
 For each mini-batch the kernel runs forward and backward per sample (MSE loss, mean over
 the batch) and applies one Adam step (``fastdds.kernels.cpu.optim.adam_update``) to the six
 parameter arrays.
@@ -12,11 +13,12 @@ import math
 import numba as nb
 import numpy as np
 
+from .. import ACTIVATION_CODES
 from .activations import act_derivs
 from .fhn import adjoint_step, euler_step
 from .optim import adam_update
 
-_SILU = 5
+_SILU = ACTIVATION_CODES["silu"]
 
 
 @nb.njit(cache=True)
@@ -29,7 +31,7 @@ def epoch(X, Y, order, batch, params, ms, vs, fhn, K, ln_eps, lrs, beta1, beta2,
     order : int64 ndarray (rows,)
         Sample order (the epoch's permutation); batches are consecutive runs of `batch`.
     batch : int
-    params, ms, vs : tuples of 6 arrays (W1 (n_in, 2n), b1 (2n,), ln_w (2n,), ln_b (2n,), W2 (2n, 1), b2 (1,))
+    params, ms, vs : tuples of 6 arrays (W1 (2n, n_in), b1 (2n,), ln_w (2n,), ln_b (2n,), W2 (1, 2n), b2 (1,))
         Parameters and their Adam moments, updated in place.
     fhn : ndarray (5, n)
         Rows a, b, g, I, dt.
@@ -47,7 +49,7 @@ def epoch(X, Y, order, batch, params, ms, vs, fhn, K, ln_eps, lrs, beta1, beta2,
     float: sum of squared errors over the epoch (each computed before its batch's update).
     """
     W1, b1, lw, lb, W2, b2 = params
-    n_in, m = W1.shape
+    m, n_in = W1.shape
     n = m // 2
     dt = X.dtype
     gW1, gb1, glw, glb = np.zeros_like(W1), np.zeros_like(b1), np.zeros_like(lw), np.zeros_like(lb)
@@ -73,11 +75,10 @@ def epoch(X, Y, order, batch, params, ms, vs, fhn, K, ln_eps, lrs, beta1, beta2,
             s = order[r]
             # forward: linear, layer norm, SiLU
             for i in range(m):
-                xh[i] = b1[i]
-            for k in range(n_in):
-                xk = X[s, k]
-                for i in range(m):
-                    xh[i] += xk * W1[k, i]
+                acc = b1[i]
+                for k in range(n_in):
+                    acc += X[s, k] * W1[i, k]
+                xh[i] = acc
             mu = 0.0
             for i in range(m):
                 mu += xh[i]
@@ -102,16 +103,16 @@ def epoch(X, Y, order, batch, params, ms, vs, fhn, K, ln_eps, lrs, beta1, beta2,
                                                             fhn[2, j], fhn[4, j])
             y = b2[0]
             for j in range(n):
-                y += tv[K, j] * W2[j, 0] + tw[K, j] * W2[n + j, 0]
+                y += tv[K, j] * W2[0, j] + tw[K, j] * W2[0, n + j]
             err = y - Y[s, 0]
             sse += err * err
             # backward
             dy = scale * err
             gb2[0] += dy
             for j in range(n):
-                gW2[j, 0] += dy * tv[K, j]
-                gW2[n + j, 0] += dy * tw[K, j]
-                lv, lwj = dy * W2[j, 0], dy * W2[n + j, 0]
+                gW2[0, j] += dy * tv[K, j]
+                gW2[0, n + j] += dy * tw[K, j]
+                lv, lwj = dy * W2[0, j], dy * W2[0, n + j]
                 for k in range(K - 1, -1, -1):
                     lv, lwj, _, _, _, _, _ = adjoint_step(tv[k, j], tw[k, j], fhn[3, j], fhn[0, j], fhn[1, j],
                                                           fhn[2, j], fhn[4, j], lv, lwj)
@@ -131,10 +132,9 @@ def epoch(X, Y, order, batch, params, ms, vs, fhn, K, ln_eps, lrs, beta1, beta2,
             for i in range(m):
                 dz[i] = rstd * (dz[i] - mg - xh[i] * mgx)
                 gb1[i] += dz[i]
-            for k in range(n_in):
-                xk = X[s, k]
-                for i in range(m):
-                    gW1[k, i] += xk * dz[i]
+            for i in range(m):
+                for k in range(n_in):
+                    gW1[i, k] += dz[i] * X[s, k]
         step = step0 + bi + 1
         lr = lrs[bi]
         adam_update((W1.reshape(W1.size), b1, lw, lb, W2.reshape(W2.size), b2),
