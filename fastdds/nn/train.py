@@ -1,4 +1,6 @@
-"""Mini-batch training of the block-protocol models (MSE, Adam with L2 weight decay, early stopping).
+"""Mini-batch training of any Block (MSE, Adam with L2 weight decay, early stopping): a model
+(NODE, CfC, DynPMNN, the residual nets, an MLP Chain) or a bare Layer or Chain, e.g. one whose
+Banded diagonals are to be learned from input/output pairs of a scheme.
 
 `fit` follows the published California Housing protocol: shuffled mini-batches, MSE loss
 (mean over the batch), Adam with weight decay added to the gradient, validation MSE after each
@@ -6,7 +8,9 @@ epoch, early stopping when it has not improved by more than `min_delta` for `pat
 epochs, and the weights of the best epoch restored. "Improved" means below the best value so
 far minus `min_delta` (Keras' rule), and the best weights are those of the last improving epoch.
 After every epoch the whole state (parameters, Adam moments, best weights, counters, history,
-RNG state) is checkpointed atomically, so ``resume=True`` continues exactly where it stopped.
+RNG state) is checkpointed atomically (`fastdds.io.save_training_state`), so ``resume=True``
+continues exactly where it stopped; a model with `config()` also stores its class name and
+config (meta keys "model" and "config"), so `fastdds.models.load_model` can rebuild it.
 """
 
 import time
@@ -21,8 +25,8 @@ from ..validation import check_finite
 
 
 def predict(model, X, batch=4096):
-    """Model output for X in chunks of `batch` rows: ndarray (rows, 1)."""
-    return np.concatenate([model.forward(X[i:i + batch])[0] for i in range(0, X.shape[0], batch)], axis=0)
+    """Block output for X (rows, n_in) in chunks of `batch` rows: ndarray (rows, n_out)."""
+    return np.concatenate([model(X[i:i + batch]) for i in range(0, X.shape[0], batch)], axis=0)
 
 
 def mse(model, X, Y):
@@ -66,11 +70,14 @@ def fit(model, train, val, lr=5e-4, batch=32, epochs=100, weight_decay=5e-3, pat
         seed=0, checkpoint=None, resume=False, progress=True, desc="train"):
     """Train `model` in place by mini-batch Adam on the MSE loss with early stopping.
 
+    The loss of a batch is the sum of squared errors over its outputs divided by its rows (for
+    one output, the mean squared error); the reported MSEs are means over every entry.
+
     Parameters
     ----------
-    model : block-protocol model (params, forward, backward); a `train_epoch(X, Y, order, batch, opt)`
-        method, when present and not returning None, runs a whole epoch in one kernel.
-    train, val : (X, Y) with X (rows, features), Y (rows, 1), the model's dtype
+    model : Block (params, forward, backward); a `train_epoch(X, Y, order, batch, opt)` method,
+        when present and not returning None, runs a whole epoch in one kernel.
+    train, val : (X, Y) with X (rows, model.n_in), Y (rows, model.n_out), the model's dtype
     lr : float or callable(step) -> float
     batch : int
     epochs : int
@@ -97,15 +104,19 @@ def fit(model, train, val, lr=5e-4, batch=32, epochs=100, weight_decay=5e-3, pat
     """
     Xtr, Ytr = train
     Xva, Yva = val
+    if not model.params:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters")
     dtype = model.params[0].dtype
     for name, (X, Y) in (("train", train), ("val", val)):
-        if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
-            raise ValueError(f"{name} X {X.shape} and Y {Y.shape} do not match; expected (rows, features) and "
-                             f"(rows, 1)")
+        if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0] or X.shape[1] != model.n_in \
+                or Y.shape[1] != model.n_out:
+            raise ValueError(f"{name} X {X.shape} and Y {Y.shape} do not fit the model; expected (rows, {model.n_in}) "
+                             f"and (rows, {model.n_out})")
         for part, arr in (("X", X), ("Y", Y)):
             if arr.dtype != dtype:
                 raise ValueError(f"{name} {part} is {arr.dtype} but the model is {dtype}; cast with .astype({dtype})")
             check_finite(f"{name} {part}", arr)
+    model_meta = {"model": type(model).__name__, "config": model.config()} if hasattr(model, "config") else {}
     opt = Adam(model.params, lr=lr, weight_decay=weight_decay)
     rng = np.random.default_rng(seed)
     hist = History()
@@ -128,7 +139,7 @@ def fit(model, train, val, lr=5e-4, batch=32, epochs=100, weight_decay=5e-3, pat
                 sse = sum(_batch_step(model, Xtr, Ytr, order[i:i + batch], opt)
                           for i in range(0, order.size, batch))
         hist.epoch_time.append(time.perf_counter() - t0)
-        hist.train_mse.append(sse / Xtr.shape[0])
+        hist.train_mse.append(sse / Ytr.size)
         v = mse(model, Xva, Yva)
         hist.val_mse.append(v)
         if not (np.isfinite(v) and np.isfinite(hist.train_mse[-1])):
@@ -144,8 +155,8 @@ def fit(model, train, val, lr=5e-4, batch=32, epochs=100, weight_decay=5e-3, pat
         if len(hist.val_mse) >= epochs and not hist.stopped:
             hist.stopped = "max_epochs"
         if checkpoint is not None:
-            io.save_training_state(checkpoint, model.params, opt,
-                                   {"rng": rng.bit_generator.state, "history": hist.as_meta()},
+            io.save_training_state(checkpoint, model.params, opt, {"rng": rng.bit_generator.state,
+                                                                  "history": hist.as_meta(), **model_meta},
                                    {f"best.{i}": b for i, b in enumerate(best)})
         bar.update(len(hist.val_mse), train=hist.train_mse[-1], val=v)
     bar.close()
@@ -153,34 +164,3 @@ def fit(model, train, val, lr=5e-4, batch=32, epochs=100, weight_decay=5e-3, pat
         for b, p in zip(best, model.params):
             p[...] = b
     return hist
-
-
-class MLPRegressor:
-    """`fastdds.nn.mlp.MLP` in the block protocol, initialised as PyTorch's nn.Linear does
-    (W and b ~ U(+-1/sqrt(fan_in))), for the published MLP baseline.
-
-    Parameters
-    ----------
-    sizes : sequence of int, e.g. [8, 512, 256, 128, 1] (168,961 parameters)
-    activation : str
-    seed : int
-    dtype : float64 or float32
-    """
-
-    def __init__(self, sizes, activation="relu", seed=0, dtype=np.float64):
-        from .mlp import MLP
-
-        self.net = MLP(sizes, activation=activation, seed=seed, dtype=dtype)
-        rng = np.random.default_rng(seed)
-        for i, p in enumerate(self.net.params):
-            bound = 1.0 / np.sqrt(sizes[i // 2])
-            p[...] = rng.uniform(-bound, bound, size=p.shape)
-        self.params = self.net.params
-
-    def forward(self, x):
-        """x (batch, sizes[0]) -> y (batch, sizes[-1]); the network keeps its own tape."""
-        return self.net.forward(x, (), keep=True)[()], None
-
-    def backward(self, cache, dy):
-        """Parameter gradients of the last forward (no input gradient: returns None for dx)."""
-        return None, self.net.backward({(): dy})
