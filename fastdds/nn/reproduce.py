@@ -145,14 +145,15 @@ def run_net(key, spec, data, seed, out, quick=False, epochs=None, resume=False, 
 
 
 def summary(key, spec, runs):
-    """One table row: mean and std of the test RMSE over the finite runs, diverged count, means."""
-    rmse = np.array([r["rmse"] for r in runs], dtype=float)
+    """One table row: mean and std of the test RMSE (and mean R2) over the finite runs, diverged count, means."""
+    rmse = np.array([np.nan if r["rmse"] is None else r["rmse"] for r in runs], dtype=float)  # JSON null: NaN
+    r2 = np.array([np.nan if r["r2"] is None else r["r2"] for r in runs], dtype=float)
     finite = np.isfinite(rmse)
     row = {"key": key, "model": spec.label, "params": runs[0]["params"], "seeds": len(runs),
            "diverged": int((~finite).sum()),
            "rmse_mean": float(rmse[finite].mean()) if finite.any() else float("nan"),
            "rmse_std": float(rmse[finite].std(ddof=1)) if finite.sum() > 1 else 0.0,
-           "r2_mean": float(np.mean([r["r2"] for r in runs if np.isfinite(r["r2"])])) if finite.any() else float("nan"),
+           "r2_mean": float(r2[finite].mean()) if finite.any() else float("nan"),
            "train_time": float(np.mean([r["train_time"] for r in runs])),
            "time_per_epoch": float(np.mean([r["time_per_epoch"] for r in runs])),
            "epochs": float(np.mean([r["epochs"] for r in runs])), "note": spec.note,
