@@ -125,14 +125,25 @@ def test_cfc_gate_block_gradients(rng):
     assert max(check_gradients(Gate(3, ts=0.4), rng.standard_normal((4, 12)))) < 1e-6
 
 
-def test_node_layer_form_is_encoder_field_readout(rng):
-    m = NODE(n_in=3, hidden=4, steps=2, seed=6)
+@pytest.mark.parametrize("tableau, dtype, tol", [("rk4", np.float64, 1e-12), ("rk4-3/8", np.float64, 1e-12),
+                                                 ("ssp-rk3", np.float64, 1e-12), ("euler", np.float32, 1e-5)])
+def test_node_equals_its_layer_form(rng, tableau, dtype, tol):
+    m = NODE(n_in=3, hidden=4, steps=3, tableau=tableau, seed=6, dtype=dtype)
     chain = m.layers()
     assert chain.blocks[0] is m.encoder and chain.blocks[-1] is m.readout
-    x = rng.standard_normal((5, 3))
-    h = m.encoder(x)
-    want = m.readout(m.field(np.hstack([h, np.zeros((5, 1))])))
-    np.testing.assert_allclose(chain(x), want, rtol=1e-12)
+    kinds = {type(b).__name__ for b in chain.blocks}
+    assert kinds == {"Layer", "_OnSlice"}  # _OnSlice: LayerNorm's normalisation on the work slot
+    assert chain.blocks[1].n_out == (m.tableau.stages + 1) * 4 + 5
+    x = rng.standard_normal((5, 3)).astype(dtype)
+    (y, c), (yl, cl) = m.forward(x), chain.forward(x)
+    np.testing.assert_allclose(yl, y, rtol=tol, atol=tol)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    np.testing.assert_allclose(chain.backward(cl, dy)[0], m.backward(c, dy)[0], rtol=10 * tol, atol=10 * tol)
+
+
+def test_node_layer_form_gradients(rng):
+    chain = NODE(n_in=2, hidden=2, steps=1, tableau="ssp-rk2", seed=3).layers()
+    assert max(check_gradients(chain, rng.standard_normal((3, 2)))) < 1e-6
 
 
 @pytest.mark.parametrize("model", [NODE(n_in=3, hidden=4, steps=2, tableau="rk4-3/8", seed=1, dtype=np.float32),

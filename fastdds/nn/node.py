@@ -8,14 +8,16 @@ The time field is a Chain on the augmented state [h, t]:
 
 With H = 128: 51,203 parameters. The published model integrated with dopri5; here the method is
 a Butcher tableau of `fastdds.tableaus` (RK4 by default, "rk4-3/8", "ssp-rk3", "euler", ...)
-with a fixed number of steps.
+with a fixed number of steps. `layers()` is the model's exact layer form: each Runge-Kutta step
+a Chain of Layers on the stacked state [h; k_1; ...; k_s; work].
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from .. import backend, tableaus
 from ..layers import Block, Chain, Layer, linear, pointwise
-from ..operators import Dense
+from ..operators import Banded, Dense
 from .norm import LayerNorm
 
 
@@ -120,17 +122,102 @@ class NODE(Block):
         return dx, g_in + g_field + g_out
 
     def layers(self):
-        """The model's operators in order, for analysis: NOT the model's map.
+        """The exact layer form: a Chain of Layers on the stacked state [h; k_1; ...; k_s; w].
 
-        Returns Chain([encoder, lift, *field.layers(), readout]), where lift is the Layer
-        h -> [h; 0] (P = Dense([I; 0])): the encoder, one evaluation of the field at t = 0 and
-        the readout, over the model's own arrays. What is not of this form: the Runge-Kutta
-        step. Its stage combination is linear (h + dt sum_j a_ij k_j), so one step is a Chain of
-        layers on the stacked state [h; k_1; ...; k_s] with every field layer padded by identity
-        blocks, but with Dense operators that is (s + 1)^2 H^2 entries per field layer per stage
-        (about 0.4 GB for H = 128, RK4, 4 steps), so it is not built; and LayerNorm's
-        normalisation is a Block without a layer form (see `fastdds.nn.norm`).
+        A Runge-Kutta step combines its stages linearly (stage input h + dt sum_j a_ij k_j,
+        update h + dt sum_i b_i k_i), so one step on a field that is a Chain is a Chain on a
+        stacked state of N = (s + 1) H + H + 1 values: h, the s stage slopes and a work slot w
+        (H + 1 values) in which the field runs. Per stage: a Banded Layer that writes
+        [h + dt sum_j a_ij k_j; t_i] into w (t_i in its constant term c), the field's layers
+        acting on w (identity on the rest), a Banded Layer that copies w into k_i; per step a
+        Banded Layer that forms the update. Before: the encoder and h -> [h; 0]; after: the
+        selection of h and the readout (the model's own Layers).
+
+        The field's layers are shared by every stage and step; they are dense copies of the
+        model's coefficients, padded to N x N (H = 128, RK4, 4 steps: 4.2 million values in all,
+        34 MB in float64).
+        Not of the layer form: LayerNorm's normalisation, kept as a Block on w (as in
+        `fastdds.nn.norm`). Equal to the model to round-off.
         """
-        H = self.hidden
-        lift = Layer(Dense(np.eye(H + 1, H, dtype=self.dtype)))
-        return Chain([self.encoder, lift] + self.field.layers().blocks + [self.readout])
+        H, tab, dtype = self.hidden, self.tableau, self.dtype
+        s = tab.stages
+        w0 = (s + 1) * H
+        N = w0 + H + 1
+        rows = [range(j * H, (j + 1) * H) for j in range(s + 1)] + [range(w0, N)]  # h, k_1..k_s, w
+
+        def banded(entries):
+            """N x N Banded: the rows of each written slot r are sum coef * (slot c), H x H identity
+            blocks; every other row passes its value on."""
+            M = sp.lil_matrix((N, N))
+            written = {r for r, _, _ in entries}
+            for r, c, coef in entries:
+                if coef:
+                    M[rows[r].start:rows[r].start + H, rows[c].start:rows[c].start + H] += coef * np.eye(H)
+            keep = [i for j in range(s + 2) if j not in written for i in rows[j]]
+            M[keep, keep] = 1.0
+            return Banded.from_sparse(M.tocsr(), dtype=dtype)
+
+        dt = 1.0 / self.steps
+        field = [_embed(blk, w0, H + 1, N) for blk in self.field.layers().blocks]
+        stage_in = [banded([(s + 1, 0, 1.0)] + [(s + 1, j + 1, dt * a) for j, a in enumerate(tab.a[i][:i])])
+                    for i in range(s)]  # also clears the t row of w: the Layer's c sets it
+        write = [banded([(i + 1, s + 1, 1.0)]) for i in range(s)]
+        update = banded([(0, 0, 1.0)] + [(0, i + 1, dt * b) for i, b in enumerate(tab.b)])
+        chain = [self.encoder, Layer(Dense(np.eye(N, H, dtype=dtype)))]
+        for n in range(self.steps):
+            for i in range(s):
+                c = np.zeros(N, dtype=dtype)
+                c[N - 1] = (n + tab.c[i]) * dt
+                chain += [Layer(stage_in[i], c=c)] + field + [Layer(write[i])]
+            chain.append(Layer(update))
+        return Chain(chain + [Layer(Dense(np.eye(H, N, dtype=dtype))), self.readout])
+
+
+class _OnSlice(Block):
+    """A square block applied to the values [start, start + n) of a longer state; the rest passes."""
+
+    def __init__(self, block, start, n_total):
+        self.block, self.start = block, int(start)
+        self.n_in = self.n_out = int(n_total)
+        self.dtype, self.params = block.dtype, block.params
+
+    def _forward(self, x, keep):
+        part = slice(self.start, self.start + self.block.n_in)
+        y = x.copy()
+        y[:, part], cache = self.block._forward(np.ascontiguousarray(x[:, part]), keep)
+        return y, cache
+
+    def _backward(self, cache, dy):
+        part = slice(self.start, self.start + self.block.n_in)
+        dx = dy.copy()
+        dx[:, part], grads = self.block._backward(cache, np.ascontiguousarray(dy[:, part]))
+        return dx, grads
+
+    def layers(self):
+        """Itself (the block it wraps has no layer form)."""
+        return Chain([self])
+
+
+def _embed(block, start, width, n_total):
+    """`block` acting on the slot [start, start + width) of an n_total state, identity elsewhere: a
+    Layer of dense copies (outputs beyond block.n_out in the slot are zero), or an `_OnSlice`
+    for a block that is not a Layer."""
+    if not isinstance(block, Layer):
+        return _OnSlice(block, start, n_total)
+    dtype, (i0, o1, i1) = block.dtype, (start, start + block.n_out, start + block.n_in)
+    outside = np.r_[0:start, start + width:n_total]
+    P = np.zeros((n_total, n_total))
+    P[outside, outside] = 1.0
+    if block.P is not None:
+        P[i0:o1, i0:i1] = backend.to_numpy(block.P.to_dense())
+    c = np.zeros(n_total)
+    if block.c is not None:
+        c[i0:o1] = backend.to_numpy(block.c)
+    branches = []
+    for br in block.branches:
+        Q = np.eye(block.n_out) if br.Q is None else backend.to_numpy(br.Q.to_dense())
+        R = np.eye(block.n_in) if br.R is None else backend.to_numpy(br.R.to_dense())
+        Qp, Rp = np.zeros((n_total, Q.shape[1])), np.zeros((R.shape[0], n_total))
+        Qp[i0:o1], Rp[:, i0:i1] = Q, R
+        branches.append((Dense(Qp, dtype), br.act, Dense(Rp, dtype), None if br.b is None else br.b.copy()))
+    return Layer(Dense(P, dtype), branches, c.astype(dtype))
