@@ -165,6 +165,50 @@ def test_layer_operators_names():
     assert names == ["lf.P", "lf.Q0", "lf.Q1", "lf.R1"]
 
 
+def test_form_operators_names_each_operator_once_and_lists_every_block(rng):
+    from fastdds.layers import dense
+    from fastdds.nn.norm import LayerNorm
+
+    W, W2 = Dense(rng.standard_normal((4, 3))), Dense(np.eye(4))
+    step = Layer(Identity(4), [(Dense(0.1 * rng.standard_normal((4, 4))), "tanh", W2, None)], c=np.arange(4.0))
+    again = Layer(None, [(None, "tanh", W2, None)])  # shares W2 with step
+    blocks = [dense(W.matrix, np.ones(4))] + LayerNorm(4).layers().blocks + [step] * 3 + [again]
+    ops, listing = operator_stats.form_operators(blocks)
+    assert [n for n, _ in ops] == ["W0", "L2.P", "L3.P", "L3.Q0", "L3.R0"]
+    assert [r["position"] for r in listing] == ["0", "1", "2", "3-5, 3 times", "6"]
+    assert [r["kind"] for r in listing] == ["Layer", "Standardize", "Layer", "Layer", "Layer"]
+    assert listing[1]["operators"] == "none: not a Layer"
+    assert listing[4]["operators"] == "L3.R0"  # the shared operator keeps its first name
+    assert listing[0]["c"] == "n = 4, max |c| 1" and listing[3]["c"] == "n = 4, max |c| 3"
+    assert listing[4]["c"] == "-" and listing[3]["activations"] == "tanh" and listing[2]["activations"] == "-"
+    assert listing[0]["shape"] == "3 -> 4"
+
+
+def test_fhn_fixed_point_operators_follow_the_jacobian():
+    from fastdds.nn.dynpmnn import DynPMNN
+    from fastdds.nn.fhn import FHN
+
+    # neuron 0 has three fixed points (bistable: small g), neuron 1 one
+    fhn = FHN(2, a=(0.1, 0.2), b=(0.01, 0.02), g=(8.0, 3.0), I=(0.0, 0.1), dt=(0.3, 0.5), steps=2)
+    points = fhn.fixed_points()
+    assert [len(p) for p in points] == [3, 1]
+    ops = operator_stats.fhn_fixed_point_operators(fhn)
+    assert [n for n, _ in ops] == ["fp0", "fp1", "fp2"]
+    for k, (_, op) in enumerate(ops):
+        A = op.to_dense()
+        assert list(op.offsets) == [0, 2, -2] and A.shape == (4, 4)
+        for j in range(2):
+            v = points[j][min(k, len(points[j]) - 1), 0]
+            a, b, g, dt = (float(getattr(fhn, name)[j]) for name in ("a", "b", "g", "dt"))
+            J = np.array([[-(3 * v * v - 2 * (1 + a) * v + a), -1.0], [b, -b * g]])
+            np.testing.assert_allclose(A[np.ix_([j, 2 + j], [j, 2 + j])], np.eye(2) + dt * J, rtol=1e-13, atol=1e-15)
+        assert A[0, 1] == A[0, 3] == A[1, 0] == A[2, 3] == 0.0  # neurons do not couple
+    found = operator_stats.model_fixed_point_operators(DynPMNN(n_in=3, neurons=1))
+    assert [n for n, _ in found] == ["fhn0.fp0"]
+    np.testing.assert_allclose(found[0][1].to_dense(), [[1 - 20 * 0.2, -20.0], [20 * 0.02, 1 - 20 * 0.06]], rtol=1e-14)
+    assert operator_stats.model_fixed_point_operators(Layer(Identity(3))) == []
+
+
 # ---- across runs ----------------------------------------------------------------------------
 
 
@@ -176,12 +220,12 @@ def test_independent_matrices_are_uncorrelated(rng):
 
 def mlp_layers(weights, act="tanh"):
     last = len(weights) - 1
-    return [Layer(None, [(None, act if l < last else "identity", Dense(w.T.copy()), b.copy())])
+    return [Layer(None, [(None, act if l < last else "identity", Dense(w.copy()), b.copy())])
             for l, (w, b) in enumerate(weights)]
 
 
 def random_mlp(rng, sizes):
-    return [(rng.standard_normal((i, o)) / np.sqrt(i), 0.1 * rng.standard_normal(o)) for i, o in zip(sizes, sizes[1:])]
+    return [(rng.standard_normal((i, o)).T / np.sqrt(i), 0.1 * rng.standard_normal(o)) for i, o in zip(sizes, sizes[1:])]
 
 
 @pytest.mark.parametrize("signs", [False, True])

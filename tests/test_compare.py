@@ -1,4 +1,5 @@
-"""``fastdds compare`` on the published viscous-Burgers PINNs and on small generated networks."""
+"""``fastdds compare`` on the published viscous-Burgers PINNs, small generated networks, a DynPMNN
+checkpoint and residual nets, against every registered scheme."""
 
 import contextlib
 import importlib.util
@@ -8,9 +9,12 @@ import sys
 import numpy as np
 import pytest
 
+from fastdds import schemes
+from fastdds.analysis.operator_stats import layer_operators
 from fastdds.cli import main
 from fastdds.nn.mlp import MLP
 from fastdds.operators import Banded
+from fastdds.schemes import SCHEMES
 
 NU = 0.01 / np.pi
 
@@ -69,12 +73,37 @@ def test_published_pinns_look_like_the_study_says(published):
     assert act[0] > act[-1]                                                   # matched activations drift apart
 
 
+def test_readme_abridged_output(published):
+    """The numbers of the README's abridged output (3 significant digits, as printed)."""
+    from fastdds.analysis.report import fmt
+
+    _, res = published
+    ops, cross, base = res["operators"], res["cross_run"], res["baseline"]
+    readme = {  # measure: W1, W4, W7, init.W4, fd.P, fd.Q0
+        "M0_std": ["0.956", "0.999", "1.15", "0.958", "0", "0"],
+        "entry_excess_kurtosis": ["-0.854", "-0.0559", "-1.03", "-1.19", "55.8", "48.5"],
+        "entry_ks_pvalue": ["2.08e-18", "2.72e-12", "2.68e-24", "5.74e-30", "0", "0"],
+        "mp_ks": ["0.0603", "0.0757", "0.0257", "0.0252", "0.0937", "0.176"],
+        "mp_edge_ratio": ["3.42", "2.81", "1.44", "0.935", "0.709", "0.51"],
+        "circ_inside": ["0.96", "1", "0.98", "0.94", "0.564", "0.505"],
+        "band_energy": ["0.0314", "0.027", "0.0292", "0.0309", "1", "1"],
+        "band_energy_rcm": ["0.0312", "0.0305", "0.0291", "0.0305", "1", "1"],
+        "stable_rank": ["7.31", "8.88", "17.4", "26.7", "35.6", "49.5"],
+    }
+    for key, cells in readme.items():
+        assert [fmt(ops[name][key]) for name in ("W1", "W4", "W7", "init.W4", "fd.P", "fd.Q0")] == cells, key
+    assert [fmt(cross["layers"][l]["matched_mean"]) for l in (1, 4, 7)] == ["0.0932", "0.14", "0.0593"]
+    assert [fmt(cross["layers"][l]["act_corr"]) for l in (1, 4, 7)] == ["0.975", "0.889", "0.823"]
+    assert [fmt(base["layers"][l]["matched_mean"]) for l in (1, 4, 7)] == ["0.0164", "0.015", "0.0162"]
+    assert fmt(1 - cross["output_corr_mean"]) == "4.18e-06" and fmt(1 - base["output_corr_mean"]) == "1.09"
+
+
 def test_outputs_are_written(published):
     out, res = published
     md = (out / "r.md").read_text()
     assert "| measure | W0 |" in md and "fd.P" in md and "corr matched" in md
     dyn = res["dynamics"]
-    assert len(dyn["PINN"]["depth"]) == 10 and len(dyn["FD"]["depth"]) == res["setup"]["nsteps"] + 1
+    assert len(dyn["MLP"]["depth"]) == 10 and len(dyn["FD"]["depth"]) == res["setup"]["nsteps"] + 1
 
 
 def test_plots_are_written(published):
@@ -135,7 +164,7 @@ def test_table_cells():
 
 def test_missing_weight_file(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "nope.npz"), "--nx", "21"]) == 2
-    assert "no weight file" in capsys.readouterr().err
+    assert "no model file" in capsys.readouterr().err
 
 
 def test_bad_options(small_runs, capsys):
@@ -150,3 +179,136 @@ def test_plots_without_matplotlib_name_the_extra(small_runs, tmp_path, monkeypat
     assert main(["compare"] + small_runs + ["--nx", "21", "--plots", str(tmp_path / "p")]) == 2
     assert "pip install 'fastdds[plot]'" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
+
+
+def _small_mlp_files(tmp_path, runs=2):
+    paths = []
+    for k in range(runs):
+        path = tmp_path / f"mlp{k}.npz"
+        MLP([2, 6, 1], "tanh", seed=k).save(path)
+        paths.append(str(path))
+    return paths
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_every_registered_scheme_compares(scheme, tmp_path):
+    out = tmp_path / "s.json"
+    assert main(["compare"] + _small_mlp_files(tmp_path) + ["--scheme", scheme, "--nx", "21", "--probes", "32",
+                                                           "--no-baseline", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    fd = [name for name in res["operators"] if name.startswith("fd")]
+    step = schemes.build(scheme, nx=21)
+    assert len(fd) == sum(len(layer_operators(b)) for b in step.blocks) > 0
+    assert len(res["dynamics"]["FD"]["depth"]) == len(step.blocks) * step.nsteps + 1
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_registered_chain_equals_the_library_solver(scheme):
+    """The registry's step, chained, gives what the scheme's own solver gives (one alpha for lf)."""
+    from fastdds.layers import Chain
+    from fastdds.pde import burgers as B
+    from fastdds.pde import eikonal, heat
+
+    nx = 41
+    step = schemes.build(scheme, nx=nx, boundary="periodic" if "heat" in scheme else "dirichlet")
+    y = Chain(step.blocks * step.nsteps)(step.u0)[:nx]
+    info = step.info
+    if scheme.startswith("burgers"):
+        parts = scheme.split("-", 2)
+        rk = parts[2] if len(parts) > 2 else "euler"
+        assert ("alpha" in info) == (parts[1] == "lf")
+        ref = B.solve(step.u0[:nx], info["dx"], nu=info["nu"], scheme=B.Scheme(parts[1], rk=rk), dt=info["dt"],
+                      nsteps=step.nsteps, boundary="dirichlet", left=step.u0[0], right=step.u0[nx - 1]).u
+    elif scheme.endswith("heat"):
+        ref = getattr(heat, scheme.split("-")[0])(step.u0, info["dx"], info["dt"], step.nsteps, info["nu"])
+    else:
+        name = {"hj1d-lf": "lax_friedrichs", "hj1d-godunov": "godunov"}[scheme]
+        ref = eikonal.hj1d_solve(nx, name, dt=info["dt"], t_end=info["dt"] * step.nsteps)[1]
+    assert np.abs(y - ref).max() <= 1e-12 * max(np.abs(ref).max(), 1.0)
+    assert np.abs(y - step.u0[:nx]).max() > 1e-3  # the state really moved
+
+
+def test_lax_friedrichs_alpha_is_the_dissipation_speed_of_u0():
+    from fastdds.pde import burgers as B
+
+    for nx in (101, 22):  # sin(2 pi x) reaches 1 on the 101-node grid only
+        step = schemes.build("burgers-lf", nx=nx)
+        assert step.info["alpha"] == B.dissipation_speed(step.u0) == np.abs(np.sin(2 * np.pi * np.linspace(0, 1, nx))).max()
+        c = step.info["nu"] * step.info["dt"] / step.info["dx"] ** 2 + step.info["alpha"] * step.info["dt"] / (2 * step.info["dx"])
+        assert step.blocks[0].P.to_dense()[5, 4] == pytest.approx(c, rel=1e-14)
+    with pytest.raises(ValueError, match="unknown scheme 'weno'"):
+        schemes.build("weno")
+
+
+@pytest.fixture
+def dynpmnn_checkpoint(tmp_path):
+    """A trained DynPMNN (two neurons, a stable Euler step) saved by save_model."""
+    from fastdds.models import save_model
+    from fastdds.nn.dynpmnn import DynPMNN
+    from fastdds.nn.train import fit
+
+    model = DynPMNN(n_in=4, neurons=2, a=(0.2, 0.1), b=0.02, g=3.0, I=(0.0, 0.05), dt=0.5, steps=6, seed=2)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (64, 4))
+    Y = X[:, :1] - 0.5 * X[:, 1:2]
+    fit(model, (X, Y), (X[:16], Y[:16]), epochs=2, patience=0, progress=False)
+    path = tmp_path / "dynpmnn.npz"
+    save_model(path, model)
+    return path, model
+
+
+def test_dynpmnn_checkpoint_with_fhn_fixed_points(dynpmnn_checkpoint, tmp_path, capsys):
+    path, model = dynpmnn_checkpoint
+    out = tmp_path / "d.json"
+    assert main(["compare", str(path), "--scheme", "ftcs-heat", "--nx", "21", "--probes", "32",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Standardize" in text and "none: not a Layer" in text and "needs at least 2 weight files" in text
+    res = json.loads(out.read_text())
+    kinds = [row["kind"] for row in res["layer_form"]]
+    assert kinds == ["Layer", "Standardize", "Layer", "Layer", "Layer", "Layer", "Layer"]
+    assert res["layer_form"][4]["position"] == "4-9, 6 times"  # the one Euler-step Layer, K = 6 times
+    assert res["layer_form"][4]["activations"] == "square_half cube"
+    ops = res["operators"]
+    # Euler step I + dt J at the fixed points; J = [[-(3v^2 - 2(1 + a)v + a), -1], [b, -b g]]
+    fhn = model.fhn
+    points = fhn.fixed_points()
+    assert [len(p) for p in points] == [1, 1]
+    steps = []
+    for j, ((v, _),) in enumerate(points):
+        a, b, g, dt = (float(getattr(fhn, k)[j]) for k in ("a", "b", "g", "dt"))
+        steps.append(np.eye(2) + dt * np.array([[-(3 * v * v - 2 * (1 + a) * v + a), -1.0], [b, -b * g]]))
+    fp = ops["fhn0.fp0"]
+    assert set(n for n in ops if n.startswith("fhn")) == {"fhn0.fp0"} and fp["shape"] == "4x4"
+    assert fp["M0_mean"] == pytest.approx(np.mean([s.sum(axis=1) for s in steps]), rel=1e-12)
+    radius = max(np.abs(np.linalg.eigvals(s)).max() for s in steps)
+    assert fp["circ_spectral_radius"] == pytest.approx(radius, rel=1e-12)
+    assert fp["M1_mean"] == pytest.approx(np.mean([2 * s[0, 1] - 2 * s[1, 0] for s in steps]) / 2, rel=1e-12)
+
+
+def test_two_residual_nets(tmp_path, capsys):
+    from fastdds.models import save_model
+    from fastdds.nn.residual import ResNet
+
+    paths = []
+    for k in range(2):
+        net = ResNet(n_in=3, width=5, depth=3, h=0.25, seed=k)
+        paths.append(tmp_path / f"res{k}.npz")
+        save_model(paths[-1], net)
+    out = tmp_path / "r.json"
+    assert main(["compare"] + [str(p) for p in paths] + ["--scheme", "burgers-eo", "--nx", "21", "--probes", "32",
+                                                           "--json", str(out)]) == 0
+    assert "Across runs: needs at least 2 weight files of one MLP architecture" in capsys.readouterr().out
+    res = json.loads(out.read_text())
+    ops = res["operators"]
+    assert [row["operators"] for row in res["layer_form"]] == (
+        ["W0"] + [f"L{l}.P L{l}.Q0 L{l}.R0" for l in (1, 2, 3)] + ["W4"])
+    first = ResNet(n_in=3, width=5, depth=3, h=0.25, seed=0).layers().blocks[1].branches[0]
+    assert ops["L1.P"]["kind"] == "Identity" and ops["L1.P"]["M0_mean"] == 1.0       # P = I
+    assert ops["L1.P"]["circ_spectral_radius"] == pytest.approx(1.0, rel=1e-14)
+    Q, R = first.Q.to_dense(), first.R.to_dense()                                     # Q = h W2, R = W1
+    s = np.linalg.svd(Q, compute_uv=False)
+    assert ops["L1.Q0"]["stable_rank"] == pytest.approx(np.sum(s**2) / s[0] ** 2, rel=1e-12)
+    assert ops["L1.R0"]["entry_std"] == pytest.approx(R.std(), rel=1e-12)
+    assert ops["L1.Q0"]["M0_mean"] == pytest.approx(Q.sum(axis=1).mean(), rel=1e-12)
+    assert res["cross_run"] is None and len(res["dynamics"]["ResNet"]["depth"]) == 6

@@ -10,7 +10,8 @@ reports both correlations for every pair of runs, layer by layer, and the spread
 against the spread of the weights.
 
 Networks are given in the shared representation: lists of `fastdds.layers.Layer` in MLP form,
-``Layer(None, [(None, act, Dense(W.T), b)])`` (as ``fastdds.nn.mlp.MLP.layers`` builds them).
+``Layer(None, [(None, act, Dense(W), b)])`` with W of shape (fan_out, fan_in) (the blocks of
+``fastdds.nn.mlp.MLP.layers()``).
 """
 
 import itertools
@@ -27,26 +28,26 @@ ODD_ACTIVATIONS = frozenset({"tanh", "sin", "lecun_tanh", "identity"})
 
 
 def mlp_weights(layers):
-    """(W, b) of each layer of an MLP in the layer form, W stored (fan_in, fan_out) as in the files.
+    """(W, b) of each layer of an MLP in the layer form, W in Dense's (fan_out, fan_in) layout.
 
     Parameters
     ----------
-    layers : list of Layer, each ``Layer(None, [(None, act, Dense, b)])``
+    layers : list of Layer, each ``Layer(None, [(None, act, Dense(W), b)])``, W (fan_out, fan_in)
 
     Returns
     -------
-    list of (W, b): W float64 (fan_in, fan_out), b float64 (fan_out,) (zeros when absent).
+    list of (W, b): W float64 (fan_out, fan_in), b float64 (fan_out,) (zeros when absent).
     """
     out = []
     for k, layer in enumerate(layers):
         ok = (isinstance(layer, Layer) and layer.P is None and len(layer.branches) == 1
               and layer.branches[0].Q is None and isinstance(layer.branches[0].R, Dense))
         if not ok:
-            raise ValueError(f"layer {k} is not in MLP form Layer(None, [(None, act, Dense(W.T), b)]); "
+            raise ValueError(f"layer {k} is not in MLP form Layer(None, [(None, act, Dense(W), b)]); "
                              "cross-run matching needs plain dense layers")
         br = layer.branches[0]
-        w = np.asarray(backend.to_numpy(br.R.matrix), dtype=np.float64).T
-        b = np.zeros(w.shape[1]) if br.b is None else np.asarray(backend.to_numpy(br.b), dtype=np.float64)
+        w = np.asarray(backend.to_numpy(br.R.matrix), dtype=np.float64)
+        b = np.zeros(w.shape[0]) if br.b is None else np.asarray(backend.to_numpy(br.b), dtype=np.float64)
         out.append((w, b))
     return out
 
@@ -124,7 +125,7 @@ def align_mlp(weights, perms, signs):
 
     Parameters
     ----------
-    weights : list of (W, b), W (fan_in, fan_out)
+    weights : list of (W, b), W (fan_out, fan_in)
     perms, signs : lists of length len(weights) - 1
         For hidden layer l, new neuron j is old neuron perms[l][j] times signs[l][j].
 
@@ -138,15 +139,15 @@ def align_mlp(weights, perms, signs):
     for l, (w, b) in enumerate(weights):
         w, b = np.array(w, dtype=np.float64), np.array(b, dtype=np.float64)
         if l > 0:
-            w = w[perms[l - 1], :] * signs[l - 1][:, None]
+            w = w[:, perms[l - 1]] * signs[l - 1][None, :]
         if l < len(perms):
-            w, b = w[:, perms[l]] * signs[l][None, :], b[perms[l]] * signs[l]
+            w, b = w[perms[l], :] * signs[l][:, None], b[perms[l]] * signs[l]
         out.append((w, b))
     return out
 
 
 def network_states(layers, probes):
-    """States of a network over probe inputs: [x, a_1, ..., y] (``Chain.forward``), float64.
+    """States of a network over probe inputs: [x, a_1, ..., y] (``Chain.trajectory``), float64.
 
     Parameters
     ----------

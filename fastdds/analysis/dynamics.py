@@ -1,7 +1,7 @@
 """Layer-wise dynamics: a network's depth and an FD scheme's time steps on one axis.
 
 A network maps probe inputs through its layers, an FD chain maps an initial state through its
-time steps; both give a trajectory z_0, z_1, ..., z_L (``Chain.forward``). For each depth l this
+time steps; both give a trajectory z_0, z_1, ..., z_L (``Chain.trajectory``). For each depth l this
 module reports the state's mean and spread, how far independently trained runs disagree
 (raw, and after the neuron matching of `fastdds.analysis.cross_run`), and the step size
 ||z_{l+1} - z_l|| wherever consecutive states have one width.

@@ -51,6 +51,117 @@ def layer_operators(layer, prefix=""):
     return [(prefix + name, op) for name, op in ops if op is not None]
 
 
+def constant_term(layer):
+    """What a layer's constant term c holds: "-" when it has none, else its size n and max |c|."""
+    if layer.c is None:
+        return "-"
+    c = np.asarray(backend.to_numpy(layer.c), dtype=np.float64)
+    return f"n = {c.size}, max |c| {np.abs(c).max():.3g}"
+
+
+def form_operators(blocks):
+    """The operators of a layer form (e.g. ``model.layers().blocks``), each measured once, and a
+    listing of its blocks.
+
+    A Layer whose one operator is Dense (an MLP or affine layer) names it ``W<l>``; other Layers
+    name theirs ``L<l>.P``, ``L<l>.Q<k>``, ``L<l>.R<k>``, l the position where the Layer first
+    appears. A block (or operator) repeated in the form (K Euler steps of one Layer, weights
+    shared between Runge-Kutta stages) is measured once. Blocks that are not Layers (e.g. the
+    Standardize of LayerNorm) have no operators and are listed as such.
+
+    Parameters
+    ----------
+    blocks : list of Block
+
+    Returns
+    -------
+    ops : list of (name, Operator)
+    listing : list of dicts with keys position ("l" or "l-m, k times"), kind (class name), shape
+        ("n_in -> n_out"), operators (names, or "none: not a Layer"), activations, c
+        (`constant_term`).
+    """
+    from ..operators import Dense
+
+    seen_ops, positions, ops, listing = {}, {}, [], []
+    for l, blk in enumerate(blocks):
+        positions.setdefault(id(blk), []).append(l)
+    for l, blk in enumerate(blocks):
+        where = positions[id(blk)]
+        if where[0] != l:
+            continue
+        row = dict(position=str(l) if len(where) == 1 else f"{l}-{where[-1]}, {len(where)} times",
+                   kind=type(blk).__name__, shape=f"{blk.n_in} -> {blk.n_out}")
+        if not isinstance(blk, Layer):
+            listing.append(dict(row, operators="none: not a Layer", activations="-", c="-"))
+            continue
+        named = layer_operators(blk)
+        single = len(named) == 1 and isinstance(named[0][1], Dense)
+        names = []
+        for name, op in named:
+            if id(op) not in seen_ops:
+                seen_ops[id(op)] = f"W{l}" if single else f"L{l}.{name}"
+                ops.append((seen_ops[id(op)], op))
+            names.append(seen_ops[id(op)])
+        listing.append(dict(row, operators=" ".join(names),
+                            activations=" ".join(br.act.name for br in blk.branches) or "-", c=constant_term(blk)))
+    return ops, listing
+
+
+def fhn_fixed_point_operators(fhn):
+    """The Euler step of an FHN layer linearised at its fixed points, one operator per fixed point.
+
+    `FHN.euler_step_at_fixed_points` gives each neuron's 2 x 2 step I + dt J at each of its real
+    fixed points (increasing v*). Operator k puts neuron j's step at its k-th fixed point (its last
+    one when it has fewer) on the state [v; w]: a Banded (2n x 2n) with offsets 0, +n, -n, so its
+    moments and spectrum are those of all neurons' linearised steps at once.
+
+    Parameters
+    ----------
+    fhn : fastdds.nn.fhn.FHN
+
+    Returns
+    -------
+    list of (name "fp<k>", Banded float64), k = 0 .. (most fixed points of a neuron) - 1
+    """
+    from ..operators import Banded
+
+    n = fhn.n
+    per_neuron = [[] for _ in range(n)]
+    for step in fhn.euler_step_at_fixed_points():
+        per_neuron[step.neuron].append(as_matrix(step.step))
+    out = []
+    for k in range(max(len(m) for m in per_neuron)):
+        diags = np.zeros((3, 2 * n))
+        for j, mats in enumerate(per_neuron):
+            a = mats[min(k, len(mats) - 1)]
+            diags[0, j], diags[0, n + j] = a[0, 0], a[1, 1]
+            diags[1, j], diags[2, n + j] = a[0, 1], a[1, 0]
+        out.append((f"fp{k}", Banded((0, n, -n), diags, "dirichlet")))
+    return out
+
+
+def model_fixed_point_operators(model):
+    """`fhn_fixed_point_operators` of every FHN layer of a model, named ``fhn<i>.fp<k>``.
+
+    Parameters
+    ----------
+    model : Block; Chains (and models built on Chain) are searched block by block
+
+    Returns
+    -------
+    list of (name, Banded); empty for a model without FHN layers
+    """
+    from ..nn.fhn import FHN
+
+    found, todo = [], [model]
+    while todo:
+        blk = todo.pop(0)
+        if isinstance(blk, FHN) and all(blk is not f for f in found):
+            found.append(blk)
+        todo[:0] = list(getattr(blk, "blocks", ()))
+    return [(f"fhn{i}.{name}", op) for i, fhn in enumerate(found) for name, op in fhn_fixed_point_operators(fhn)]
+
+
 def moment_stats(op, h=1.0, kmax=4):
     """Mean and spread over rows of the row moments M_k(i) = sum_j A_ij ((j - i) h)^k.
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..layers import Layer
 from .operator_stats import MEASURES
 
 PLOT_HINT = "plots need matplotlib: pip install 'fastdds[plot]'"
@@ -153,19 +154,21 @@ def pyplot():
     return plt
 
 
-def write_plots(folder, pinn, fd, dyn):
+def write_plots(folder, model, fd, dyn, label="model"):
     """Write the comparison figures as PNG files.
 
     Parameters
     ----------
     folder : str or Path
         Created if missing.
-    pinn : list of (name, report)
-        Operator reports of one network's layers (`operator_report`).
+    model : list of (name, report)
+        Operator reports of one model's layers (`operator_report`).
     fd : list of (name, report)
         Operator reports of the FD scheme's operators.
     dyn : list of (label, stats)
         Layer-wise statistics (`dynamics.depth_statistics`) to draw on one depth axis.
+    label : str
+        Name of the model in titles and legends.
 
     Returns
     -------
@@ -180,8 +183,8 @@ def write_plots(folder, pinn, fd, dyn):
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    square = [(n, r) for n, r in pinn if r["shape"].split("x")[0] == r["shape"].split("x")[1]]
-    mid_name, mid = square[len(square) // 2] if square else pinn[0]
+    square = [(n, r) for n, r in model if r["shape"].split("x")[0] == r["shape"].split("x")[1]]
+    mid_name, mid = square[len(square) // 2] if square else model[0]
     fd_name, fd_rep = fd[0]
     paths = []
 
@@ -192,7 +195,7 @@ def write_plots(folder, pinn, fd, dyn):
         plt.close(fig)
         paths.append(path)
 
-    panels = [(f"PINN {mid_name}", mid["matrix"]), (f"PINN {mid_name}, RCM order", mid["rcm_matrix"])]
+    panels = [(f"{label} {mid_name}", mid["matrix"]), (f"{label} {mid_name}, RCM order", mid["rcm_matrix"])]
     panels += [(f"FD {name}", rep["matrix"]) for name, rep in fd[:2]]
     fig, ax = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
     for a, (title, mat) in zip(ax, panels):
@@ -205,7 +208,7 @@ def write_plots(folder, pinn, fd, dyn):
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     m, n = (int(v) for v in mid["shape"].split("x"))
     lam = mid["singular_values"] ** 2 / max(m, n)
-    ax[0].hist(lam, bins=30, density=True, alpha=0.6, label=f"PINN {mid_name}: s^2/N")
+    ax[0].hist(lam, bins=30, density=True, alpha=0.6, label=f"{label} {mid_name}: s^2/N")
     if np.isfinite(mid["mp_ks"]):
         ratio, s2 = mid["mp_ratio"], mid["mp_sigma2"]
         x = np.linspace(0, s2 * (1 + np.sqrt(ratio)) ** 2 * 1.05, 400)
@@ -213,8 +216,8 @@ def write_plots(folder, pinn, fd, dyn):
     ax[0].set_xlabel("eigenvalue of A A^T / N")
     ax[0].set_ylim(0, 1.5 * np.histogram(lam, bins=30, density=True)[0].max())
     ax[0].legend()
-    for name, rep in pinn:
-        ax[1].semilogy(rep["singular_values"] / rep["singular_values"][0], lw=0.8, label=f"PINN {name}")
+    for name, rep in model:
+        ax[1].semilogy(rep["singular_values"] / rep["singular_values"][0], lw=0.8, label=f"{label} {name}")
     for name, rep in fd:
         ax[1].semilogy(rep["singular_values"] / rep["singular_values"][0], "k--", lw=1.2, label=f"FD {name}")
     ax[1].set_xlabel("index")
@@ -225,7 +228,7 @@ def write_plots(folder, pinn, fd, dyn):
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 5))
     t = np.linspace(0, 2 * np.pi, 200)
-    for a, (label, rep) in zip(ax, [(f"PINN {mid_name}", mid), (f"FD {fd_name}", fd_rep)]):
+    for a, (label, rep) in zip(ax, [(f"{label} {mid_name}", mid), (f"FD {fd_name}", fd_rep)]):
         ev = rep.get("eigenvalues")
         if ev is not None:
             a.plot(ev.real, ev.imag, ".", ms=3)
@@ -244,14 +247,14 @@ def write_plots(folder, pinn, fd, dyn):
         ax[2].plot(st["depth"], st["spread_matched"] if np.isfinite(st["spread_matched"]).any() else st["spread"],
                    "o-", ms=3, label=label)
     for a, yl in zip(ax, ["state mean", "state std", "relative spread across runs (matched)"]):
-        a.set_xlabel("depth l / L (network layers, or FD time steps)")
+        a.set_xlabel("depth l / L (model layers, or FD time steps)")
         a.set_ylabel(yl)
         a.legend(fontsize=7)
     save(fig, "dynamics.png")
 
     fig, ax = plt.subplots(1, 3, figsize=(15, 4))
     for k, a in enumerate(ax):
-        a.plot(mid["moment_profile"][k], lw=0.8, label=f"PINN {mid_name}")
+        a.plot(mid["moment_profile"][k], lw=0.8, label=f"{label} {mid_name}")
         a.plot(fd_rep["moment_profile"][k], "k", lw=1.2, label=f"FD {fd_name}")
         a.set_title(f"row moment M_{k} (index units)")
         a.set_xlabel("row")
@@ -260,55 +263,85 @@ def write_plots(folder, pinn, fd, dyn):
     return paths
 
 
-def build_report(nets, fd_step, u0, nsteps, probes, baseline=None, band_width=1, keep=0.1):
-    """Everything `fastdds compare` prints: PINN layers and FD operators measured alike, the
-    cross-run comparison, and both as dynamical systems.
+def listing_table(listing):
+    """One row per block of a layer form (`operator_stats.form_operators`' listing)."""
+    keys = ["position", "kind", "shape", "operators", "activations", "c"]
+    return ["block", "kind", "shape", "operators", "activations", "constant c"], [[row[k] for k in keys]
+                                                                                 for row in listing]
+
+
+def build_report(forms, fd, probes, baseline=None, band_width=1, keep=0.1, extra=(), label="model"):
+    """Everything `fastdds compare` prints: a model's layer form and an FD scheme's step measured
+    alike, the cross-run comparison, and both as dynamical systems.
 
     Parameters
     ----------
-    nets : list over runs of lists of Layer (MLP form); the operators of run 1 are measured
-    fd_step : list of Layer
-        One time step of the FD scheme.
-    u0 : ndarray, shape (nx,)
-        FD initial state.
-    nsteps : int
-        FD time steps for the dynamics.
+    forms : list over runs of Chain
+        Each run's layer form (``model.layers()``); run 1's operators are measured. With two or
+        more runs of plain MLP form (`cross_run.mlp_weights`) the runs are compared.
+    fd : fastdds.schemes.SchemeStep
+        One time step of the FD scheme, its initial state and step count.
     probes : ndarray, shape (n_probes, n_in)
-        Network inputs for activation matching and layer-wise states.
-    baseline : list over runs of lists of Layer, optional
+        Model inputs for activation matching and layer-wise states.
+    baseline : list over runs of Chain, optional
         Control networks of the same architecture (e.g. untrained), compared across runs too.
     band_width, keep : as in `operator_stats.operator_report`
+    extra : list of (name, Operator)
+        More operators of run 1 to measure (e.g. `fhn_fixed_point_operators`).
+    label : str
+        Name of the model in tables and plots.
 
     Returns
     -------
-    dict with pinn, init (the middle layer of baseline run 1, or empty), fd (lists of (name,
-    operator_report)), cross and baseline (`compare_runs`
-    results, or None with fewer than 2 runs / no baseline), dynamics (list of (label,
-    `depth_statistics`)).
+    dict with label, model, init (the middle layer of baseline run 1, or empty), fd (lists of
+    (name, operator_report)), listing and fd_listing (`form_operators` listings), cross and
+    baseline (`compare_runs` results, or None), cross_note (why there is no cross-run part),
+    dynamics (list of (label, `depth_statistics`)).
     """
     from . import cross_run, dynamics
     from ..layers import Chain
-    from .operator_stats import layer_operators, operator_report
+    from .operator_stats import form_operators, layer_operators, operator_report
 
     def measure(pairs):
         return [(name, operator_report(op, 1.0, 4, band_width, keep)) for name, op in pairs]
 
-    pinn = measure([(f"W{l}", layer.branches[0].R) for l, layer in enumerate(nets[0])])
-    mid = len(nets[0]) // 2
-    init = measure([(f"init.W{mid}", baseline[0][mid].branches[0].R)]) if baseline is not None else []
-    fd = measure([pair for l, layer in enumerate(fd_step)
-                  for pair in layer_operators(layer, "fd." if len(fd_step) == 1 else f"fd{l}.")])
-    cross = cross_run.compare_runs(nets, probes) if len(nets) > 1 else None
-    base = cross_run.compare_runs(baseline, probes) if baseline is not None and len(baseline) > 1 else None
+    ops, listing = form_operators(forms[0].blocks)
+    model = measure(list(ops) + list(extra))
+    fd_pairs = [pair for l, blk in enumerate(fd.blocks) if isinstance(blk, Layer)
+                for pair in layer_operators(blk, "fd." if len(fd.blocks) == 1 else f"fd{l}.")]
+    fd_ops = measure(fd_pairs)
+    cross = base = None
+    note = "needs at least 2 weight files of one MLP architecture"
+    if len(forms) > 1 and all(_mlp_form(f) for f in forms):
+        cross = cross_run.compare_runs([f.blocks for f in forms], probes)
+        note = None
+        if baseline is not None:
+            base = cross_run.compare_runs([b.blocks for b in baseline], probes)
+    init = []
+    if base is not None:
+        mid = len(baseline[0].blocks) // 2
+        init = measure([(f"init.W{mid}", baseline[0].blocks[mid].branches[0].R)])
     if cross is not None:
-        pinn_dyn = dynamics.depth_statistics(cross["states"], cross["alignments"])
+        model_dyn = dynamics.depth_statistics(cross["states"], cross["alignments"])
     else:
-        pinn_dyn = dynamics.depth_statistics([cross_run.network_states(nets[0], probes)])
-    fd_dyn = dynamics.depth_statistics([dynamics.chain_trajectory(Chain(list(fd_step) * int(nsteps)), u0)])
-    dyn = [("PINN", pinn_dyn), ("FD", fd_dyn)]
+        model_dyn = dynamics.depth_statistics([dynamics.chain_trajectory(forms[0], probes)])
+    fd_dyn = dynamics.depth_statistics([dynamics.chain_trajectory(Chain(list(fd.blocks) * int(fd.nsteps)), fd.u0)])
+    dyn = [(label, model_dyn), ("FD", fd_dyn)]
     if base is not None:
         dyn.append(("init", dynamics.depth_statistics(base["states"], base["alignments"])))
-    return dict(pinn=pinn, init=init, fd=fd, cross=cross, baseline=base, dynamics=dyn)
+    return dict(label=label, model=model, init=init, fd=fd_ops, listing=listing,
+                fd_listing=form_operators(fd.blocks)[1], cross=cross, baseline=base, cross_note=note,
+                dynamics=dyn)
+
+
+def _mlp_form(chain):
+    from .cross_run import mlp_weights
+
+    try:
+        mlp_weights(chain.blocks)
+    except ValueError:
+        return False
+    return True
 
 
 def _cross_json(res):
@@ -321,16 +354,22 @@ def _cross_json(res):
 
 def report_json(result, setup=None):
     """JSON-ready dict of `build_report`'s result (scalars, pairwise matrices, depth profiles)."""
-    return dict(setup=setup or {}, operators={name: json_ready(rep) for name, rep in result["pinn"] + result["init"] + result["fd"]},
+    ops = result["model"] + result["init"] + result["fd"]
+    return dict(setup=setup or {}, operators={name: json_ready(rep) for name, rep in ops},
+                layer_form=result["listing"], fd_layer_form=result["fd_listing"],
                 cross_run=_cross_json(result["cross"]), baseline=_cross_json(result["baseline"]),
                 dynamics={label: st for label, st in result["dynamics"]})
 
 
 def report_text(result, render=render_text, max_depth_rows=11):
-    """The three tables of `build_report`'s result, rendered with `render_text` or `render_markdown`."""
-    parts = [render(*operator_table(result["pinn"] + result["init"] + result["fd"]),
-                    title="Operators: PINN layers (run 1, R = W^T, index units), an untrained (Glorot) layer "
-                          "and the FD step operators")]
+    """The tables of `build_report`'s result, rendered with `render_text` or `render_markdown`."""
+    label = result["label"]
+    parts = [render(*listing_table(result["listing"]), title=f"Layer form of {label} (run 1)"),
+             render(*listing_table(result["fd_listing"]), title="Layer form of one FD time step"),
+             render(*operator_table(result["model"] + result["init"] + result["fd"]),
+                    title=f"Operators: {label} layers (run 1, index units)"
+                          + (", an untrained (Glorot) layer" if result["init"] else "")
+                          + " and the FD step operators")]
     if result["cross"] is not None:
         parts.append(render(*cross_run_table(result["cross"], result["baseline"]),
                             title=f"Across runs ({result['cross']['pairs']} pairs; matched = Hungarian on "
@@ -338,7 +377,7 @@ def report_text(result, render=render_text, max_depth_rows=11):
         parts.append(render(*cross_run_summary(result["cross"], result["baseline"]),
                             title="Outputs against weights across runs (spread = RMS std across runs / RMS value)"))
     else:
-        parts.append("Across runs: needs at least 2 weight files.\n")
+        parts.append(f"Across runs: {result['cross_note']}.\n")
     parts.append(render(*dynamics_table(result["dynamics"], max_depth_rows),
-                        title="Layer-wise dynamics (network depth and FD time steps on one axis l/L)"))
+                        title=f"Layer-wise dynamics ({label} depth and FD time steps on one axis l/L)"))
     return "\n".join(parts)
