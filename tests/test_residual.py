@@ -8,7 +8,7 @@ import pytest
 from fastdds.layers import Chain, Layer, check_gradients
 from fastdds.linearize import jacobian, spectral_radius
 from fastdds.nn.cfc import Gate
-from fastdds.nn.residual import LMResNet, Leapfrog, ResNet
+from fastdds.nn.residual import LayerNet, LMResNet, Leapfrog, ResNet
 from fastdds.operators import Banded, Dense
 from fastdds.pde import heat as H
 
@@ -97,6 +97,14 @@ def test_ftcs_euler_radius_is_its_amplification_factor(rng, boundary):
     want = np.abs(1 - 4 * r * np.sin(k_dx / 2) ** 2).max()
     assert abs(spectral_radius(layer, rng.standard_normal(nx)) - want) < 1e-13
     np.testing.assert_array_equal(jacobian(layer, np.zeros(nx)), layer.P.to_dense())
+
+
+def test_an_fd_chain_and_a_residual_net_share_the_stability_code(rng):
+    nx, r = 12, 0.45
+    scheme = LayerNet([H.ftcs_layer(nx, r)] * 3)
+    want = np.abs(1 - 4 * r * np.sin(np.pi * np.arange(nx) / nx) ** 2).max()
+    np.testing.assert_allclose(scheme.stability(rng.standard_normal(nx)), [want] * 3, rtol=1e-13)
+    assert scheme.params == scheme.blocks[0].params
 
 
 def test_layer_jacobian_against_central_differences(rng):

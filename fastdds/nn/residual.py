@@ -39,10 +39,13 @@ class LayerNet(Chain):
     blocks : sequence of Block
     masks : dict of id(array) -> bool ndarray shaped like the array (True: trainable)
         Arrays not listed are trainable; an all-False mask removes the array from `params`.
+    lift, readout : int
+        How many blocks at the start and at the end are not steps (`steps`, `stability`).
     """
 
-    def __init__(self, blocks, masks=None):
+    def __init__(self, blocks, masks=None, lift=0, readout=0):
         super().__init__(blocks)
+        self._lift, self._readout = int(lift), int(readout)
         masks = masks or {}
         self._all = self.params
         self._masks = [masks.get(id(p)) for p in self._all]
@@ -115,8 +118,7 @@ class _Residual(LayerNet):
         steps = [self._step(d, *_field(d, hidden, rng, dtype), h, activation, dtype, masks, **extra)
                  for _ in range(int(depth))]
         readout_layer = linear(d, int(n_out), rng, dtype=dtype)
-        self._lift, self._readout = len(lift), len(readout) + 1
-        super().__init__(lift + steps + readout + [readout_layer], masks)
+        super().__init__(lift + steps + readout + [readout_layer], masks, len(lift), len(readout) + 1)
 
     def config(self):
         """Constructor keywords that rebuild this architecture (JSON-serialisable)."""
