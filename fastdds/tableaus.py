@@ -174,23 +174,26 @@ class ShuOsher:
         for k, (ak, bk) in enumerate(zip(a, b)):
             if abs(Fraction(ak) + Fraction(bk) - 1) > _TOL or bk <= 0:
                 raise ValueError(f"{label}: stage {k} has a + b = {ak + bk}, b = {bk}; need a + b = 1, b > 0")
-        A, bw = _exact(self.tableau.a), [Fraction(v) for v in self.tableau.b]
-        derived = self._butcher_exact()
-        err = max(abs(x - y) for x, y in zip([v for row in derived[0] for v in row] + derived[1],
-                                             [v for row in A for v in row] + bw))
+        rows, weights = self._butcher_exact()
+        mine = [v for row in rows for v in row] + weights
+        theirs = [Fraction(v) for row in self.tableau.a for v in row] + [Fraction(v) for v in self.tableau.b]
+        err = max(abs(x - y) for x, y in zip(mine, theirs))
         if err > _TOL:
             raise ValueError(f"{label}: it is not the method of its Butcher tableau (coefficients differ by "
                              f"{float(err):.3g})")
 
     @property
     def name(self):
+        """The method's name (its tableau's)."""
         return self.tableau.name
 
     @property
     def order(self):
+        """The method's classical order (its tableau's)."""
         return self.tableau.order
 
     def _butcher_exact(self):
+        """(A rows, b) of `butcher()` as exact Fractions."""
         s = len(self.b)
         rows, row = [], [Fraction(0)] * s
         for k, bk in enumerate(self.b):
