@@ -39,6 +39,7 @@ import numpy as np
 from ..layers import Layer
 from ..operators import Banded, Identity
 from ..pde import burgers, heat
+from ..validation import check_time_step
 from . import comm as _comm
 
 _RIGHTWARD, _LEFTWARD = 11, 12  # message tags: values travelling to the right / left neighbour
@@ -329,9 +330,7 @@ def burgers_solve(u, dec, dx, dt, nsteps, nu=0.0, scheme="lf", *, flux=None, lim
     if s.flux == "lf" and alpha is None:
         alpha = umax
     limit = burgers.max_stable_dt(s, dx, nu, alpha if s.flux == "lf" else umax)
-    if not dt <= limit * (1 + 1e-12):
-        raise ValueError(f"dt = {dt:g} exceeds the largest stable step {limit:.6g} of the Burgers scheme "
-                         f"(global max|u0| = {umax:g})")
+    check_time_step(dt, limit, f"the decomposed Burgers scheme (global max|u0| = {umax:g})")
     per_step = len(burgers.RK[s.rk].a) * (1 if s.limiter == "none" else 2)
     lo_end, hi_end = dec.left is None, dec.right is None
     local_bc = boundary if (lo_end or hi_end) and boundary != "periodic" else "outflow"
