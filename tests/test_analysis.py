@@ -315,3 +315,21 @@ def test_relative_spread(rng):
     assert cross_run.relative_spread([np.zeros(3)] * 2) == 0.0
     runs = [rng.standard_normal(20000) for _ in range(4)]
     assert cross_run.relative_spread(runs) == pytest.approx(np.sqrt(3 / 4), rel=0.02)
+
+
+def test_euler_radii_of_an_fd_step_and_a_residual_block(rng):
+    from fastdds.pde.heat import ftcs_layer
+
+    n, r = 16, 0.4
+    step = ftcs_layer(n, r, boundary="periodic")
+    (radius,) = dynamics.euler_radii([step] * 3, rng.standard_normal(n), [0])
+    k = np.arange(n)
+    assert radius == pytest.approx(np.abs(1 - 4 * r * np.sin(np.pi * k / n) ** 2).max(), rel=1e-12)  # von Neumann
+    W1, W2 = rng.standard_normal((5, 5)), 0.1 * rng.standard_normal((5, 5))
+    block = Layer(Identity(5), [(Dense(W2), "tanh", Dense(W1), None)])
+    lift = Layer(Dense(rng.standard_normal((5, 3))))
+    x0 = rng.standard_normal(3)
+    radii = dynamics.euler_radii([lift, block], x0, [0, 1])
+    z = W1 @ (lift.P.to_dense() @ x0)
+    J = np.eye(5) + W2 @ np.diag(1 - np.tanh(z) ** 2) @ W1
+    assert np.isnan(radii[0]) and radii[1] == pytest.approx(np.abs(np.linalg.eigvals(J)).max(), rel=1e-12)

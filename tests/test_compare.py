@@ -269,6 +269,8 @@ def test_dynpmnn_checkpoint_with_fhn_fixed_points(dynpmnn_checkpoint, tmp_path, 
     assert kinds == ["Layer", "Standardize", "Layer", "Layer", "Layer", "Layer", "Layer"]
     assert res["layer_form"][4]["position"] == "4-9, 6 times"  # the one Euler-step Layer, K = 6 times
     assert res["layer_form"][4]["activations"] == "square_half cube"
+    # FTCS tridiag(r, 1 - 2r, r) on 21 nodes with zero ghosts, r = 1/4: radius 1 - 4 r sin^2(pi / 44)
+    assert res["fd_layer_form"][0]["radius"] == pytest.approx(np.cos(np.pi / 44) ** 2, rel=1e-12)
     ops = res["operators"]
     # Euler step I + dt J at the fixed points; J = [[-(3v^2 - 2(1 + a)v + a), -1], [b, -b g]]
     fhn = model.fhn

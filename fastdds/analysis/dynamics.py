@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import backend
 from ..layers import Chain
+from ..linearize import spectral_radius
 from .cross_run import relative_spread
 
 
@@ -95,3 +96,28 @@ def depth_statistics(runs, alignments=None):
             matched.append([r[0]] + [s[:, p] * g for s, p, g in zip(r[1:-1], perms, signs)] + [r[-1]])
         out["spread_matched"] = np.array([relative_spread([r[l] for r in matched]) for l in range(depth)])
     return out
+
+
+def euler_radii(blocks, x0, positions):
+    """Euler radius (spectral radius of the Jacobian, `fastdds.linearize`) of blocks along a run.
+
+    Each block is linearised at the state it receives on the trajectory from x0, so a network
+    layer and an FD step are measured by the same code: a von Neumann amplification factor for
+    a linear FD step, the local growth rate of a residual block.
+
+    Parameters
+    ----------
+    blocks : list of Block
+    x0 : ndarray, shape (n_in,)
+        One input state (e.g. the mean probe of a network, or an FD initial state).
+    positions : list of int
+        Which blocks to linearise.
+
+    Returns
+    -------
+    list of float aligned with `positions`; NaN for a block with n_in != n_out.
+    """
+    chain = Chain(blocks)
+    states = chain.trajectory(np.asarray(x0, dtype=chain.dtype))
+    return [spectral_radius(blocks[l], states[l]) if blocks[l].n_in == blocks[l].n_out else np.nan
+            for l in positions]

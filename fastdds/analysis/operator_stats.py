@@ -76,9 +76,9 @@ def form_operators(blocks):
     Returns
     -------
     ops : list of (name, Operator)
-    listing : list of dicts with keys position ("l" or "l-m, k times"), kind (class name), shape
-        ("n_in -> n_out"), operators (names, or "none: not a Layer"), activations, c
-        (`constant_term`).
+    listing : list of dicts with keys first (l), position ("l" or "l-m, k times"), kind (class
+        name), shape ("n_in -> n_out"), operators (names, or "none: not a Layer"), activations,
+        c (`constant_term`).
     """
     from ..operators import Dense
 
@@ -89,7 +89,7 @@ def form_operators(blocks):
         where = positions[id(blk)]
         if where[0] != l:
             continue
-        row = dict(position=str(l) if len(where) == 1 else f"{l}-{where[-1]}, {len(where)} times",
+        row = dict(first=l, position=str(l) if len(where) == 1 else f"{l}-{where[-1]}, {len(where)} times",
                    kind=type(blk).__name__, shape=f"{blk.n_in} -> {blk.n_out}")
         if not isinstance(blk, Layer):
             listing.append(dict(row, operators="none: not a Layer", activations="-", c="-"))

@@ -264,10 +264,11 @@ def write_plots(folder, model, fd, dyn, label="model"):
 
 
 def listing_table(listing):
-    """One row per block of a layer form (`operator_stats.form_operators`' listing)."""
+    """One row per block of a layer form (`operator_stats.form_operators`' listing with the
+    `dynamics.euler_radii` of its blocks under "radius")."""
     keys = ["position", "kind", "shape", "operators", "activations", "c"]
-    return ["block", "kind", "shape", "operators", "activations", "constant c"], [[row[k] for k in keys]
-                                                                                 for row in listing]
+    headers = ["block", "kind", "shape", "operators", "activations", "constant c", "Euler radius"]
+    return headers, [[row[k] for k in keys] + [fmt(row["radius"])] for row in listing]
 
 
 def build_report(forms, fd, probes, baseline=None, band_width=1, keep=0.1, extra=(), label="model"):
@@ -294,7 +295,9 @@ def build_report(forms, fd, probes, baseline=None, band_width=1, keep=0.1, extra
     Returns
     -------
     dict with label, model, init (the middle layer of baseline run 1, or empty), fd (lists of
-    (name, operator_report)), listing and fd_listing (`form_operators` listings), cross and
+    (name, operator_report)), listing and fd_listing (`form_operators` listings, each row with
+    the `dynamics.euler_radii` "radius" of its block at the mean probe's / the FD initial
+    state's trajectory), cross and
     baseline (`compare_runs` results, or None), cross_note (why there is no cross-run part),
     dynamics (list of (label, `depth_statistics`)).
     """
@@ -325,12 +328,15 @@ def build_report(forms, fd, probes, baseline=None, band_width=1, keep=0.1, extra
         model_dyn = dynamics.depth_statistics(cross["states"], cross["alignments"])
     else:
         model_dyn = dynamics.depth_statistics([dynamics.chain_trajectory(forms[0], probes)])
+    fd_listing = form_operators(fd.blocks)[1]
+    for rows, blocks, x0 in ((listing, forms[0].blocks, probes.mean(axis=0)), (fd_listing, fd.blocks, fd.u0)):
+        for row, radius in zip(rows, dynamics.euler_radii(blocks, x0, [row["first"] for row in rows])):
+            row["radius"] = radius
     fd_dyn = dynamics.depth_statistics([dynamics.chain_trajectory(Chain(list(fd.blocks) * int(fd.nsteps)), fd.u0)])
     dyn = [(label, model_dyn), ("FD", fd_dyn)]
     if base is not None:
         dyn.append(("init", dynamics.depth_statistics(base["states"], base["alignments"])))
-    return dict(label=label, model=model, init=init, fd=fd_ops, listing=listing,
-                fd_listing=form_operators(fd.blocks)[1], cross=cross, baseline=base, cross_note=note,
+    return dict(label=label, model=model, init=init, fd=fd_ops, listing=listing, fd_listing=fd_listing, cross=cross, baseline=base, cross_note=note,
                 dynamics=dyn)
 
 
