@@ -110,9 +110,6 @@ class Decomposition:
     def extend(self, u, width):
         """[halo | own | halo]: this rank's part with `width` neighbour values on each side.
 
-        One non-blocking send and receive per neighbour (two per rank, none at a physical end or
-        towards itself).
-
         Parameters
         ----------
         u : ndarray, shape (..., count)
@@ -127,26 +124,38 @@ class Decomposition:
         m = self.count
         if u.shape[-1] != m:
             raise ValueError(f"rank {self.rank} owns {m} nodes but was given {u.shape[-1]}")
-        if width > int(self.counts.min()):
-            raise ValueError(f"halo width {width} exceeds the {int(self.counts.min())} nodes of the smallest block; "
-                             f"use fewer ranks, a larger grid or fewer steps between exchanges")
         wl, wr = self.halo_widths(width)
         ext = np.empty(u.shape[:-1] + (wl + m + wr,), dtype=u.dtype)
         ext[..., wl:wl + m] = u
+        self.exchange(ext, width)
+        return ext
+
+    def exchange(self, ext, width):
+        """Fill the halos of an extended array (built by `extend` with this width) in place.
+
+        One non-blocking send and receive per neighbour (two of each per rank; none at a
+        physical end; a rank that is its own periodic neighbour copies its far ends instead).
+        """
+        if width > int(self.counts.min()):
+            raise ValueError(f"halo width {width} exceeds the {int(self.counts.min())} nodes of the smallest block; "
+                             f"use fewer ranks, a larger grid or fewer steps between exchanges")
+        m = self.count
+        wl, wr = self.halo_widths(width)
         if width == 0:
-            return ext
+            return
+        own = ext[..., wl:wl + m]
         requests, received, sent = [], [], []
-        for side, nb, tag_in, tag_out, own, halo in (
+        for side, nb, tag_in, tag_out, edge, halo in (
                 ("left", self.left, _RIGHTWARD, _LEFTWARD, slice(0, width), slice(0, wl)),
                 ("right", self.right, _LEFTWARD, _RIGHTWARD, slice(m - width, m), slice(wl + m, wl + m + wr))):
             if nb is None:
                 continue
             if nb == self.rank:  # periodic, one rank: the halo is the far end of the own nodes
                 far = slice(m - width, m) if side == "left" else slice(0, width)
-                ext[..., halo] = u[..., far]
+                ext[..., halo] = own[..., far]
                 continue
-            buf = np.empty(u.shape[:-1] + (width,), dtype=u.dtype)
-            out = np.ascontiguousarray(u[..., own])
+            buf = np.empty(ext.shape[:-1] + (width,), dtype=ext.dtype)
+            out = np.ascontiguousarray(own[..., edge])
             requests.append(self.comm.Irecv(buf, source=nb, tag=tag_in))
             requests.append(self.comm.Isend(out, dest=nb, tag=tag_out))
             received.append((halo, buf))
@@ -154,7 +163,6 @@ class Decomposition:
         _comm.waitall(requests)
         for halo, buf in received:
             ext[..., halo] = buf
-        return ext
 
     def own(self, ext, width):
         """The own nodes of an extended array built by `extend(u, width)`."""
