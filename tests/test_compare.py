@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from test_models import BUILDERS, build
 
 from fastdds import schemes
 from fastdds.analysis.operator_stats import layer_operators
@@ -314,3 +315,24 @@ def test_two_residual_nets(tmp_path, capsys):
     assert ops["L1.R0"]["entry_std"] == pytest.approx(R.std(), rel=1e-12)
     assert ops["L1.Q0"]["M0_mean"] == pytest.approx(Q.sum(axis=1).mean(), rel=1e-12)
     assert res["cross_run"] is None and len(res["dynamics"]["ResNet"]["depth"]) == 6
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_every_registered_model_compares(name, tmp_path):
+    from fastdds.analysis.operator_stats import form_operators, model_fixed_point_operators
+    from fastdds.models import save_model
+
+    model = build(name)
+    path, out = tmp_path / "m.npz", tmp_path / "m.json"
+    save_model(path, model)
+    assert main(["compare", str(path), "--scheme", "burgers-lf-ssp-rk3", "--nx", "11", "--probes", "16",
+                 "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    blocks = model.layers().blocks
+    ops, listing = form_operators(blocks)
+    fixed = model_fixed_point_operators(model)
+    assert [row["kind"] for row in res["layer_form"]] == [row["kind"] for row in listing]
+    assert [n for n in res["operators"] if not n.startswith("fd")] == [n for n, _ in ops + fixed]
+    assert bool(fixed) == (name in ("FHN", "DynPMNN", "FHNNet"))
+    assert len(res["dynamics"][name]["depth"]) == len(blocks) + 1
+    assert sum(n.startswith("fd") for n in res["operators"]) == 3 * 2  # three stages of P and Q0
