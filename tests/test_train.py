@@ -94,3 +94,17 @@ def test_fit_rejects_data_that_does_not_fit_the_block(rng):
         fit(layer, (X, X[:, :1]), (X, X), progress=False)
     with pytest.raises(ValueError, match="no trainable parameters"):
         fit(pointwise(8, "tanh"), (X, X), (X, X), progress=False)
+
+
+def test_fit_stops_a_generic_loop_that_diverges():
+    """A trained FHN parameter keeps fit off the fused epoch; dt = 20 overflows: stopped, not raised."""
+    from fastdds.nn.dynpmnn import DynPMNN
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((128, 8)), rng.standard_normal((128, 1))
+    model = DynPMNN(train=("a",), seed=0)
+    with np.errstate(all="ignore"):
+        hist = fit(model, (X, Y), (X, Y), epochs=3, progress=False)
+    assert hist.stopped == "diverged" and len(hist.val_mse) == 1
+    assert not np.isfinite(hist.train_mse[0])
+    assert all(np.isfinite(p).all() for p in model.params)

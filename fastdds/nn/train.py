@@ -61,9 +61,12 @@ class History:
 def _batch_step(model, X, Y, idx, opt):
     y, cache = model.forward(X[idx])
     err = y - Y[idx]
+    sse = float(np.sum(err * err))
+    if not np.isfinite(sse):
+        return sse  # diverged: no update; fit stops the run after this epoch
     _, grads = model.backward(cache, (2.0 / idx.size) * err)
     opt.step(grads)
-    return float(np.sum(err * err))
+    return sse
 
 
 def fit(model, train, val, lr=5e-4, batch=32, epochs=100, weight_decay=5e-3, patience=10, min_delta=0.05,
