@@ -19,7 +19,7 @@ splitting along the network's own batches (bit-identical, but it ties this modul
 network's internal batching) and over an Allgather of per-batch gradients (more data). The
 price is P times the bytes of a plain reduction; ``ordered=False`` sends one row
 (nparams + ngroups) and lets MPI fix the order (equal to round-off, not bit-reproducible
-across MPI libraries), the choice for many ranks (see /README: the cluster model).
+across MPI libraries), the choice for many ranks (the README's cluster model).
 """
 
 import numpy as np

@@ -200,9 +200,9 @@ def advance(dec, u, radii, width, run):
         while j < len(radii) and w + radii[j] <= width:
             w += radii[j]
             j += 1
-        u = dec.own(run(dec.extend(u, w), i, j, w), w).copy()
+        u = dec.own(run(dec.extend(u, w), i, j, w), w)  # a view; the next extend copies it
         i = j
-    return u
+    return u.copy()
 
 
 def _radius(op):
@@ -239,7 +239,8 @@ def local_layer(layer, dec, width):
 
     Banded operators keep the rows of the extended nodes (variable diagonals sliced, constant
     ones shared); their boundary is the global one where the array reaches a physical end and
-    "dirichlet" (a cut end, overwritten before use) elsewhere. Vectors (c, biases) are sliced.
+    "dirichlet" elsewhere (at a cut end any treatment will do: the halo absorbs its garbage).
+    Vectors (c, biases) are sliced.
     """
     if not isinstance(layer, Layer):
         raise ValueError(f"only Layers are decomposed; got a {type(layer).__name__} (pass block.layers())")
@@ -324,6 +325,9 @@ def burgers_solve(u, dec, dx, dt, nsteps, nu=0.0, scheme="lf", *, flux=None, lim
     Returns
     -------
     ndarray, shape (dec.count,): this rank's own nodes after nsteps steps.
+
+    A state that turns NaN raises on the ranks that see it (as `solve` does) and leaves the
+    others waiting at the next exchange: launch with ``python -m mpi4py`` so that it aborts.
     """
     if (boundary == "periodic") != dec.periodic:
         raise ValueError(f"boundary {boundary!r} on a {'periodic' if dec.periodic else 'non-periodic'} decomposition")

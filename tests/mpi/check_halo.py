@@ -71,6 +71,13 @@ def burgers_runs(n=61, nsteps=12):
                 got = burgers_solve(dec.local(u0), dec, dx, dt, nsteps, nu, scheme, boundary=boundary, left=0.2,
                                     right=0.2, steps_per_exchange=k)
                 report(f"burgers {scheme} {boundary} k={k}", dec, got, ref)
+    u32 = u0.astype(np.float32)  # float32 keeps working: same kernels, same bits
+    dt = 0.5 * burgers.max_stable_dt("lf", dx, nu, 1.2)
+    ref = burgers.solve(u32, dx, nu=nu, scheme="lf", nsteps=nsteps, dt=dt, boundary="outflow").u
+    dec = Decomposition(n, False, world)
+    got = burgers_solve(dec.local(u32), dec, dx, dt, nsteps, nu, "lf", boundary="outflow", steps_per_exchange=2)
+    assert got.dtype == np.float32
+    report("burgers lf outflow float32 k=2", dec, got, ref)
 
 
 def heat_runs(n=61, nsteps=15):
