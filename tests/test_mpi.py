@@ -163,3 +163,20 @@ def test_summarize_merges_and_refuses(tmp_path):
     (tmp_path / "e").mkdir()
     with pytest.raises(ValueError, match="no result file"):
         summarize([tmp_path / "e"])
+
+
+def test_a_halo_narrower_than_the_reach_is_wrong():
+    """The comparisons can fail: steps run with an understated reach (no halo) differ at the ends."""
+    from fastdds.parallel.halo import advance
+    from fastdds.pde import heat
+
+    n, dx, dt, D = 40, 1 / 40, 1e-4, 1.0
+    u0 = np.exp(-30 * (np.arange(n) * dx - 0.05) ** 2)
+    ref = heat.ftcs(u0, dx, dt, 4, D, boundary="periodic")
+    dec = Decomposition(n, True, pcomm.SingleProcess())
+
+    def run(ext, i, j, w):
+        return heat.ftcs(ext, dx, dt, j - i, D, boundary="dirichlet")
+
+    assert np.array_equal(advance(dec, u0, [1] * 4, 4, run), ref)
+    assert np.abs(advance(dec, u0, [0] * 4, 1, run) - ref).max() > 0.1
