@@ -102,11 +102,11 @@ def build(name, nx=101, nu=0.01 / math.pi, boundary="dirichlet", cfl=0.5, r=0.25
     if name not in SCHEMES:
         raise ValueError(f"unknown scheme {name!r}; registered: {', '.join(sorted(SCHEMES))}")
     if int(nx) < 3:
-        raise ValueError(f"--nx {nx} is too small; an FD stencil needs at least 3 nodes")
+        raise ValueError(f"nx = {nx} is too small; an FD stencil needs at least 3 nodes")
     if not t_end > 0:
-        raise ValueError(f"--t-end {t_end} must be positive")
+        raise ValueError(f"t_end = {t_end} must be positive")
     if not 0 < cfl <= 1:
-        raise ValueError(f"--cfl {cfl} must be in (0, 1]")
+        raise ValueError(f"cfl = {cfl} must be in (0, 1]")
     return SCHEMES[name].build(name=name, nx=int(nx), nu=float(nu), boundary=boundary, cfl=float(cfl), r=float(r),
                                t_end=float(t_end), dtype=np.dtype(dtype))
 
@@ -124,7 +124,7 @@ def _burgers(flux, rk, *, name, nx, nu, boundary, cfl, r, t_end, dtype):
     speed = B.dissipation_speed(u0)
     dt_max = B.max_stable_dt(scheme, dx, nu, speed)
     if dt_max == 0.0:
-        raise ValueError(f"{name} has no numerical dissipation and needs --nu > 0")
+        raise ValueError(f"{name} has no numerical dissipation and needs nu > 0")
     nsteps = math.ceil(t_end / (cfl * dt_max))
     dt = t_end / nsteps
     alpha = speed if flux == "lf" else None
@@ -139,7 +139,7 @@ def _heat(method, *, name, nx, nu, boundary, cfl, r, t_end, dtype):
     from .pde import heat
 
     if nu <= 0:
-        raise ValueError(f"--nu {nu} must be positive for the heat equation")
+        raise ValueError(f"nu = {nu} must be positive for the heat equation")
     dx = 1.0 / (nx - 1)
     dt = r * dx * dx / nu
     nsteps = max(1, math.ceil(t_end / dt))

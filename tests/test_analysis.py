@@ -182,6 +182,9 @@ def test_form_operators_names_each_operator_once_and_lists_every_block(rng):
     assert listing[0]["c"] == "n = 4, max |c| 1" and listing[3]["c"] == "n = 4, max |c| 3"
     assert listing[4]["c"] == "-" and listing[3]["activations"] == "tanh" and listing[2]["activations"] == "-"
     assert listing[0]["shape"] == "3 -> 4"
+    fd_ops, _ = operator_stats.form_operators([step, again], "fd")
+    assert [n for n, _ in fd_ops] == ["fd0.P", "fd0.Q0", "fd0.R0"]
+    assert [n for n, _ in operator_stats.form_operators([step], "fd")[0]] == ["fd.P", "fd.Q0", "fd.R0"]
 
 
 def test_fhn_fixed_point_operators_follow_the_jacobian():
@@ -225,7 +228,9 @@ def mlp_layers(weights, act="tanh"):
 
 
 def random_mlp(rng, sizes):
-    return [(rng.standard_normal((i, o)).T / np.sqrt(i), 0.1 * rng.standard_normal(o)) for i, o in zip(sizes, sizes[1:])]
+    """(W (fan_out, fan_in), b) per layer, drawn in the (fan_in, fan_out) order of the weight files."""
+    return [(rng.standard_normal((i, o)).T / np.sqrt(i), 0.1 * rng.standard_normal(o))
+            for i, o in zip(sizes, sizes[1:])]
 
 
 @pytest.mark.parametrize("signs", [False, True])

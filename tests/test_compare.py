@@ -170,9 +170,15 @@ def test_missing_weight_file(tmp_path, capsys):
 
 def test_bad_options(small_runs, capsys):
     assert main(["compare"] + small_runs + ["--nx", "2"]) == 2
-    assert "--nx 2 is too small" in capsys.readouterr().err
+    assert "nx = 2 is too small" in capsys.readouterr().err
     assert main(["compare"] + small_runs + ["--probes", "3"]) == 2
     assert "--probes 3" in capsys.readouterr().err
+    assert main(["compare"] + small_runs + ["--cfl", "1.5"]) == 2
+    assert "cfl = 1.5 must be in (0, 1]" in capsys.readouterr().err
+    assert main(["compare"] + small_runs + ["--scheme", "burgers-central", "--nu", "0"]) == 2
+    assert "burgers-central has no numerical dissipation and needs nu > 0" in capsys.readouterr().err
+    assert main(["compare"] + small_runs + ["--scheme", "rk4-heat", "--nu", "0"]) == 2
+    assert "nu = 0.0 must be positive" in capsys.readouterr().err
 
 
 def test_plots_without_matplotlib_name_the_extra(small_runs, tmp_path, monkeypatch, capsys):
@@ -234,8 +240,9 @@ def test_lax_friedrichs_alpha_is_the_dissipation_speed_of_u0():
 
     for nx in (101, 22):  # sin(2 pi x) reaches 1 on the 101-node grid only
         step = schemes.build("burgers-lf", nx=nx)
-        assert step.info["alpha"] == B.dissipation_speed(step.u0) == np.abs(np.sin(2 * np.pi * np.linspace(0, 1, nx))).max()
-        c = step.info["nu"] * step.info["dt"] / step.info["dx"] ** 2 + step.info["alpha"] * step.info["dt"] / (2 * step.info["dx"])
+        info = step.info
+        assert info["alpha"] == B.dissipation_speed(step.u0) == np.abs(np.sin(2 * np.pi * np.linspace(0, 1, nx))).max()
+        c = info["nu"] * info["dt"] / info["dx"] ** 2 + info["alpha"] * info["dt"] / (2 * info["dx"])
         assert step.blocks[0].P.to_dense()[5, 4] == pytest.approx(c, rel=1e-14)
     with pytest.raises(ValueError, match="unknown scheme 'weno'"):
         schemes.build("weno")

@@ -59,19 +59,22 @@ def constant_term(layer):
     return f"n = {c.size}, max |c| {np.abs(c).max():.3g}"
 
 
-def form_operators(blocks):
+def form_operators(blocks, prefix=None):
     """The operators of a layer form (e.g. ``model.layers().blocks``), each measured once, and a
     listing of its blocks.
 
-    A Layer whose one operator is Dense (an MLP or affine layer) names it ``W<l>``; other Layers
-    name theirs ``L<l>.P``, ``L<l>.Q<k>``, ``L<l>.R<k>``, l the position where the Layer first
-    appears. A block (or operator) repeated in the form (K Euler steps of one Layer, weights
-    shared between Runge-Kutta stages) is measured once. Blocks that are not Layers (e.g. the
-    Standardize of LayerNorm) have no operators and are listed as such.
+    Without a prefix (a model), a Layer whose one operator is Dense (an MLP or affine layer)
+    names it ``W<l>``, other Layers name theirs ``L<l>.P``, ``L<l>.Q<k>``, ``L<l>.R<k>``, l the
+    position where the Layer first appears. With a prefix (an FD step, "fd") they are
+    ``fd.P``, ... for a one-layer step and ``fd<l>.P``, ... for longer ones. A block (or
+    operator) repeated in the form (K Euler steps of one Layer, weights shared between
+    Runge-Kutta stages) is measured once. Blocks that are not Layers (e.g. the Standardize of
+    LayerNorm) have no operators and are listed as such.
 
     Parameters
     ----------
     blocks : list of Block
+    prefix : str, optional
 
     Returns
     -------
@@ -95,11 +98,14 @@ def form_operators(blocks):
             listing.append(dict(row, operators="none: not a Layer", activations="-", c="-"))
             continue
         named = layer_operators(blk)
-        single = len(named) == 1 and isinstance(named[0][1], Dense)
+        if prefix is not None:
+            head = f"{prefix}{l if len(blocks) > 1 else ''}."
+        else:
+            head = None if len(named) == 1 and isinstance(named[0][1], Dense) else f"L{l}."
         names = []
         for name, op in named:
             if id(op) not in seen_ops:
-                seen_ops[id(op)] = f"W{l}" if single else f"L{l}.{name}"
+                seen_ops[id(op)] = f"W{l}" if head is None else head + name
                 ops.append((seen_ops[id(op)], op))
             names.append(seen_ops[id(op)])
         listing.append(dict(row, operators=" ".join(names),

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..layers import Layer
 from .operator_stats import MEASURES
 
 PLOT_HINT = "plots need matplotlib: pip install 'fastdds[plot]'"
@@ -296,22 +295,20 @@ def build_report(forms, fd, probes, baseline=None, band_width=1, keep=0.1, extra
     -------
     dict with label, model, init (the middle layer of baseline run 1, or empty), fd (lists of
     (name, operator_report)), listing and fd_listing (`form_operators` listings, each row with
-    the `dynamics.euler_radii` "radius" of its block at the mean probe's / the FD initial
-    state's trajectory), cross and
-    baseline (`compare_runs` results, or None), cross_note (why there is no cross-run part),
-    dynamics (list of (label, `depth_statistics`)).
+    the `dynamics.euler_radii` "radius" of its block along the mean probe's / the FD initial
+    state's trajectory), cross and baseline (`compare_runs` results, or None), cross_note (why
+    there is no cross-run part), dynamics (list of (label, `depth_statistics`)).
     """
     from . import cross_run, dynamics
     from ..layers import Chain
-    from .operator_stats import form_operators, layer_operators, operator_report
+    from .operator_stats import form_operators, operator_report
 
     def measure(pairs):
         return [(name, operator_report(op, 1.0, 4, band_width, keep)) for name, op in pairs]
 
     ops, listing = form_operators(forms[0].blocks)
     model = measure(list(ops) + list(extra))
-    fd_pairs = [pair for l, blk in enumerate(fd.blocks) if isinstance(blk, Layer)
-                for pair in layer_operators(blk, "fd." if len(fd.blocks) == 1 else f"fd{l}.")]
+    fd_pairs, fd_listing = form_operators(fd.blocks, "fd")
     fd_ops = measure(fd_pairs)
     cross = base = None
     note = "needs at least 2 weight files of one MLP architecture"
@@ -328,7 +325,6 @@ def build_report(forms, fd, probes, baseline=None, band_width=1, keep=0.1, extra
         model_dyn = dynamics.depth_statistics(cross["states"], cross["alignments"])
     else:
         model_dyn = dynamics.depth_statistics([dynamics.chain_trajectory(forms[0], probes)])
-    fd_listing = form_operators(fd.blocks)[1]
     for rows, blocks, x0 in ((listing, forms[0].blocks, probes.mean(axis=0)), (fd_listing, fd.blocks, fd.u0)):
         for row, radius in zip(rows, dynamics.euler_radii(blocks, x0, [row["first"] for row in rows])):
             row["radius"] = radius
@@ -336,8 +332,8 @@ def build_report(forms, fd, probes, baseline=None, band_width=1, keep=0.1, extra
     dyn = [(label, model_dyn), ("FD", fd_dyn)]
     if base is not None:
         dyn.append(("init", dynamics.depth_statistics(base["states"], base["alignments"])))
-    return dict(label=label, model=model, init=init, fd=fd_ops, listing=listing, fd_listing=fd_listing, cross=cross, baseline=base, cross_note=note,
-                dynamics=dyn)
+    return dict(label=label, model=model, init=init, fd=fd_ops, listing=listing, fd_listing=fd_listing, cross=cross,
+                baseline=base, cross_note=note, dynamics=dyn)
 
 
 def _mlp_form(chain):
