@@ -343,3 +343,33 @@ def test_every_registered_model_compares(name, tmp_path):
     assert bool(fixed) == (name in ("FHN", "DynPMNN", "FHNNet"))
     assert len(res["dynamics"][name]["depth"]) == len(blocks) + 1
     assert sum(n.startswith("fd") for n in res["operators"]) == 3 * 2  # three stages of P and Q0
+
+
+def test_input_scaled_mlps_compare_across_runs(tmp_path):
+    """MLPs with an input scaling (a leading Layer(P = diag(a), c)) are compared as the plain MLPs
+    they are on the scaled probes: the same numbers as unscaled runs probed on [-1, 1]^2."""
+    from fastdds.models import save_model
+
+    lower, upper = [-1.0, 0.0], [1.0, 2.0]
+    scaled, plain = [], []
+    for k in range(3):
+        a = MLP([2, 8, 8, 1], "tanh", seed=k, lower=lower, upper=upper)
+        b = MLP([2, 8, 8, 1], "tanh", seed=k)
+        assert all(np.array_equal(p, q) for p, q in zip(a.params, b.params))
+        scaled.append(tmp_path / f"s{k}.npz")
+        plain.append(tmp_path / f"p{k}.npz")
+        save_model(scaled[-1], a)
+        b.save(plain[-1])
+    common = ["--nx", "21", "--probes", "64"]
+    assert main(["compare"] + [str(p) for p in scaled] + common + ["--box", "-1", "1", "0", "2",
+                                                                   "--json", str(tmp_path / "s.json")]) == 0
+    assert main(["compare"] + [str(p) for p in plain] + common + ["--box", "-1", "1", "-1", "1",
+                                                                  "--json", str(tmp_path / "p.json")]) == 0
+    s, p = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "sp")
+    assert s["layer_form"][0]["operators"] == "L0.P" and s["layer_form"][0]["c"].startswith("n = 2")
+    assert s["cross_run"]["pairs"] == p["cross_run"]["pairs"] == 3
+    for key in ("output_corr_mean", "weight_spread_matched"):
+        assert s["cross_run"][key] == pytest.approx(p["cross_run"][key], rel=1e-9)
+    for ls, lp in zip(s["cross_run"]["layers"], p["cross_run"]["layers"]):
+        assert ls["raw_mean"] == lp["raw_mean"] and ls["matched_mean"] == pytest.approx(lp["matched_mean"], rel=1e-9)
+    assert s["baseline"]["pairs"] == 3

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import backend
+from ..layers import Layer
 from .operator_stats import MEASURES
 
 PLOT_HINT = "plots need matplotlib: pip install 'fastdds[plot]'"
@@ -312,11 +314,12 @@ def build_report(forms, fd, probes, baseline=None, band_width=1, keep=0.1, extra
     fd_ops = measure(fd_pairs)
     cross = base = None
     note = "needs at least 2 weight files of one MLP architecture"
-    if len(forms) > 1 and all(_mlp_form(f) for f in forms):
-        cross = cross_run.compare_runs([f.blocks for f in forms], probes)
+    runs = _mlp_runs(forms, probes) if len(forms) > 1 else None
+    if runs is not None:
+        cross = cross_run.compare_runs(*runs)
         note = None
         if baseline is not None:
-            base = cross_run.compare_runs([b.blocks for b in baseline], probes)
+            base = cross_run.compare_runs(*_mlp_runs(baseline, probes))
     init = []
     if base is not None:
         mid = len(baseline[0].blocks) // 2
@@ -336,14 +339,34 @@ def build_report(forms, fd, probes, baseline=None, band_width=1, keep=0.1, extra
                 baseline=base, cross_note=note, dynamics=dyn)
 
 
-def _mlp_form(chain):
+def _mlp_runs(forms, probes):
+    """The runs as lists of MLP-form Layers and the probes those see, or None when a run is not an
+    MLP. A leading input map that every run shares (a Layer without branches, e.g. the input
+    scaling of `fastdds.nn.mlp.MLP`) is applied to the probes and left out of the lists."""
     from .cross_run import mlp_weights
 
+    runs = [list(f.blocks) for f in forms]
+    first = runs[0][0]
+    if isinstance(first, Layer) and not first.branches and all(_same_map(r[0], first) for r in runs):
+        runs, probes = [r[1:] for r in runs], backend.to_numpy(first(np.asarray(probes, dtype=first.dtype)))
     try:
-        mlp_weights(chain.blocks)
+        for r in runs:
+            mlp_weights(r)
     except ValueError:
+        return None
+    return runs, probes
+
+
+def _same_map(a, b):
+    """Whether two branch-free Layers compute the same affine map (same P and c)."""
+    def parts(layer):
+        P = None if layer.P is None else backend.to_numpy(layer.P.to_dense())
+        return P, None if layer.c is None else backend.to_numpy(layer.c)
+
+    if not (isinstance(a, Layer) and not a.branches and a.n_in == b.n_in and a.n_out == b.n_out):
         return False
-    return True
+    return all((x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y))
+               for x, y in zip(parts(a), parts(b)))
 
 
 def _cross_json(res):

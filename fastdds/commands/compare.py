@@ -63,7 +63,8 @@ def run(args):
         probes = np.array([x0, t0]) + probes * np.array([x1 - x0, t1 - t0])
     baseline = None
     if not args.no_baseline and len(models) > 1 and isinstance(models[0], MLP):
-        baseline = [MLP(models[0].sizes, args.activation, seed=args.seed + k).layers() for k in range(len(models))]
+        config = dict(models[0].config(), init="glorot_uniform")
+        baseline = [MLP(**dict(config, seed=args.seed + k)).layers() for k in range(len(models))]
     label = type(models[0]).__name__
     result = report.build_report(forms, fd, probes, baseline, args.band, args.keep,
                                  extra=model_fixed_point_operators(models[0]), label=label)
