@@ -28,10 +28,17 @@ Entry points: `run_chain` (a Layer or Chain of Banded / Identity operators, any 
 tridiagonal solve couples the whole grid in every step and is not decomposed here, nor are the
 doubled-state Runge-Kutta layers of `fastdds.pde.burgers.step_layers` (offsets +-n couple the
 two halves of the state, not neighbouring nodes); their fused kernels are decomposed through
-`burgers_solve`. A 2-D grid (fast sweeping Eikonal, a 2-D heat chain) would split into P_x x
-P_y blocks with four halo messages per exchange (edges of width W, corners needed only by
-9-point stencils); Gauss-Seidel sweeping needs the Zhao (2007) parallel form (each block sweeps
-its own part, halos exchanged between sweeps, more iterations), which is not built here.
+`burgers_solve`.
+
+2-D grids: a grid of ny rows of nx nodes flattened row by row, with a Banded step of offsets
+(-nx, -1, 0, 1, nx) (x-crossings zeroed in its variable diagonals; "periodic" wraps in y), is
+decomposed by this same code into slabs of rows: its reach is nx, so each exchange sends k nx
+values to each of two neighbours (tested for a 2-D FTCS heat chain), and a slab must hold at
+least k rows. A P_x x P_y block decomposition would send 2 k (nx / P_x + ny / P_y) values a
+rank instead of 2 k nx and allow more ranks than rows, at the price of four neighbours (eight
+with the corners a 9-point stencil needs) and a 2-D own/halo layout; it is not built. Gauss-Seidel fast sweeping (the Eikonal solver) is not a
+chain: it would need Zhao's parallel variant (each block sweeps its part, halos exchanged
+between sweeps, more iterations), not written.
 """
 
 import numpy as np

@@ -57,6 +57,25 @@ def banded_chains(n=61):
                    ref)
 
 
+def heat_2d_slabs(nx=9, ny=12, nsteps=6):
+    """2-D FTCS heat on an ny x nx grid flattened row by row: a Banded step with offsets
+    (-nx, -1, 0, 1, nx), decomposed into slabs of rows by the same code (reach nx)."""
+    r = 0.2
+    n = nx * ny
+    col = np.arange(n) % nx
+    d = np.array([np.full(n, r), np.where(col > 0, r, 0.0), np.full(n, 1 - 4 * r), np.where(col < nx - 1, r, 0.0),
+                  np.full(n, r)])
+    y, x = np.mgrid[0:ny, 0:nx]
+    u0 = np.exp(-((x - 3.0) ** 2 + (y - 2.0) ** 2) / 4.0).ravel()
+    for boundary in ("dirichlet", "periodic"):  # zero beyond every edge / periodic in y, zero beyond x
+        step = Layer(Banded((-nx, -1, 0, 1, nx), d, boundary))
+        chain = Chain([step] * nsteps)
+        dec = Decomposition(n, boundary == "periodic", world)
+        for k in (1, 3):
+            report(f"2-D heat slabs {boundary} {k} steps an exchange", dec,
+                   run_chain(chain, dec.local(u0), dec, k * nx), chain(u0))
+
+
 def burgers_runs(n=61, nsteps=12):
     x = np.linspace(-1.0, 1.0, n)
     u0 = -np.sin(np.pi * x) + 0.2
@@ -95,6 +114,7 @@ def heat_runs(n=61, nsteps=15):
 
 
 banded_chains()
+heat_2d_slabs()
 burgers_runs()
 heat_runs()
 if rank == 0:
