@@ -229,7 +229,7 @@ def write_plots(folder, model, fd, dyn, label="model"):
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 5))
     t = np.linspace(0, 2 * np.pi, 200)
-    for a, (label, rep) in zip(ax, [(f"{label} {mid_name}", mid), (f"FD {fd_name}", fd_rep)]):
+    for a, (title, rep) in zip(ax, [(f"{label} {mid_name}", mid), (f"FD {fd_name}", fd_rep)]):
         ev = rep.get("eigenvalues")
         if ev is not None:
             a.plot(ev.real, ev.imag, ".", ms=3)
@@ -238,15 +238,15 @@ def write_plots(folder, model, fd, dyn, label="model"):
                        label=f"circular law, inside {rep['circ_inside']:.2f}")
                 a.legend()
         a.set_aspect("equal")
-        a.set_title(f"{label} eigenvalues")
+        a.set_title(f"{title} eigenvalues")
     save(fig, "eigenvalues.png")
 
     fig, ax = plt.subplots(1, 3, figsize=(15, 4))
-    for label, st in dyn:
-        ax[0].plot(st["depth"], st["mean"], "o-", ms=3, label=label)
-        ax[1].plot(st["depth"], st["std"], "o-", ms=3, label=label)
+    for system, st in dyn:
+        ax[0].plot(st["depth"], st["mean"], "o-", ms=3, label=system)
+        ax[1].plot(st["depth"], st["std"], "o-", ms=3, label=system)
         ax[2].plot(st["depth"], st["spread_matched"] if np.isfinite(st["spread_matched"]).any() else st["spread"],
-                   "o-", ms=3, label=label)
+                   "o-", ms=3, label=system)
     for a, yl in zip(ax, ["state mean", "state std", "relative spread across runs (matched)"]):
         a.set_xlabel("depth l / L (model layers, or FD time steps)")
         a.set_ylabel(yl)
