@@ -1,0 +1,52 @@
+"""Launch helpers shared by the GPU kernels (Numba's CUDA target).
+
+Every element-wise kernel runs one thread per output element on a 1-D grid of THREADS-thread
+blocks. Under ``NUMBA_ENABLE_CUDASIM=1`` Numba's simulator runs each block's threads as Python
+threads, so the blocks there are small (32 threads) to keep the tests quick.
+"""
+
+import importlib
+
+import numpy as np
+from numba import config
+
+THREADS = 32 if config.ENABLE_CUDASIM else 256
+
+
+def launch(kernel, n, *args):
+    """Run ``kernel`` on at least n threads (ceil(n / THREADS) blocks); nothing for n == 0.
+
+    Parameters
+    ----------
+    kernel : a ``numba.cuda.jit`` kernel whose thread t handles element t (t < n)
+    n : int
+        Number of elements.
+    *args : the kernel's arguments (CuPy arrays on a device, NumPy arrays in the simulator)
+    """
+    if n > 0:
+        kernel[(n + THREADS - 1) // THREADS, THREADS](*args)
+
+
+
+def array_module(x):
+    """The array module of x: cupy for a CuPy array, numpy otherwise (the simulator's case).
+
+    The same test as ``fastdds.backend.array_module``, which kernels may not import.
+    """
+    return importlib.import_module("cupy") if type(x).__module__.startswith("cupy") else np
+
+
+BLOCK_THREADS = 32 if config.ENABLE_CUDASIM else 1024
+
+
+def launch_block(kernel, *args):
+    """Run ``kernel`` as one block of BLOCK_THREADS threads (for kernels that need a barrier
+    between the steps of one solve, ``cuda.syncthreads``)."""
+    kernel[1, BLOCK_THREADS](*args)
+
+
+def device(fn):
+    """A CPU kernel module's scalar ``numba.njit`` helper as a device function: Numba's CUDA
+    target compiles the dispatcher itself for the device; the simulator, which passes its own
+    array objects that compiled CPU code cannot take, runs the helper's Python source."""
+    return fn.py_func if config.ENABLE_CUDASIM else fn

@@ -1,0 +1,345 @@
+"""The GPU twins (``fastdds.kernels.gpu``) against their CPU kernels, at small sizes.
+
+These tests run in Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``: NumPy arrays, every
+thread a Python thread, no GPU): the simulator must be on before ``numba.cuda`` is imported, so
+`test_twins_in_simulator` reruns this file in a subprocess with it set, where every twin test
+runs on NumPy arrays. On a machine with CuPy and a CUDA device the same twin tests run in this
+process on the device, with CuPy arrays; elsewhere they skip and say why. `test_ptx_compiles`
+then compiles every kernel the simulator run launched, with the argument types it launched it
+with (float32 and float64), for sm_90 with Numba's CUDA compiler: the simulator runs kernels as
+Python, and this catches what the CUDA target would refuse. No GPU timing is made here.
+"""
+
+import importlib
+import importlib.util
+import os
+import pickle
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastdds import backend
+from fastdds.kernels import ACTIVATION_CODES
+
+SIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+HAVE_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
+GROUPS = ("banded", "activations", "layer", "optim", "fhn", "cfc", "burgers", "eikonal", "mlp")
+RECORD = os.environ.get("FASTDDS_GPU_LAUNCH_RECORD")
+DTYPES = (np.float64, np.float32)
+
+
+def _device():
+    """(to_device, to_host) for this process: NumPy in the simulator, CuPy on a device, else skip."""
+    if SIM:
+        return np.array, np.asarray
+    if not HAVE_NUMBA_CUDA:
+        pytest.skip("numba-cuda is not installed (pip install numba-cuda); the twins need it")
+    ok, why = backend.gpu_available()
+    if not ok:
+        pytest.skip(f"no GPU here ({why}); the twins are verified by test_twins_in_simulator")
+    import cupy
+
+    return cupy.array, cupy.asnumpy
+
+
+@pytest.fixture
+def dev():
+    return _device()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _record_launches():
+    """In the simulator run with FASTDDS_GPU_LAUNCH_RECORD set: note every kernel launched and its
+    argument types (for `test_ptx_compiles`)."""
+    if not (SIM and RECORD):
+        yield
+        return
+    import numba
+
+    seen = set()
+    patched = []
+    for group in GROUPS:
+        mod = importlib.import_module(f"fastdds.kernels.gpu.{group}")
+        real = mod.launch
+
+        def recording(kernel, n, *args, _real=real):
+            seen.add((kernel.__module__, kernel.__name__, tuple(numba.typeof(a) for a in args)))
+            _real(kernel, n, *args)
+
+        patched.append((mod, real))
+        mod.launch = recording
+    yield
+    for mod, real in patched:
+        mod.launch = real
+    Path(RECORD).write_bytes(pickle.dumps(sorted(seen, key=str)))
+
+
+def _tol(dtype):
+    return 1e-12 if dtype == np.float64 else 2e-5
+
+
+def _close(got, want, dtype, scale=None):
+    """|got - want| <= tol * max|want| (round-off: the twins sum in another order)."""
+    want = np.asarray(want)
+    scale = max(np.abs(want).max(), 1e-300) if scale is None else scale
+    err = np.abs(np.asarray(got, dtype=np.float64) - want).max() / scale
+    assert err <= _tol(dtype), f"relative error {err:.3g}"
+
+
+def _gpu(group):
+    return importlib.import_module(f"fastdds.kernels.gpu.{group}")
+
+
+def _cpu(group):
+    return importlib.import_module(f"fastdds.kernels.cpu.{group}")
+
+
+# ---- banded -----------------------------------------------------------------------------------------------
+
+def _banded_case(rng, dtype, const, n=9, batch=2):
+    offs = np.array([-3, -1, 0, 2], np.int64)
+    d = rng.standard_normal((offs.size, 1 if const else n)).astype(dtype)
+    x = rng.standard_normal((batch, n)).astype(dtype)
+    return offs, d, x
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bc", [0, 1, 2])
+@pytest.mark.parametrize("const", [True, False])
+def test_banded(dev, rng, dtype, bc, const):
+    to_dev, to_host = dev
+    offs, d, x = _banded_case(rng, dtype, const)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    for name in ("apply", "apply_transpose"):
+        want, got = np.empty_like(x), to_dev(np.empty_like(x))
+        getattr(_cpu("banded"), name)(x, offs, d, bc, want)
+        getattr(_gpu("banded"), name)(to_dev(x), to_dev(offs), to_dev(d), bc, got)
+        _close(to_host(got), want, dtype)
+    want, got = np.ones_like(d), to_dev(np.ones_like(d))
+    _cpu("banded").diag_grad(x, dy, offs, bc, want)
+    _gpu("banded").diag_grad(to_dev(x), to_dev(dy), to_dev(offs), bc, got)
+    _close(to_host(got), want, dtype)
+
+
+def test_banded_transpose_is_the_adjoint(dev, rng):
+    """<A x, y> == <x, A^T y> for every boundary, with a 7-point variable stencil on n = 8."""
+    to_dev, to_host = dev
+    offs = np.array([-3, -2, -1, 0, 1, 2, 3], np.int64)
+    for bc in (0, 1, 2):
+        d = rng.standard_normal((7, 8))
+        x, y = rng.standard_normal((1, 8)), rng.standard_normal((1, 8))
+        ax, aty = to_dev(np.empty_like(x)), to_dev(np.empty_like(y))
+        _gpu("banded").apply(to_dev(x), to_dev(offs), to_dev(d), bc, ax)
+        _gpu("banded").apply_transpose(to_dev(y), to_dev(offs), to_dev(d), bc, aty)
+        lhs, rhs = float((to_host(ax) * y).sum()), float((x * to_host(aty)).sum())
+        assert abs(lhs - rhs) <= 1e-13 * (abs(lhs) + 1)
+
+
+# ---- activations ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(ACTIVATION_CODES))
+def test_activations(dev, rng, dtype, name):
+    to_dev, to_host = dev
+    z = np.concatenate([rng.standard_normal(13) * 3, [0.0, -0.0, 25.0, -25.0]]).astype(dtype)
+    want, got = np.empty((4, z.size), dtype), to_dev(np.empty((4, z.size), dtype))
+    _cpu("activations").evaluate(ACTIVATION_CODES[name], 0.1, z, want)
+    _gpu("activations").evaluate(ACTIVATION_CODES[name], 0.1, to_dev(z), got)
+    for d in range(4):  # each derivative on its own scale (tanh''' is tiny where tanh saturates)
+        _close(to_host(got)[d], want[d], dtype, scale=max(np.abs(want[d]).max(), 1.0))
+
+
+# ---- fused layer branch -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bc", [0, 1, 2])
+def test_layer_branch(dev, rng, dtype, bc):
+    to_dev, to_host = dev
+    n, batch = 8, 3
+    r_off, r_d, x = _banded_case(rng, dtype, False, n, batch)
+    q_off = np.array([-1, 0, 1], np.int64)
+    q_d = rng.standard_normal((3, 1)).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype)
+    dy = rng.standard_normal((batch, n)).astype(dtype)
+    code = ACTIVATION_CODES["tanh"]
+    host = {k: rng.standard_normal((batch, n)).astype(dtype) for k in ("y", "dx")}
+    host.update(a=np.empty((batch, n), dtype), s1=np.empty((batch, n), dtype), dz=np.empty((batch, n), dtype),
+                g_r=np.ones_like(r_d), g_q=np.ones_like(q_d), g_b=np.ones(n, dtype))
+    devs = {k: to_dev(v) for k, v in host.items()}
+    _cpu("layer").banded_branch_forward(x, r_off, r_d, bc, b, code, 0.0, q_off, q_d, bc, host["a"], host["s1"],
+                                        host["y"])
+    _gpu("layer").banded_branch_forward(to_dev(x), to_dev(r_off), to_dev(r_d), bc, to_dev(b), code, 0.0,
+                                        to_dev(q_off), to_dev(q_d), bc, devs["a"], devs["s1"], devs["y"])
+    _cpu("layer").banded_branch_backward(x, dy, host["a"], host["s1"], r_off, r_d, bc, q_off, q_d, bc, host["dz"],
+                                         host["dx"], host["g_r"], host["g_q"], host["g_b"])
+    _gpu("layer").banded_branch_backward(to_dev(x), to_dev(dy), devs["a"], devs["s1"], to_dev(r_off), to_dev(r_d),
+                                         bc, to_dev(q_off), to_dev(q_d), bc, devs["dz"], devs["dx"], devs["g_r"],
+                                         devs["g_q"], devs["g_b"])
+    for k in host:
+        _close(to_host(devs[k]), host[k], dtype)
+
+
+# ---- Adam ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adam(dev, rng, dtype):
+    to_dev, to_host = dev
+    shapes = (7, 3)
+    host = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(2)]
+    host += [[rng.random(s).astype(dtype) * 0.1 for s in shapes] for _ in range(2)]  # m, v >= 0
+    devs = [[to_dev(a) for a in arrs] for arrs in host]
+    for step in (1, 2, 3):
+        _cpu("optim").adam_update(*(tuple(a) for a in host), 1e-2, 0.9, 0.999, 1e-8, 0.01, step)
+        _gpu("optim").adam_update(*(tuple(a) for a in devs), 1e-2, 0.9, 0.999, 1e-8, 0.01, step)
+    for arrs, darrs in zip(host, devs):
+        for a, d in zip(arrs, darrs):
+            _close(to_host(d), a, dtype)
+
+
+# ---- FHN -----------------------------------------------------------------------------------------------
+
+def _fhn_case(rng, dtype, N=3, n=4):
+    v0, w0, I = (rng.standard_normal((N, n)).astype(dtype) * 0.5 for _ in range(3))
+    a = np.full(n, 0.7, dtype) + rng.random(n).astype(dtype) * 0.1
+    b = np.full(n, 0.08, dtype)
+    g = np.full(n, 0.8, dtype)
+    dt = np.full(n, 0.1, dtype)
+    return v0, w0, I, a, b, g, dt
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fhn(dev, rng, dtype):
+    to_dev, to_host = dev
+    K = 5
+    args = _fhn_case(rng, dtype)
+    dargs = tuple(to_dev(t) for t in args)
+    N, n = args[0].shape
+    want = [np.empty((N, n), dtype) for _ in range(2)]
+    got = [to_dev(w) for w in want]
+    _cpu("fhn").forward(*args, K, *want)
+    _gpu("fhn").forward(*dargs, K, *got)
+    for w, g_ in zip(want, got):
+        _close(to_host(g_), w, dtype)
+    tw = [np.empty((K + 1, N, n), dtype) for _ in range(2)]
+    tg = [to_dev(t) for t in tw]
+    _cpu("fhn").trajectory(*args, *tw)
+    _gpu("fhn").trajectory(*dargs, *tg)
+    for w, g_ in zip(tw, tg):
+        _close(to_host(g_), w, dtype)
+    dvK, dwK = (rng.standard_normal((N, n)).astype(dtype) for _ in range(2))
+    outs = [np.empty((N, n), dtype) for _ in range(3)] + [np.empty(n, dtype) for _ in range(4)]
+    douts = [to_dev(o) for o in outs]
+    _cpu("fhn").backward(*args, K, dvK, dwK, *outs)
+    _gpu("fhn").backward(*dargs, K, to_dev(dvK), to_dev(dwK), *douts)
+    for w, g_ in zip(outs, douts):
+        _close(to_host(g_), w, dtype)
+
+
+# ---- CfC ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cfc_cell_backward(dev, rng, dtype):
+    to_dev, to_host = dev
+    N, n = 3, 5
+    dh, f1, f2 = (np.tanh(rng.standard_normal((N, n))).astype(dtype) for _ in range(3))
+    gate = rng.random((N, n)).astype(dtype)
+    want, got = np.empty((N, 4 * n), dtype), to_dev(np.empty((N, 4 * n), dtype))
+    _cpu("cfc").cell_backward(dh, 0.7, f1, f2, gate, want)
+    _gpu("cfc").cell_backward(to_dev(dh), 0.7, to_dev(f1), to_dev(f2), to_dev(gate), got)
+    _close(to_host(got), want, dtype)
+
+
+# ---- Burgers -----------------------------------------------------------------------------------------------
+
+RK = {"euler": ((0.0,), (1.0,)), "ssprk3": ((0.0, 0.75, 1.0 / 3.0), (1.0, 0.25, 2.0 / 3.0))}
+
+
+def _burgers(dev, rng, dtype, fcode, lcode, bc, rk, n=12, nsteps=3, dtdx=0.3, scale=1.0):
+    """The final state and return value of the CPU kernel and of the twin, on one random start."""
+    to_dev, to_host = dev
+    u = (scale * np.sin(np.linspace(0, 2 * np.pi, n, endpoint=False)) + 0.3 * rng.standard_normal(n)).astype(dtype)
+    alpha = float(np.abs(u).max())
+    coefs = np.array([dtdx, 0.02, alpha, 0.5, 0.0, 0.4, -0.2, 2.0], dtype)
+    rk_a, rk_b = (np.array(c, dtype) for c in RK[rk])
+    want = np.empty_like(u)
+    bad_cpu = _cpu("burgers").advance(u, want, nsteps, fcode, lcode, rk_a, rk_b, bc, coefs, 1,
+                                      np.empty((3, n + 4), dtype))
+    got = to_dev(np.empty_like(u))
+    bad_gpu = _gpu("burgers").advance(to_dev(u), got, nsteps, fcode, lcode, to_dev(rk_a), to_dev(rk_b), bc,
+                                      to_dev(coefs), 1, to_dev(np.empty((3, n + 4), dtype)))
+    return want, to_host(got), bad_cpu, bad_gpu
+
+
+@pytest.mark.parametrize("bc", [0, 1, 2])
+@pytest.mark.parametrize("lcode", [0, 1, 2])
+@pytest.mark.parametrize("fcode", [0, 1, 2, 3, 4])
+def test_burgers_every_flux_and_limiter(dev, rng, fcode, lcode, bc):
+    """float64, every (flux, reconstruction, boundary); forward Euler on periodic grids, SSP-RK3 on the others."""
+    want, got, bad_cpu, bad_gpu = _burgers(dev, rng, np.float64, fcode, lcode, bc, "euler" if bc == 0 else "ssprk3")
+    assert bad_cpu == bad_gpu == -1
+    _close(got, want, np.float64)
+
+
+@pytest.mark.parametrize("lcode", [0, 1, 2])
+@pytest.mark.parametrize("fcode", [0, 1, 2, 3, 4])
+def test_burgers_float32(dev, rng, fcode, lcode):
+    want, got, bad_cpu, bad_gpu = _burgers(dev, rng, np.float32, fcode, lcode, 0, "ssprk3")
+    assert bad_cpu == bad_gpu == -1
+    _close(got, want, np.float32)
+
+
+def test_burgers_reports_the_step_that_blew_up(dev, rng):
+    """A central flux far past its CFL limit overflows; both backends name the same step."""
+    want, got, bad_cpu, bad_gpu = _burgers(dev, rng, np.float64, 3, 0, 0, "euler", nsteps=200, dtdx=40.0, scale=50.0)
+    assert 1 < bad_cpu < 200
+    assert bad_gpu == bad_cpu
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+
+
+# ---- fast sweeping ---------------------------------------------------------------------------------------
+
+def _eikonal_case(rng, dtype, shape, periodic):
+    """Padded u, state, side, f and the periodic wrap lists for |grad u| = f with two point
+    sources and one obstacle cell; axis 0 periodic when `periodic`."""
+    from fastdds.kernels.cpu.eikonal import FIXED
+    from fastdds.pde.eikonal import _Grid
+
+    grid = _Grid(shape, (0.1,) * len(shape), (periodic,) + (False,) * (len(shape) - 1))
+    u = np.full(grid.pshape, np.inf, dtype)
+    state = np.full(grid.pshape, FIXED, np.uint8)
+    state[grid.inner] = 1
+    side = np.ones(grid.pshape, np.int8)
+    f = (1.0 + 0.5 * rng.random(grid.pshape)).astype(dtype)
+    for src in ((2,) * len(shape), tuple(s // 2 + 2 for s in shape)):
+        u[src] = 0.0
+        state[src] = FIXED
+    state[tuple(s // 2 + 3 for s in shape)] = FIXED  # an obstacle: fixed at inf
+    u.reshape(-1)[grid.ghost] = u.reshape(-1)[grid.src]
+    return u, state, side, f, (grid.ghost, grid.src, grid.reader)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("periodic", [False, True])
+@pytest.mark.parametrize("shape", [(7, 9), (4, 5, 6)])
+def test_fast_sweeping(dev, rng, dtype, order, periodic, shape):
+    """The anti-diagonal ordering is the CPU's Gauss-Seidel sweep: same sweep count, same values
+    to round-off, same cell states."""
+    to_dev, to_host = dev
+    u, state, side, f, wrap = _eikonal_case(rng, dtype, shape, periodic)
+    ws = [1.0 / 0.1**2, 1.0 / 0.12**2, 1.0 / 0.09**2][:len(shape)]
+    tol = 0.0 if order == 1 else 1e-9
+    name = "sweep2d" if len(shape) == 2 else "sweep3d"
+    du, dstate = to_dev(u), to_dev(state)
+    got = getattr(_gpu("eikonal"), name)(du, dstate, to_dev(side), to_dev(f), *ws, order, tol, np.inf, 60,
+                                         *(to_dev(w) for w in wrap))
+    want = getattr(_cpu("eikonal"), name)(u, state, side, f, *ws, order, tol, np.inf, 60, *wrap)
+    assert want[1] and tuple(got) == tuple(want)
+    finite = np.isfinite(u)
+    np.testing.assert_array_equal(np.isfinite(to_host(du)), finite)
+    _close(to_host(du)[finite], u[finite], dtype)
+    np.testing.assert_array_equal(to_host(dstate), state)
