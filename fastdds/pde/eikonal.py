@@ -1,9 +1,17 @@
-"""Eikonal solvers: fast sweeping for |grad u| = 1 / speed in 2-D and 3-D, and the explicit
-time-dependent 1-D Hamilton-Jacobi form -u_t + |u_x| - 1 = 0.
+"""Eikonal solvers: fast sweeping for |grad u| = 1 / speed on 1-D, 2-D and 3-D grids, and the
+explicit time-dependent 1-D Hamilton-Jacobi form -u_t + |u_x| - 1 = 0.
 
-The fast-sweeping API follows scikit-fmm: ``distance(phi, dx)`` returns the signed distance to
-the zero contour of phi, ``travel_time(phi, speed, dx)`` the travel time from it; a numpy masked
-array marks obstacles (masked cells are never entered and come back masked). ``arrival_time``
+The fast-sweeping API is scikit-fmm's, with its signatures, defaults and semantics:
+``distance(phi, dx=1.0, self_test=False, order=2, narrow=0.0, periodic=False)`` returns the
+signed distance to the zero contour of phi, ``travel_time(phi, speed, ...)`` the travel time
+from it, ``extension_velocities(phi, speed, ..., ext_mask=None, ...)`` the distance and the
+speed extended off the contour. The interface cells are set by linear interpolation along each
+axis at both orders, as scikit-fmm does (at order 2 the axes without a sign change add their
+phi differences, which changes nothing for a sign function and makes a smooth phi second
+order); a numpy masked array marks obstacles (masked cells are
+never entered and come back masked), and so do speeds below machine epsilon. fastdds extras are
+keyword-only: a scalar speed, ``source_radius`` (exact values in a disc round isolated zeros of
+phi, the point-source correction), ``tol``, ``max_sweeps``, ``return_info``. ``arrival_time``
 starts from a mask of source cells instead of a level set. The compiled cores live in
 ``fastdds.kernels.cpu.eikonal``.
 
@@ -25,6 +33,7 @@ from ..layers import Chain, Layer
 from ..operators import Banded, Identity
 
 _PAD = 2
+_EPS = np.finfo(np.float64).eps  # scikit-fmm masks speeds below this
 
 
 @dataclass
@@ -45,224 +54,429 @@ class SweepInfo:
     band: int
 
 
+def _kern():
+    return backend.kernels("eikonal", like=np.empty(0))
+
+
 def _float_array(name, a):
     """A float32/float64 ndarray (other numbers become float64) of a numpy (masked) array."""
     a = np.ma.getdata(a) if np.ma.isMaskedArray(a) else np.asarray(a)
     if a.dtype not in (np.float32, np.float64):
         if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-            raise ValueError(f"{name} must be a numeric array; got dtype {a.dtype}")
+            raise ValueError(f"{name} must be a 1 to 12-D array of doubles (a numeric array); got dtype {a.dtype}")
         a = a.astype(np.float64)
     return a
 
 
-def _check_grid(phi, dx):
-    """Validate phi's shape and dx; return dx as a tuple of floats, one per axis."""
-    if phi.ndim not in (2, 3):
-        raise ValueError(f"phi must be a 2-D or 3-D array; got shape {phi.shape}")
-    if min(phi.shape) < 2:
-        raise ValueError(f"every axis needs at least 2 cells; phi has shape {phi.shape}")
+def _mask_of(a):
+    """The mask of a masked array with masked entries, else None."""
+    return np.ma.getmaskarray(a) if np.ma.isMaskedArray(a) and np.ma.is_masked(a) else None
+
+
+def _check_grid(phi, dx, periodic):
+    """Validate phi's shape, dx and periodic; return dx and periodic as one tuple entry per axis."""
+    if phi.ndim not in (1, 2, 3) or phi.size == 0:
+        raise ValueError(f"phi must be a 1-D, 2-D or 3-D array with cells (scikit-fmm goes to 12-D); "
+                         f"got shape {phi.shape}")
     dxs = np.atleast_1d(np.asarray(dx, dtype=np.float64))
-    if dxs.ndim != 1 or dxs.size not in (1, phi.ndim):
-        raise ValueError(f"dx must be a scalar or one spacing per axis ({phi.ndim}); got {dx!r}")
+    if dxs.ndim != 1 or dxs.size not in (1, phi.ndim) or (np.ndim(dx) > 0 and dxs.size != phi.ndim):
+        raise ValueError(f"dx must be of length len(phi.shape) = {phi.ndim} (or a scalar); got {dx!r}")
     if not (np.all(np.isfinite(dxs)) and np.all(dxs > 0)):
-        raise ValueError(f"dx must be positive and finite; got {dx!r}")
-    return tuple(float(h) for h in np.broadcast_to(dxs, (phi.ndim,)))
+        raise ValueError(f"dx must be greater than zero (and finite); got {dx!r}")
+    if isinstance(periodic, (bool, np.bool_)):
+        pers = (bool(periodic),) * phi.ndim
+    elif hasattr(periodic, "__len__") and len(periodic) == phi.ndim:
+        pers = tuple(bool(v) for v in periodic)
+    else:
+        raise ValueError(f'parameter "periodic" must be of type bool or sequence of type bool of length '
+                         f'phi.ndim ({phi.ndim}); got {periodic!r}')
+    return tuple(float(h) for h in np.broadcast_to(dxs, (phi.ndim,))), pers
 
 
-def _check_settings(order, narrow, tol, max_sweeps):
-    if order not in (1, 2):
+def _check_settings(order, narrow, self_test, tol, max_sweeps):
+    if order not in (1, 2) or isinstance(order, bool):
         raise ValueError(f"order must be 1 or 2; got {order!r}")
     if not (np.isfinite(narrow) and narrow >= 0):
-        raise ValueError(f"narrow must be >= 0 (0: no narrow band); got {narrow!r}")
+        raise ValueError(f'parameter "narrow" must be greater than or equal to zero (0: no narrow band); '
+                         f'got {narrow!r}')
+    if self_test not in (0, 1):
+        raise ValueError(f"self_test must be 0 or 1; got {self_test!r}")
     if tol is not None and not (np.isfinite(tol) and tol >= 0):
         raise ValueError(f"tol must be >= 0; got {tol!r}")
     if int(max_sweeps) < 1:
         raise ValueError(f"max_sweeps must be >= 1; got {max_sweeps!r}")
 
 
-def _obstacles(*arrays):
-    """Union of the masks of the masked arrays among `arrays` (None when none is masked)."""
-    masks = [np.ma.getmaskarray(a) for a in arrays if np.ma.isMaskedArray(a) and np.ma.is_masked(a)]
-    return np.logical_or.reduce(masks) if masks else None
+class _Grid:
+    """The padded kernel layout of an array shape: 1-D grids run as 2-D with one row.
+
+    ``kshape``, ``kdx``, ``kper``: shape, spacing and periodic flags of the kernel grid;
+    ``pshape``: padded shape; ``inner``: the slices of the cells in a padded array; ``ghost``,
+    ``src``, ``reader``: the periodic copy lists of the sweep kernels; ``alias``: for every
+    padded flat index the cell it holds (itself, or the mirrored cell of a periodic ghost).
+    """
+
+    def __init__(self, shape, dxs, pers):
+        self.shape = tuple(shape)
+        lift = len(shape) == 1
+        self.kshape = (1,) + self.shape if lift else self.shape
+        self.kdx = (1.0,) + dxs if lift else dxs
+        self.kper = (False,) + pers if lift else pers
+        self.pshape = tuple(n + 2 * _PAD for n in self.kshape)
+        self.inner = tuple(slice(_PAD, -_PAD) for _ in self.kshape)
+        self.ghost, self.src, self.reader = self._wrap_lists()
+        self.alias = np.arange(math.prod(self.pshape), dtype=np.int64)
+        self.alias[self.ghost] = self.src
+
+    def _wrap_lists(self):
+        d, entries = len(self.kshape), []
+        cells = [np.arange(_PAD, n + _PAD) for n in self.kshape]
+        for ax, (n, per) in enumerate(zip(self.kshape, self.kper)):
+            if not per or n < 2:
+                continue
+            def flat(v, ax=ax):
+                return np.ravel_multi_index(np.meshgrid(*[np.array([v]) if a == ax else cells[a] for a in range(d)],
+                                                        indexing="ij"), self.pshape).ravel()
+            for g in (0, 1, n + 2, n + 3):
+                s = g + n if g < _PAD else g - n
+                for r in range(max(_PAD, g - 2), min(n + 1, g + 2) + 1):
+                    if r != g:
+                        entries.append((flat(g), flat(s), flat(r)))
+        if not entries:
+            return (np.empty(0, np.int64),) * 3
+        g, s, r = (np.concatenate([e[k] for e in entries]) for k in range(3))
+        by_ghost = np.argsort(g, kind="stable")
+        return g[by_ghost], s[by_ghost], r[by_ghost]
+
+    def kernel(self, a):
+        """An unpadded array in the kernel shape."""
+        return a.reshape(self.kshape)
+
+    def view3(self, a):
+        """A kernel-shaped (padded or not) array as 3-D, for the kernels that take 3-D only."""
+        return a.reshape((1,) * (3 - a.ndim) + a.shape)
+
+    def padded(self, a, fill):
+        """a (of `shape`) padded, the ghost cells of periodic axes holding their mirrored cells."""
+        out = np.full(self.pshape, fill, dtype=a.dtype)
+        out[self.inner] = self.kernel(a)
+        out.reshape(-1)[self.ghost] = out.reshape(-1)[self.src]
+        return out
+
+    def unpad(self, a):
+        return a[self.inner].reshape(self.shape)
 
 
-def _padded(a, fill):
-    out = np.full(tuple(s + 2 * _PAD for s in a.shape), fill, dtype=a.dtype)
-    out[tuple(slice(_PAD, -_PAD) for _ in a.shape)] = a
-    return out
+def _speed_field(speed, shape, obstacles, extension=False):
+    """speed as an array of phi's shape (None for a scalar) and the cells it masks.
 
-
-def _slowness(speed, shape, dtype, obstacles):
-    """Padded slowness 1 / speed after checking speed (scalar or phi's shape, > 0, finite)."""
-    if np.ndim(speed) == 0:
-        s = float(np.ma.getdata(speed))
-        if not (np.isfinite(s) and s > 0):
-            raise ValueError(f"speed must be positive and finite; got {s}")
-        return np.broadcast_to(np.asarray(1.0 / s, dtype=dtype), tuple(n + 2 * _PAD for n in shape))
+    For travel times speeds below machine epsilon (zero, tiny, negative) mask their cells, as
+    scikit-fmm does; extension values may take any finite value.
+    """
+    if np.ndim(speed) == 0 and not np.ma.isMaskedArray(speed):
+        s = float(speed)
+        if not (np.isfinite(s) and (extension or s >= _EPS)):
+            raise ValueError(f"a scalar speed must be finite{'' if extension else ' and positive'}; got {s}")
+        return None, obstacles
     sp = _float_array("speed", speed)
     if sp.shape != shape:
-        raise ValueError(f"speed has shape {sp.shape} but phi has shape {shape}; give one speed per cell")
-    free = sp if obstacles is None else sp[~obstacles]
-    bad = ~(np.isfinite(free) & (free > 0))
+        raise ValueError(f"phi and speed must have the same shape; speed has shape {sp.shape}, phi {shape}")
+    masks = [m for m in (obstacles, _mask_of(speed)) if m is not None]
+    if not extension:
+        masks.append(sp < _EPS)
+    hidden = np.logical_or.reduce(masks) if masks else np.zeros(shape, bool)
+    bad = np.isnan(sp) & ~hidden if not extension else ~np.isfinite(sp) & ~hidden
     if bad.any():
-        raise ValueError(f"speed must be positive and finite outside masked cells; {int(bad.sum())} cells "
-                         f"are not (e.g. {free[bad][0]}); mask them (numpy masked array) to make them obstacles")
-    f = np.ones(shape, dtype=dtype)
-    np.divide(1.0, sp, out=f, where=obstacles is None or ~obstacles, casting="unsafe")
-    return _padded(f, 1.0)
+        raise ValueError(f"speed is NaN{'' if not extension else ' or inf'} at {int(bad.sum())} unmasked cells; "
+                         f"mask them (numpy masked array) to make them obstacles")
+    return sp, (hidden if hidden.any() else None)
 
 
-def _level_set_start(phi, dx, gradient):
-    """Checked phi, spacing, obstacles and the padded start (u, state, side, band) of a level set."""
-    kern = backend.kernels("eikonal", like=np.empty(0))
-    p = _float_array("phi", phi)
-    dxs = _check_grid(p, dx)
-    obstacles = _obstacles(phi)
+def _slowness(grid, speed, dtype, obstacles):
+    """Padded slowness 1 / speed (1 on obstacles; a broadcast scalar for a scalar speed)."""
+    if speed is None:
+        return None
+    f = np.ones(grid.shape, dtype=dtype)
+    free = np.ones(grid.shape, bool) if obstacles is None else ~obstacles
+    np.divide(1.0, speed, out=f, where=free, casting="unsafe")
+    return grid.padded(f, 1.0)
+
+
+def _start(p, obstacles, grid, gradient, speed=None, ext_mask=None):
+    """Padded start (u, state, side, band, fext) of a level set p (fext None unless speed given)."""
     valid = np.ones(p.shape, np.uint8) if obstacles is None else (~obstacles).astype(np.uint8)
     bad = ~np.isfinite(p) & (valid == 1)
     if bad.any():
         raise ValueError(f"phi contains NaN or inf at {int(bad.sum())} unmasked cells (first at "
                          f"{tuple(int(i) for i in np.argwhere(bad)[0])}); mask them or fix phi")
-    shape = tuple(n + 2 * _PAD for n in p.shape)
-    u = np.full(shape, np.inf, dtype=p.dtype)
-    state = np.full(shape, kern.FIXED, dtype=np.uint8)
-    side = np.zeros(shape, dtype=np.int8)
-    h3 = dxs if p.ndim == 3 else (1.0,) + dxs
-    pad = (_PAD,) * 3 if p.ndim == 3 else (0, _PAD, _PAD)
-    view = (lambda a: a) if p.ndim == 3 else (lambda a: a[None])
-    band = kern.interface_band(view(np.ascontiguousarray(p)), view(valid), *h3, gradient, view(u), view(state),
-                               view(side), pad)
+    kern = _kern()
+    u = np.full(grid.pshape, np.inf, dtype=p.dtype)
+    state = np.full(grid.pshape, kern.FIXED, dtype=np.uint8)
+    side = np.zeros(grid.pshape, dtype=np.int8)
+    if speed is not None:
+        fext = np.zeros(grid.pshape, dtype=p.dtype)
+        sp = np.ascontiguousarray(np.broadcast_to(np.asarray(speed, dtype=p.dtype), p.shape))
+        em = np.zeros(p.shape, np.uint8) if ext_mask is None else ext_mask.astype(np.uint8)
+    else:
+        fext, sp, em = np.empty((0, 0, 0), p.dtype), p, valid
+    h3 = (1.0,) * (3 - len(grid.kdx)) + grid.kdx
+    per3 = (False,) * (3 - len(grid.kper)) + grid.kper
+    pad = (0,) * (3 - len(grid.kshape)) + (_PAD,) * len(grid.kshape)
+    v3 = lambda a: grid.view3(grid.kernel(np.ascontiguousarray(a)))  # noqa: E731
+    band = kern.interface_band(v3(p), v3(valid), *h3, *per3, gradient, grid.view3(u), grid.view3(state), grid.view3(side),
+                               pad, v3(sp), v3(em), fext if speed is None else grid.view3(fext))
     if band == 0:
-        raise ValueError("phi has no zero contour (it never changes sign and is nowhere 0 outside masked "
-                         "cells); give a level set that is negative inside the source and positive outside")
-    return dxs, obstacles, (u, state, side, int(band))
+        raise ValueError("the array phi contains no zero contour (no zero level set): it never changes sign "
+                         "and is nowhere 0 outside masked cells; give a level set that is negative inside the "
+                         "source and positive outside")
+    side.reshape(-1)[grid.ghost] = side.reshape(-1)[grid.src]
+    return u, state, side, int(band), (None if speed is None else fext)
 
 
-def _sweep(start, f, dxs, order, narrow, tol, max_sweeps):
-    """Run the sweeps of the given order on the padded start.
+def _point_sources(p, obstacles, grid, u, state, radius, slowness):
+    """Fix the cells within `radius` of each isolated zero of p at their exact distance (times the
+    slowness at the zero): the point-source correction. Returns the number of cells fixed."""
+    if radius == 0:
+        return 0
+    kern = _kern()
+    pk = grid.kernel(p)
+    free = np.ones(grid.kshape, bool) if obstacles is None else ~grid.kernel(obstacles)
+    padded_p = np.pad(np.where(free, pk, np.nan), _PAD, constant_values=np.nan)
+    zeros = np.argwhere((pk == 0) & free)
+    fixed = 0
+    for z in zeros:
+        c = tuple(int(i) + _PAD for i in z)
+        around = [padded_p[c[:a] + (c[a] + o,) + c[a + 1:]] for a in range(pk.ndim) for o in (-1, 1)]
+        around = np.array([v for v in around if np.isfinite(v)])
+        if around.size == 0 or np.any(around == 0) or not (np.all(around > 0) or np.all(around < 0)):
+            continue
+        reach = [int(radius / h) for h in grid.kdx]
+        box = tuple(slice(max(_PAD, ci - r), min(n + _PAD, ci + r + 1)) for ci, r, n in zip(c, reach, grid.kshape))
+        axes = np.meshgrid(*[(np.arange(b.start, b.stop) - ci) * h for b, ci, h in zip(box, c, grid.kdx)],
+                           indexing="ij")
+        r = np.sqrt(sum(x * x for x in axes))
+        f0 = 1.0 if slowness is None else slowness[c]
+        disc = (r <= radius * (1 + 1e-12)) & (state[box] != kern.FIXED) | (r == 0)
+        disc &= free[tuple(slice(b.start - _PAD, b.stop - _PAD) for b in box)]
+        sub = u[box]
+        sub[disc] = np.minimum(sub[disc], r[disc] * f0)
+        state[box][disc] = kern.FIXED
+        fixed += int(disc.sum())
+    return fixed
 
-    Returns
-    -------
-    u : ndarray, unpadded, dtype of the start (inf where unreached)
-    side : ndarray of int8, unpadded
-    info : SweepInfo
-    """
-    kern = backend.kernels("eikonal", like=np.empty(0))
-    _check_settings(order, narrow, tol, max_sweeps)
+
+def _sweep(grid, start, f, order, narrow, tol, max_sweeps, self_test):
+    """Run the sweeps of the given order on the padded start (u changed in place); return SweepInfo."""
+    kern = _kern()
     u, state, side, band = start
-    w = [1.0 / h**2 for h in dxs]
+    w = [1.0 / h**2 for h in grid.kdx]
     cap = float(narrow) if narrow > 0 else np.inf
     if tol is not None:
         tol = float(tol)
     elif order == 1:
         tol = 0.0
     else:
-        tol = (1e-10 if u.dtype == np.float64 else 1e-5) * min(dxs)
-    run = kern.sweep2d if len(dxs) == 2 else kern.sweep3d
-    sweeps, converged = run(u, state, side, f, *w, int(order), tol, cap, int(max_sweeps))
+        tol = (1e-10 if u.dtype == np.float64 else 1e-5) * min(grid.kdx[-len(grid.shape):])
+    if f is None:
+        f = np.broadcast_to(np.ones((), dtype=u.dtype), grid.pshape)
+    run = kern.sweep2d if len(grid.kshape) == 2 else kern.sweep3d
+    wrap = (grid.ghost, grid.src, grid.reader)
+    sweeps, converged = run(u, state, side, f, *w, int(order), tol, cap, int(max_sweeps), *wrap)
     if not converged:
         warnings.warn(f"fast sweeping stopped after max_sweeps = {max_sweeps} sweeps without converging; "
                       f"raise max_sweeps (mazes of obstacles need more)", RuntimeWarning, stacklevel=3)
-    inner = tuple(slice(_PAD, -_PAD) for _ in dxs)
-    return u[inner], side[inner], SweepInfo(sweeps, converged, band)
+    if self_test:
+        check = u.copy()
+        active = np.where(state >= kern.FIXED, state, np.uint8(1))
+        if not run(check, active, side, f, *w, int(order), 10 * tol, cap, 1, *wrap)[1]:
+            with np.errstate(invalid="ignore"):
+                moved = float(np.nanmax(np.abs(check - u)))  # inf - inf (unreached cells) is NaN
+            raise RuntimeError(f"self_test failed: one more sweep moves the result by {moved:.3g} (> {10 * tol:g})")
+    return SweepInfo(sweeps, converged, band)
 
 
-def _finish(u, sign, obstacles, narrow, signed):
-    """Apply the sign; return a masked array where obstacles, narrow or unreached cells exist."""
-    out = np.empty(u.shape, dtype=u.dtype)
-    view = (lambda a: a) if u.ndim == 3 else (lambda a: a[None])
-    unreached = backend.kernels("eikonal", like=out).finish(view(u), view(sign), signed, view(out))
-    if obstacles is None and narrow == 0 and unreached == 0:
+def _finish(grid, u, side, obstacles, signed):
+    """The unpadded result with the sign of side applied; a masked array where cells are hidden
+    (obstacles, outside the narrow band, unreachable), a plain ndarray when none is."""
+    uu, ss = grid.unpad(u), grid.unpad(side)
+    out = np.empty(grid.kshape, dtype=u.dtype)
+    unreached = _kern().finish(grid.view3(np.ascontiguousarray(grid.kernel(uu))),
+                               grid.view3(np.ascontiguousarray(grid.kernel(ss))), signed, grid.view3(out))
+    out = out.reshape(grid.shape)
+    if obstacles is None and unreached == 0:
         return out
-    hidden = ~np.isfinite(u) if obstacles is None else ~np.isfinite(u) | obstacles
+    hidden = ~np.isfinite(uu) if obstacles is None else ~np.isfinite(uu) | obstacles
     out[hidden] = 0.0
     return np.ma.MaskedArray(out, mask=hidden)
 
 
-def distance(phi, dx=1.0, order=1, narrow=0.0, tol=None, max_sweeps=500, return_info=False):
-    """Signed distance from the zero contour of phi, by fast sweeping.
+def _level_set(phi, speed, dx, self_test, order, narrow, periodic, ext_mask, interface, source_radius, tol,
+               max_sweeps, mode):
+    """The shared body of distance, travel_time and extension_velocities."""
+    _check_settings(order, narrow, self_test, tol, max_sweeps)
+    if interface not in (None, "linear", "gradient"):
+        raise ValueError(f'interface must be None, "linear" or "gradient"; got {interface!r}')
+    gradient = (interface or ("gradient" if order == 2 else "linear")) == "gradient"
+    p = _float_array("phi", phi)
+    dxs, pers = _check_grid(p, dx, periodic)
+    if not (np.isfinite(source_radius) and source_radius >= 0):
+        raise ValueError(f"source_radius must be >= 0 (0: no point-source correction); got {source_radius!r}")
+    grid = _Grid(p.shape, dxs, pers)
+    obstacles = _mask_of(phi)
+    sp = None
+    if mode != "distance":
+        sp, obstacles = _speed_field(speed, p.shape, obstacles, extension=mode == "extension")
+    em = None
+    if ext_mask is not None:
+        em = np.asarray(ext_mask, dtype=bool)
+        if em.shape != p.shape:
+            raise ValueError(f"phi and ext_mask must have the same shape; ext_mask has shape {em.shape}, phi {p.shape}")
+    ext = None if mode != "extension" else (speed if sp is None else sp)
+    u, state, side, band, fext = _start(p, obstacles, grid, gradient, ext, em)
+    f = None
+    if mode == "travel_time":
+        f = (np.broadcast_to(np.asarray(1.0 / float(speed), dtype=p.dtype), grid.pshape) if sp is None
+             else _slowness(grid, sp, p.dtype, obstacles))
+        u *= f  # band distances to band times (inf stays inf)
+    band += _point_sources(p, obstacles, grid, u, state, float(source_radius), f)
+    info = _sweep(grid, (u, state, side, band), f, order, narrow, tol, max_sweeps, self_test)
+    out = _finish(grid, u, side, obstacles, signed=mode != "travel_time")
+    if mode != "extension":
+        return out, info
+    cells = np.flatnonzero((state.reshape(-1) < _kern().FIXED) & np.isfinite(u.reshape(-1)))
+    cells = cells[np.argsort(u.reshape(-1)[cells], kind="stable")]
+    strides = np.array([s // u.itemsize for s in u.strides], dtype=np.int64)
+    _kern().extend(u.reshape(-1), fext.reshape(-1), cells, strides, np.array([1.0 / h**2 for h in grid.kdx]),
+                   grid.alias)
+    fe = grid.unpad(fext).copy()
+    if np.ma.isMaskedArray(out):
+        fe[out.mask] = 0.0
+        fe = np.ma.MaskedArray(fe, mask=out.mask.copy())
+    return (out, fe), info
+
+
+def distance(phi, dx=1.0, self_test=False, order=2, narrow=0.0, periodic=False, *, interface=None, source_radius=0.0,
+             tol=None, max_sweeps=500, return_info=False):
+    """Signed distance from the zero contour of phi, by fast sweeping (scikit-fmm's signature).
 
     Parameters
     ----------
-    phi : ndarray or numpy masked array, shape (n0, n1) or (n0, n1, n2), float32 or float64
+    phi : array_like or numpy masked array, 1-D, 2-D or 3-D, float32 or float64 (others become float64)
         Level set; its zero contour is the interface and the result takes its sign. Masked cells
         are obstacles: paths go around them and they come back masked.
     dx : float or sequence of float
         Grid spacing, one value or one per axis (units of length).
+    self_test : bool
+        After the solve, run one more full sweep and raise RuntimeError if it moves any cell by
+        more than 10 tol (the result must be the fixed point of the discrete equations).
     order : {1, 2}
-        1: first-order Godunov upwind update, interface cells set by linear interpolation along
-        each axis (as scikit-fmm). 2: second-order one-sided differences where the upwind cells
-        allow, interface cells set to |phi| / |grad phi| (second order for smooth phi). Note
-        that scikit-fmm's default is order=2; ours is 1.
+        1: first-order Godunov upwind update. 2 (default, as scikit-fmm): second-order one-sided
+        differences where the upwind cells allow (the next cell read with its signed value, as
+        scikit-fmm does).
     narrow : float
         When > 0, only cells within this distance are computed; the others come back masked.
-    tol : float, optional
+    periodic : bool or sequence of bool (one per axis)
+        Periodic axes: the grid wraps round (the end cells are neighbours).
+    interface : {None, "linear", "gradient"}, keyword-only
+        How the cells beside the zero contour are set. "linear": scikit-fmm's linear
+        interpolation along each axis, the axis distances combined as 1 / d^2 = sum 1 / d_k^2
+        (first order for a curved smooth phi). "gradient": the same plus, for the axes without
+        a sign change, the central difference of phi, i.e. d = |phi| / |grad phi| with one-sided
+        differences towards the crossings; second order for smooth phi and identical to
+        "linear" for a sign function (phi = +-1). None (default): "gradient" at order 2,
+        "linear" at order 1; pass "linear" for scikit-fmm's numbers on smooth phi at order 2.
+    source_radius : float, keyword-only
+        Point-source correction: around each isolated zero of phi (a node with phi == 0 whose
+        neighbours all have one sign) the cells within this distance are set to their exact
+        distance, which removes the O(h log h) error of a one-node source (0: off).
+    tol : float, keyword-only
         A sweep with no change above tol ends the solve (default 0 for order 1; for order 2,
         1e-10 * dx in float64 and 1e-5 * dx in float32).
-    max_sweeps : int
+    max_sweeps : int, keyword-only
         Most sweeps; a RuntimeWarning says when it was reached.
-    return_info : bool
+    return_info : bool, keyword-only
         Also return a `SweepInfo`.
 
     Returns
     -------
-    d : ndarray of phi's shape and dtype (a masked array with obstacles, narrow band or
-        unreachable cells); units of dx.
+    d : ndarray of phi's shape, float64 (float32 for float32 phi); a masked array where
+        obstacles, the narrow band or unreachable cells hide cells. Units of dx.
     info : SweepInfo, when return_info.
 
     Raises
     ------
     ValueError
-        Bad shape, dx <= 0, NaN in phi, no zero contour, bad order.
+        Bad shape, dx <= 0, NaN in phi, no zero contour, bad order, narrow or periodic.
     """
-    _check_settings(order, narrow, tol, max_sweeps)
-    dxs, obstacles, start = _level_set_start(phi, dx, order == 2)
-    f = _slowness(1.0, np.shape(phi), start[0].dtype, None)
-    u, sign, info = _sweep(start, f, dxs, order, narrow, tol, max_sweeps)
-    out = _finish(u, sign, obstacles, narrow, signed=True)
+    out, info = _level_set(phi, None, dx, self_test, order, narrow, periodic, None, interface, source_radius, tol,
+                           max_sweeps, "distance")
     return (out, info) if return_info else out
 
 
-def travel_time(phi, speed, dx=1.0, order=1, narrow=0.0, tol=None, max_sweeps=500, return_info=False):
+def travel_time(phi, speed, dx=1.0, self_test=False, order=2, narrow=0.0, periodic=False, *, interface=None,
+                source_radius=0.0, tol=None, max_sweeps=500, return_info=False):
     """Travel time from the zero contour of phi with a speed field: |grad T| = 1 / speed.
 
     Parameters
     ----------
-    phi : ndarray or masked array, shape (n0, n1) or (n0, n1, n2)
+    phi : array_like or masked array, 1-D, 2-D or 3-D
         Level set as in `distance`.
-    speed : float or ndarray (or masked array) of phi's shape
-        Positive, finite speed (units of length per unit time); masked cells are obstacles.
-    dx, order, narrow, tol, max_sweeps, return_info :
+    speed : array_like (or masked array) of phi's shape, or a float (fastdds extension)
+        Speed (units of length per unit time). Cells with speed below machine epsilon (zero,
+        tiny or negative) are masked, as scikit-fmm does; masked cells are obstacles.
+    dx, self_test, order, narrow, periodic :
         As `distance`; narrow is in units of time here.
+    interface, source_radius, tol, max_sweeps, return_info : keyword-only, as `distance` (the
+        disc takes the slowness of its centre).
 
     Returns
     -------
-    T : ndarray of phi's shape and dtype, >= 0 on both sides (as scikit-fmm); masked where
-        `distance` masks.
+    T : ndarray of phi's shape, >= 0 on both sides (as scikit-fmm); masked where `distance`
+        masks and where speed masks.
     info : SweepInfo, when return_info.
     """
-    _check_settings(order, narrow, tol, max_sweeps)
-    obstacles = _obstacles(phi, speed)
-    if obstacles is not None:
-        phi = np.ma.MaskedArray(np.ma.getdata(phi), mask=obstacles)
-    dxs, obstacles, start = _level_set_start(phi, dx, order == 2)
-    f = _slowness(speed, obstacles.shape if obstacles is not None else np.shape(phi), start[0].dtype, obstacles)
-    start[0][...] *= f  # band distances to band times (inf stays inf)
-    u, sign, info = _sweep(start, f, dxs, order, narrow, tol, max_sweeps)
-    out = _finish(u, sign, obstacles, narrow, signed=False)
+    out, info = _level_set(phi, speed, dx, self_test, order, narrow, periodic, None, interface, source_radius, tol,
+                           max_sweeps, "travel_time")
     return (out, info) if return_info else out
 
 
-def arrival_time(sources, speed=1.0, dx=1.0, order=1, values=None, obstacles=None, tol=None, max_sweeps=500,
-                 return_info=False):
+def extension_velocities(phi, speed, dx=1.0, self_test=False, order=2, ext_mask=None, narrow=0.0, periodic=False,
+                         *, interface=None, tol=None, max_sweeps=500, return_info=False):
+    """Signed distance and the speed extended off the zero contour: grad f_ext . grad d = 0.
+
+    The band cells take the speed interpolated to the contour (cells in ext_mask do not count);
+    every other cell takes the upwind average of its neighbours' values weighted as in
+    Adalsteinsson and Sethian (as scikit-fmm), computed in one pass in increasing |d|.
+
+    Parameters
+    ----------
+    phi : array_like or masked array, 1-D, 2-D or 3-D
+    speed : array_like of phi's shape (or a float), any finite values
+    dx, self_test, order, narrow, periodic : as `distance`.
+    ext_mask : bool array_like of phi's shape, optional
+        Cells whose speed is not used for the values at the contour.
+    interface, tol, max_sweeps, return_info : keyword-only, as `distance`.
+
+    Returns
+    -------
+    (d, f_ext) : two arrays of phi's shape (masked arrays where `distance` masks)
+    info : SweepInfo, when return_info.
+    """
+    out, info = _level_set(phi, speed, dx, self_test, order, narrow, periodic, ext_mask, interface, 0.0, tol,
+                           max_sweeps, "extension")
+    return (out, info) if return_info else out
+
+
+def arrival_time(sources, speed=1.0, dx=1.0, order=2, values=None, obstacles=None, periodic=False, *, tol=None,
+                 max_sweeps=500, return_info=False):
     """First-arrival time from a set of source cells: |grad u| = 1 / speed, u = values on them.
 
     Parameters
     ----------
-    sources : bool ndarray, shape (n0, n1) or (n0, n1, n2)
+    sources : bool ndarray, 1-D, 2-D or 3-D
         True at the source cells (at least one).
     speed : float or ndarray of sources' shape
-        Positive and finite; speed 1 gives the distance to the nearest source.
+        Speed; cells below machine epsilon are obstacles (speed 1 gives the distance).
     dx : float or sequence of float
     order : {1, 2}
     values : ndarray of sources' shape, optional
@@ -270,6 +484,7 @@ def arrival_time(sources, speed=1.0, dx=1.0, order=1, values=None, obstacles=Non
         fixed radius around a point source removes the O(h log h) error of a one-cell source.
     obstacles : bool ndarray of sources' shape, optional
         Cells that paths may not enter (masked in the result).
+    periodic : bool or sequence of bool
     tol, max_sweeps, return_info : as `distance`.
 
     Returns
@@ -278,33 +493,42 @@ def arrival_time(sources, speed=1.0, dx=1.0, order=1, values=None, obstacles=Non
         when there are obstacles or unreachable cells.
     info : SweepInfo, when return_info.
     """
-    _check_settings(order, 0.0, tol, max_sweeps)
+    _check_settings(order, 0.0, False, tol, max_sweeps)
     src = np.asarray(sources)
     if src.dtype != bool:
         raise ValueError(f"sources must be a boolean mask; got dtype {src.dtype}")
-    dxs = _check_grid(src, dx)
+    dxs, pers = _check_grid(src, dx, periodic)
     if not src.any():
         raise ValueError("sources is empty; mark at least one source cell True")
     f32 = [a for a in (speed, values) if isinstance(a, np.ndarray) and a.dtype == np.float32]
     dtype = np.float32 if f32 else np.float64
     v = np.zeros(src.shape, dtype=dtype)
     if values is not None:
-        v[...] = _float_array("values", values)
-        if v.shape != src.shape or not np.all(np.isfinite(v[src]) & (v[src] >= 0)):
+        vals = _float_array("values", values)
+        if vals.shape != src.shape or not np.all(np.isfinite(vals[src]) & (vals[src] >= 0)):
             raise ValueError(f"values must have the sources' shape {src.shape} and be finite and >= 0 on them")
-    blocked = np.zeros(src.shape, dtype=bool)
+        v[...] = vals
+    blocked = None
     if obstacles is not None:
         blocked = np.asarray(obstacles, dtype=bool)
         if blocked.shape != src.shape:
             raise ValueError(f"obstacles has shape {blocked.shape} but sources {src.shape}")
+    sp, blocked = _speed_field(speed, src.shape, blocked)
+    if blocked is not None:
         blocked = blocked & ~src
-    kern = backend.kernels("eikonal", like=v)
-    u = _padded(np.where(src, v, np.inf).astype(dtype), np.inf)
-    state = _padded(np.where(src | blocked, kern.FIXED, 1).astype(np.uint8), kern.FIXED)
-    side = _padded(np.ones(src.shape, dtype=np.int8), 0)
-    f = _slowness(speed, src.shape, dtype, blocked if obstacles is not None else None)
-    u, side, info = _sweep((u, state, side, int(src.sum())), f, dxs, order, 0.0, tol, max_sweeps)
-    out = _finish(u, side, blocked if obstacles is not None else None, 0.0, signed=False)
+        blocked = blocked if blocked.any() else None
+    grid = _Grid(src.shape, dxs, pers)
+    kern = _kern()
+    free_src = src if blocked is None else src & ~blocked
+    u = grid.padded(np.where(free_src, v, np.inf).astype(dtype), np.inf)
+    stop = src if blocked is None else src | blocked
+    state = grid.padded(np.where(stop, kern.FIXED, 1).astype(np.uint8), kern.FIXED)
+    state.reshape(-1)[grid.ghost] = kern.FIXED
+    side = grid.padded(np.ones(src.shape, dtype=np.int8), 0)
+    f = (np.broadcast_to(np.asarray(1.0 / float(speed), dtype=dtype), grid.pshape) if sp is None
+         else _slowness(grid, sp, dtype, blocked))
+    info = _sweep(grid, (u, state, side, int(src.sum())), f, order, 0.0, tol, max_sweeps, False)
+    out = _finish(grid, u, side, blocked, signed=False)
     return (out, info) if return_info else out
 
 

@@ -1,12 +1,13 @@
-"""Eikonal kernels (Numba): fast sweeping in 2-D and 3-D, interface initialisation, and the
-explicit 1-D Hamilton-Jacobi steps of -u_t + |u_x| - 1 = 0.
+"""Eikonal kernels (Numba): fast sweeping in 2-D and 3-D (1-D grids run as 2-D with one row),
+interface initialisation, extension values, periodic ghost cells, and the explicit 1-D Hamilton-Jacobi steps of -u_t + |u_x| - 1 = 0.
 
 Fast sweeping (Zhao 2005) solves |grad u| = f with Godunov upwind updates, Gauss-Seidel in
 place, the grid visited in alternating orderings (4 in 2-D, 8 in 3-D). Arrays are padded by two
 cells on every side (``u`` = inf there) so neighbour look-ups need no bounds checks. ``state``
 (uint8, padded like u) drives the locking variant (Bak, McLaurin, Zhao 2010): 1 marks a cell
 to update, 0 a cell whose neighbours have not changed since its last update, 2 or 3 a fixed
-cell (source, interface band, obstacle or padding). A changed cell re-activates its
+cell (source, interface band, obstacle or padding; on a periodic axis the padding holds
+copies of the cells across the edge, refreshed after every sweep). A changed cell re-activates its
 neighbours with ``state |= 1``, which leaves fixed cells fixed. Without a tolerance the result
 is the plain Gauss-Seidel sweep's, bit for bit: a cell is skipped only when its update would
 return the same value.
@@ -23,8 +24,10 @@ solve finds the largest root of sum_k w_k (u - a_k)^+^2 = f^2 over the smallest 
 import math
 
 import numba as nb
+import numpy as np
 
 FIXED = 2
+SETTLE = 16  # order 2 only lowers values after SETTLE cycles of the 2^d orderings
 
 
 @nb.njit(inline="always", cache=True)
@@ -74,37 +77,78 @@ def _solve3(m0, w0, a0, m1, w1, a1, m2, w2, a2, f):
 def _term2(um2, um1, up1, up2, sm2, sp2, s, w):
     """Upwind term of one axis for the second-order update.
 
-    Returns (m, w2, a): m the first-order upwind value min(u_-1, u_+1); when the next cell on
-    that side is on the cell's side of the interface (s) and not larger, the second-order
-    one-sided difference (3u - 4 u_1 + u_2) / (2 dx) gives weight w2 = 9 w / 4 and
+    Returns (m, w2, a): m the first-order upwind value min(u_-1, u_+1). The next cell v on that
+    side counts with its signed value relative to the cell (-v when it lies across the
+    interface, side != s, as scikit-fmm reads its signed distances); when that value is not
+    above m, the one-sided difference (3u - 4 u_1 + u_2) / (2 dx) gives weight w2 = 9 w / 4 and
     a = (4 u_1 - u_2) / 3, else the first-order w2 = w and a = m.
     """
     if um1 <= up1:
         m, v, sv = um1, um2, sm2
     else:
         m, v, sv = up1, up2, sp2
-    if sv == s and v <= m < math.inf:
+    if sv != s and v < math.inf:
+        v = -v
+    if v <= m < math.inf:
         return m, 2.25 * w, (4.0 * m - v) / 3.0
     return m, w, m
 
 
+@nb.njit(inline="always", cache=True)
+def _mark(phi, valid, near, i, j, k, i2, j2, k2):
+    """Mark both cells of a neighbour pair when phi changes sign between them."""
+    if valid[i, j, k] and valid[i2, j2, k2] and phi[i, j, k] * phi[i2, j2, k2] < 0.0:
+        near[i, j, k] = 1
+        near[i2, j2, k2] = 1
+
+
 @nb.njit(cache=True)
-def interface_band(phi, valid, h0, h1, h2, gradient, u, state, side, pad):
-    """Fix the cells next to the zero contour of phi at their distance to it.
+def _sign_changes(phi, valid, per0, per1, per2):
+    """uint8 array of phi's shape: 1 at the cells with a sign change to an axis neighbour."""
+    n0, n1, n2 = phi.shape
+    near = np.zeros(phi.shape, np.uint8)
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2 - 1):
+                _mark(phi, valid, near, i, j, k, i, j, k + 1)
+            if per2 and n2 > 1:
+                _mark(phi, valid, near, i, j, n2 - 1, i, j, 0)
+        for j in range(n1 - 1):
+            for k in range(n2):
+                _mark(phi, valid, near, i, j, k, i, j + 1, k)
+        if per1 and n1 > 1:
+            for k in range(n2):
+                _mark(phi, valid, near, i, n1 - 1, k, i, 0, k)
+    for i in range(n0 - 1 + (1 if per0 and n0 > 1 else 0)):
+        i2 = (i + 1) % n0
+        for j in range(n1):
+            for k in range(n2):
+                _mark(phi, valid, near, i, j, k, i2, j, k)
+    return near
+
+
+@nb.njit(cache=True)
+def interface_band(phi, valid, h0, h1, h2, per0, per1, per2, gradient, u, state, side, pad, speed, ext_mask, fext):
+    """Fix the cells next to the zero contour of phi at their distance to it (as scikit-fmm).
 
     Per axis, a sign change to a neighbour puts the contour at h phi_p / (phi_p - phi_q) by
-    linear interpolation (the nearer one of the two neighbours counts); the axis distances
-    d_k combine as 1 / d^2 = sum_k 1 / d_k^2, as scikit-fmm does. With ``gradient`` the band
-    cells take |phi| / |grad phi| instead (central differences, one-sided at edges and masked
-    cells), which is second-order accurate for smooth phi. Nodes where phi == 0 get 0.
+    linear interpolation (the nearer of the two neighbours counts); the axis distances d_k
+    combine as 1 / d^2 = sum_k 1 / d_k^2. Nodes where phi == 0 get 0.
+
+    With ``gradient``, every axis without a sign change adds (D_k phi / phi)^2 to that sum
+    (D_k the central difference, one-sided at edges and masked cells): d = |phi| / |grad phi|
+    with the one-sided differences towards the crossings, second-order accurate for smooth phi
+    and the same as without it for a sign function (phi = +-1), whose differences vanish there.
 
     Parameters
     ----------
-    phi : ndarray, shape (n0, n1, n2), float32 or float64 (a 2-D grid as n0 = 1)
+    phi : ndarray, shape (n0, n1, n2), float32 or float64 (a 2-D grid as n0 = 1, 1-D as n0 = n1 = 1)
     valid : ndarray of uint8, shape of phi
         0 for masked cells (obstacles).
     h0, h1, h2 : float
         Grid spacing per axis (any positive value for a singleton axis).
+    per0, per1, per2 : bool
+        Periodic axes: the neighbours of the end cells wrap round.
     gradient : bool
     u : ndarray, padded, dtype of phi
         Written at [i + pad[0], j + pad[1], k + pad[2]]: the band distance, inf elsewhere.
@@ -114,6 +158,14 @@ def interface_band(phi, valid, h0, h1, h2, gradient, u, state, side, pad):
         Written: the sign of phi (0 on obstacles).
     pad : tuple of 3 ints
         Offset of phi's cells in u, state and side.
+    speed : ndarray, shape of phi
+        Values to extend (read only when fext is not empty).
+    ext_mask : ndarray of uint8, shape of phi
+        1 where speed does not count for the front (scikit-fmm's ext_mask).
+    fext : ndarray, shape of u, or empty
+        When not empty, written on band cells: per axis the speed interpolated to the contour
+        crossing (the neighbour's where the cell is in ext_mask, the cell's where the neighbour
+        is), combined with the weights 1 / d_k^2.
 
     Returns
     -------
@@ -121,6 +173,9 @@ def interface_band(phi, valid, h0, h1, h2, gradient, u, state, side, pad):
     """
     n0, n1, n2 = phi.shape
     hs = (h0, h1, h2)
+    pers = (per0, per1, per2)
+    extend = fext.size > 0
+    near = _sign_changes(phi, valid, per0, per1, per2)
     nband = 0
     for i in range(n0):
         for j in range(n1):
@@ -133,18 +188,26 @@ def interface_band(phi, valid, h0, h1, h2, gradient, u, state, side, pad):
                     side[ip, jp, kp] = 0
                     continue
                 side[ip, jp, kp] = 1 if p > 0.0 else (-1 if p < 0.0 else 0)
+                if near[i, j, k] == 0 and p != 0.0:
+                    u[ip, jp, kp] = math.inf
+                    state[ip, jp, kp] = 1
+                    continue
                 inv = 0.0
-                grad2 = 0.0
+                num = 0.0
+                tail = 0.0
                 for ax in range(3):
                     n = phi.shape[ax]
                     c = (i, j, k)[ax]
                     dmin = math.inf
+                    smin = 0.0
                     lo, hi = p, p
                     hlo, hhi = 0.0, 0.0
                     for o in (-1, 1):
                         q = c + o
                         if q < 0 or q >= n:
-                            continue
+                            if not pers[ax] or n < 2:
+                                continue
+                            q = q % n
                         iq, jq, kq = (q, j, k) if ax == 0 else ((i, q, k) if ax == 1 else (i, j, q))
                         if valid[iq, jq, kq] == 0:
                             continue
@@ -154,22 +217,84 @@ def interface_band(phi, valid, h0, h1, h2, gradient, u, state, side, pad):
                         else:
                             hi, hhi = pq, hs[ax]
                         if p * pq < 0.0:
-                            dmin = min(dmin, hs[ax] * p / (p - pq))
+                            d = hs[ax] * p / (p - pq)
+                            if d < dmin:
+                                dmin = d
+                                if extend:
+                                    sp, sq = speed[i, j, k], speed[iq, jq, kq]
+                                    if ext_mask[i, j, k]:
+                                        smin = sq
+                                    elif ext_mask[iq, jq, kq]:
+                                        smin = sp
+                                    else:
+                                        smin = sp + d / hs[ax] * (sq - sp)
                     if dmin < math.inf:
                         inv += 1.0 / (dmin * dmin)
-                    if hlo + hhi > 0.0:
-                        grad2 += ((hi - lo) / (hlo + hhi)) ** 2
+                        num += smin / (dmin * dmin)
+                    elif gradient and hlo + hhi > 0.0:
+                        tail += ((hi - lo) / (hlo + hhi)) ** 2
                 if p == 0.0 or inv > 0.0:
-                    d = 0.0 if p == 0.0 else 1.0 / math.sqrt(inv)
-                    if gradient and p != 0.0 and grad2 > 0.0:
-                        d = abs(p) / math.sqrt(grad2)
-                    u[ip, jp, kp] = d
+                    u[ip, jp, kp] = 0.0 if p == 0.0 else 1.0 / math.sqrt(inv + tail / (p * p))
                     state[ip, jp, kp] = FIXED
+                    if extend:
+                        fext[ip, jp, kp] = speed[i, j, k] if p == 0.0 else num / inv
                     nband += 1
                 else:
                     u[ip, jp, kp] = math.inf
                     state[ip, jp, kp] = 1
     return nband
+
+
+@nb.njit(cache=True)
+def extend(u, fext, cells, strides, weights, alias):
+    """Extension values: grad f . grad u = 0, upwind, cell by cell in increasing u.
+
+    f at a cell is sum_k w_k (u - m_k) f_k / sum_k w_k (u - m_k) over the axes whose upwind
+    neighbour (value m_k, extension f_k) is below u, the weights of Adalsteinsson and Sethian
+    that scikit-fmm uses; where no neighbour is below (a tie) the lowest neighbour's f is taken.
+    One pass, exact for the given u, since every cell reads only cells of smaller u.
+
+    Parameters
+    ----------
+    u : ndarray, flat padded values (unsigned distance or time; inf on obstacles and padding)
+    fext : ndarray, shape of u; band values set, written on `cells`
+    cells : ndarray of int64, flat indices of the cells to set, in increasing u
+    strides : ndarray of int64, one flat stride per axis
+    weights : ndarray of float64, 1 / dx_k^2 per axis
+    alias : ndarray of int64, shape of u: the cell a ghost cell copies (periodic axes), else itself
+    """
+    for c in cells:
+        uc = u[c]
+        num, den = 0.0, 0.0
+        best, fbest = math.inf, 0.0
+        for k in range(strides.size):
+            a, b = alias[c - strides[k]], alias[c + strides[k]]
+            nb_ = a if u[a] <= u[b] else b
+            un = u[nb_]
+            if un < uc:
+                wt = weights[k] * (uc - un)
+                num += wt * fext[nb_]
+                den += wt
+            if un < best:
+                best, fbest = un, fext[nb_]
+        fext[c] = num / den if den > 0.0 else fbest
+
+
+@nb.njit(inline="always", cache=True)
+def _wrap(u, state, ghost, src, reader):
+    """Copy the periodic ghost cells from the cells they mirror; re-activate the readers of a
+    changed ghost. Entries (ghost[p], src[p], reader[p]) are grouped by ghost."""
+    uf, sf = u.reshape(-1), state.reshape(-1)
+    last, changed = -1, False
+    for p in range(ghost.size):
+        g = ghost[p]
+        if g != last:
+            v = uf[src[p]]
+            changed = uf[g] != v
+            uf[g] = v
+            last = g
+        if changed:
+            sf[reader[p]] |= 1
 
 
 @nb.njit(cache=True)
@@ -211,14 +336,12 @@ def _lower(u, v, tol, cap, idx):
 
 
 @nb.njit(inline="always", cache=True)
-def _replace(u, v, vfirst, tol, cap, idx):
-    """Second-order store: u[idx] = v (the first-order vfirst where v is no valid root).
+def _replace(u, v, tol, cap, idx):
+    """Second-order store: u[idx] = v (no min: the update is not monotone).
 
     Values above cap are not stored. Returns whether the stored value (rounded to u's dtype)
     moved by more than tol.
     """
-    if v < 0.0:
-        v = vfirst
     if not v <= cap:
         return False
     old = u[idx]
@@ -240,14 +363,15 @@ def _update2d(u, f, w0, w1, h0, h1, i, j):
 
 @nb.njit(inline="always", cache=True)
 def _update2d_order2(u, side, f, w0, w1, i, j):
-    """Second-order value at (i, j) in 2-D and the first-order fallback, as (v2, v1)."""
+    """Second-order value at (i, j) in 2-D (first order where the second-order root is not real)."""
     s, fc = side[i, j], f[i, j]
     m0, q0, a0 = _term2(u[i - 2, j], u[i - 1, j], u[i + 1, j], u[i + 2, j], side[i - 2, j], side[i + 2, j], s, w0)
     m1, q1, a1 = _term2(u[i, j - 2], u[i, j - 1], u[i, j + 1], u[i, j + 2], side[i, j - 2], side[i, j + 2], s, w1)
     p0, p1 = w0, w1
     if m1 < m0:
         m0, q0, a0, p0, m1, q1, a1, p1 = m1, q1, a1, p1, m0, q0, a0, p0
-    return _solve2(m0, q0, a0, m1, q1, a1, fc), _solve2(m0, p0, m0, m1, p1, m1, fc)
+    v = _solve2(m0, q0, a0, m1, q1, a1, fc)
+    return v if v >= 0.0 else _solve2(m0, p0, m0, m1, p1, m1, fc)
 
 
 @nb.njit(inline="always", cache=True)
@@ -266,7 +390,7 @@ def _update3d(u, f, w0, w1, w2, i, j, k):
 
 @nb.njit(inline="always", cache=True)
 def _update3d_order2(u, side, f, w0, w1, w2, i, j, k):
-    """Second-order value at (i, j, k) in 3-D and the first-order fallback, as (v2, v1)."""
+    """Second-order value at (i, j, k) in 3-D (first order where the second-order root is not real)."""
     s, fc = side[i, j, k], f[i, j, k]
     m0, q0, a0 = _term2(u[i - 2, j, k], u[i - 1, j, k], u[i + 1, j, k], u[i + 2, j, k],
                         side[i - 2, j, k], side[i + 2, j, k], s, w0)
@@ -275,14 +399,17 @@ def _update3d_order2(u, side, f, w0, w1, w2, i, j, k):
     m2, q2, a2 = _term2(u[i, j, k - 2], u[i, j, k - 1], u[i, j, k + 1], u[i, j, k + 2],
                         side[i, j, k - 2], side[i, j, k + 2], s, w2)
     b0, r0, c0, b1, r1, c1, b2, r2, c2 = _sort3(m0, q0, a0, m1, q1, a1, m2, q2, a2)
-    return _solve3(b0, r0, c0, b1, r1, c1, b2, r2, c2, fc), _godunov3(m0, m1, m2, w0, w1, w2, fc)
+    v = _solve3(b0, r0, c0, b1, r1, c1, b2, r2, c2, fc)
+    return v if v >= 0.0 else _godunov3(m0, m1, m2, w0, w1, w2, fc)
 
 
 @nb.njit(inline="always", cache=True)
-def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps):
+def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader):
     """The body of `sweep2d`; inlined with a literal order so that each order compiles alone."""
     n0, n1 = u.shape[0] - 4, u.shape[1] - 4
     h0, h1 = 1.0 / math.sqrt(w0), 1.0 / math.sqrt(w1)
+    settle = SETTLE * 4
+    _wrap(u, state, ghost, src, reader)
     for sweep in range(max_sweeps):
         ordering = sweep % 4
         s0 = 1 if ordering == 0 or ordering == 3 else -1
@@ -298,8 +425,8 @@ def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps):
                 if order == 1:
                     moved = _lower(u, _update2d(u, f, w0, w1, h0, h1, i, j), tol, cap, (i, j))
                 else:
-                    v2, v1 = _update2d_order2(u, side, f, w0, w1, i, j)
-                    moved = _replace(u, v2, v1, tol, cap, (i, j))
+                    v = _update2d_order2(u, side, f, w0, w1, i, j)
+                    moved = _replace(u, v, tol, cap, (i, j)) if sweep < settle else _lower(u, v, tol, cap, (i, j))
                 if moved:
                     changed += 1
                     for o in range(1, order + 1):
@@ -309,13 +436,16 @@ def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps):
                         state[i, j + o] |= 1
         if changed == 0:
             return sweep + 1, True
+        _wrap(u, state, ghost, src, reader)
     return max_sweeps, False
 
 
 @nb.njit(inline="always", cache=True)
-def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps):
+def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader):
     """The body of `sweep3d`; inlined with a literal order so that each order compiles alone."""
     n0, n1, n2 = u.shape[0] - 4, u.shape[1] - 4, u.shape[2] - 4
+    settle = SETTLE * 8
+    _wrap(u, state, ghost, src, reader)
     for sweep in range(max_sweeps):
         ordering = sweep % 8
         s0 = 1 if ordering & 1 == 0 else -1
@@ -334,8 +464,11 @@ def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps):
                     if order == 1:
                         moved = _lower(u, _update3d(u, f, w0, w1, w2, i, j, k), tol, cap, (i, j, k))
                     else:
-                        v2, v1 = _update3d_order2(u, side, f, w0, w1, w2, i, j, k)
-                        moved = _replace(u, v2, v1, tol, cap, (i, j, k))
+                        v = _update3d_order2(u, side, f, w0, w1, w2, i, j, k)
+                        if sweep < settle:
+                            moved = _replace(u, v, tol, cap, (i, j, k))
+                        else:
+                            moved = _lower(u, v, tol, cap, (i, j, k))
                     if moved:
                         changed += 1
                         for o in range(1, order + 1):
@@ -347,11 +480,12 @@ def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps):
                             state[i, j, k + o] |= 1
         if changed == 0:
             return sweep + 1, True
+        _wrap(u, state, ghost, src, reader)
     return max_sweeps, False
 
 
 @nb.njit(cache=True)
-def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps):
+def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader):
     """Fast sweeping in 2-D (4 orderings), in place; stops when a sweep changes no cell.
 
     Gauss-Seidel (updates read values of the same sweep), so not expressible as a chain of layers.
@@ -360,10 +494,13 @@ def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps):
     the other is not below it, else the two-term root (a + b + sqrt(2 f^2 h^2 - (a - b)^2)) / 2
     for equal spacings (weighted by w0, w1 otherwise); the smaller of u_new and u is kept.
 
-    order 2: second-order one-sided differences where the two upwind cells of an axis are on
-    the cell's side of the interface (``side``) and decrease towards it (as scikit-fmm's order=2
-    does with frozen cells), first order otherwise and wherever the second-order quadratic has
-    no real root; the value is replaced (no min, since the update is not monotone).
+    order 2: second-order one-sided differences where the two upwind cells of an axis decrease
+    towards the interface, the second one read with its signed value (negated across the
+    interface, from ``side``) as scikit-fmm's order=2 does with frozen cells; first order
+    otherwise and wherever the second-order quadratic has no real root; the value is replaced
+    (no min, since the update is not monotone) for the first SETTLE cycles of the orderings and
+    only lowered after them, which ends the rare limit cycles of the non-monotone update (seen
+    at box corners, amplitude 1e-10) within that many sweeps.
 
     A changed cell re-activates the cells within `order` along each axis.
 
@@ -387,6 +524,10 @@ def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps):
     cap : float
         Values above cap are not accepted (narrow band; inf for none).
     max_sweeps : int
+    ghost, src, reader : ndarray of int64, equal lengths (empty without periodic axes)
+        Flat indices into u: after each sweep ghost cell ghost[p] takes the value of src[p]
+        (the cell it mirrors across a periodic edge) and, when that changed it, reader[p] (a
+        cell within two cells of the ghost along its axis) is re-activated; grouped by ghost.
 
     Returns
     -------
@@ -396,12 +537,12 @@ def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps):
         True when the last sweep changed no cell.
     """
     if order == 1:
-        return _sweeps2d(u, state, side, f, w0, w1, 1, tol, cap, max_sweeps)
-    return _sweeps2d(u, state, side, f, w0, w1, 2, tol, cap, max_sweeps)
+        return _sweeps2d(u, state, side, f, w0, w1, 1, tol, cap, max_sweeps, ghost, src, reader)
+    return _sweeps2d(u, state, side, f, w0, w1, 2, tol, cap, max_sweeps, ghost, src, reader)
 
 
 @nb.njit(cache=True)
-def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps):
+def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader):
     """Fast sweeping in 3-D (8 orderings), in place; arguments and updates as `sweep2d`.
 
     u, state, side, f have shape (n0 + 4, n1 + 4, n2 + 4); w2 = 1 / dx2^2.
@@ -412,8 +553,8 @@ def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps):
     converged : bool
     """
     if order == 1:
-        return _sweeps3d(u, state, side, f, w0, w1, w2, 1, tol, cap, max_sweeps)
-    return _sweeps3d(u, state, side, f, w0, w1, w2, 2, tol, cap, max_sweeps)
+        return _sweeps3d(u, state, side, f, w0, w1, w2, 1, tol, cap, max_sweeps, ghost, src, reader)
+    return _sweeps3d(u, state, side, f, w0, w1, w2, 2, tol, cap, max_sweeps, ghost, src, reader)
 
 
 @nb.njit(inline="always", cache=True)
