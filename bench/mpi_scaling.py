@@ -125,8 +125,8 @@ def _model(records):
               f"validation, the messages)",
               f"best steps between exchanges k* = sqrt(c / (2 w t_cell)) = {k_best:.0f}; halo width k* w, "
               f"messages of {8 * k_best:.0f} bytes, 2 / k* a step",
-              "on a cluster the latency term 2 alpha (1-5 us InfiniBand, 20-100 us Ethernet) adds to c; the copy "
-              "term scales with m, so k* grows like sqrt(m) until m t_cell per step dwarfs it"]
+              "c holds this machine's shared-memory exchange; on a cluster add 2 (alpha_net - alpha) with alpha_net "
+              "1-5 us (InfiniBand) or 20-100 us (Ethernet); the copy part of c grows like m, so k* grows like sqrt(m)"]
     p = many["pinn"]
     n = p["nparams"] + p["groups"]
     lines.append(f"PINN step: one Allreduce of {8 * n} bytes (plain) or {8 * n * many['ranks']} bytes (ordered, "

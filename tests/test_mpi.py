@@ -63,6 +63,19 @@ def test_ensemble_over_ranks(n, tmp_path):
     assert all(r["threads"] == 1 for r in merged["runs"])
 
 
+@needs_mpi
+def test_scaling_script_runs(tmp_path):
+    """bench/mpi_scaling.py at a tiny size (its numbers mean nothing here): table, model, JSON."""
+    script = Path(__file__).parents[1] / "bench" / "mpi_scaling.py"
+    cmd = [sys.executable, str(script), "--ranks", "1", "2", "--cells", "2e3", "--points", "200", "--steps", "2",
+           "--repeats", "1", "--exchanges", "2", "--k", "1", "2", "--widths", "1", "8", "--out", str(tmp_path / "s.json")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "| halo exchange, width 8" in proc.stdout and "k* = sqrt" in proc.stdout
+    records = json.loads((tmp_path / "s.json").read_text())
+    assert [r["ranks"] for r in records] == [1, 2] and records[1]["exchange"]["own_cells"] == 1000
+
+
 def test_stand_in_is_one_rank():
     c = pcomm.SingleProcess()
     assert (c.Get_rank(), c.Get_size()) == (0, 1)
