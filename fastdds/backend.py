@@ -15,6 +15,7 @@ BACKENDS = ("cpu", "gpu")
 DTYPES = (np.float64, np.float32)
 
 _state = {"name": None}
+_KERNELS = {}  # (device, group) -> kernel module, so a call in a hot path skips the import machinery
 
 
 def _gpu_problem():
@@ -92,7 +93,7 @@ def array_module(x):
 
 def is_gpu_array(x):
     """True for a CuPy array."""
-    return type(x).__module__.startswith("cupy")
+    return type(x) is not np.ndarray and type(x).__module__.startswith("cupy")
 
 
 def kernels(group, like=None):
@@ -106,13 +107,18 @@ def kernels(group, like=None):
         Dispatch on this array's device; default: the active backend.
     """
     device = ("gpu" if is_gpu_array(like) else "cpu") if like is not None else get_backend()
+    module = _KERNELS.get((device, group))
+    if module is not None:
+        return module
     try:
-        return importlib.import_module(f"fastdds.kernels.{device}.{group}")
+        module = importlib.import_module(f"fastdds.kernels.{device}.{group}")
     except ModuleNotFoundError as exc:
         if device == "gpu" and exc.name == f"fastdds.kernels.gpu.{group}":
             raise NotImplementedError(
                 f"the GPU twin of the {group!r} kernels is not written yet; use the cpu backend") from exc
         raise
+    _KERNELS[device, group] = module
+    return module
 
 
 def resolve_dtype(dtype=None, like=None):

@@ -17,37 +17,74 @@ import scipy.sparse as sp
 from . import backend
 from .fornberg import fornberg_weights, stencil_offsets
 from .kernels import BOUNDARY_CODES
-from .validation import as_state, check_finite
+from .validation import as_out, as_state, check_finite
 
 _DENSE_SPECTRUM_LIMIT = 20_000
 
 
 class Operator:
-    """Common interface; subclasses implement `_apply`, `_apply_transpose`, `to_dense`."""
+    """Common interface; subclasses implement `_apply_into`, `_apply_transpose_into` (write the
+    product of a validated (batch, n) array into out; return False only when their own pass found
+    NaN or inf in the input) and `to_dense`."""
 
     shape = (0, 0)
     dtype = np.dtype(np.float64)
 
-    def apply(self, x):
+    # Subclasses whose kernel tests its input for NaN/inf in its own pass set _fused_check (the
+    # public methods then skip the separate test), and those whose kernel reads neighbouring
+    # entries while it writes set _separate_out (out must not overlap the input).
+    _fused_check = False
+    _separate_out = False
+
+    def apply(self, x, out=None):
         """A x.
 
         Parameters
         ----------
         x : ndarray, shape (n_in,) or (batch, n_in), the operator's dtype
+            Refused (ValueError naming the first bad index) if it holds NaN or inf.
+        out : ndarray, optional
+            Receives the result: shape (n_out,) or (batch, n_out) as x, the operator's dtype,
+            C-contiguous; `Banded` also refuses an out that overlaps x.
 
         Returns
         -------
-        ndarray, shape (n_out,) or (batch, n_out)
+        ndarray, shape (n_out,) or (batch, n_out): `out` when given, else a new array.
         """
-        x2, squeeze = as_state("x", x, self.shape[1], self.dtype)
-        y = self._apply(x2)
-        return y[0] if squeeze else y
+        return self._product("x", x, out, False)
 
-    def apply_transpose(self, y):
-        """A^T y, for y of shape (n_out,) or (batch, n_out); returns (n_in,) or (batch, n_in)."""
-        y2, squeeze = as_state("y", y, self.shape[0], self.dtype)
-        x = self._apply_transpose(y2)
-        return x[0] if squeeze else x
+    def apply_transpose(self, y, out=None):
+        """A^T y, for y of shape (n_out,) or (batch, n_out); returns (n_in,) or (batch, n_in).
+        `out` as in `apply` (shape of the result)."""
+        return self._product("y", y, out, True)
+
+    def _product(self, name, x, out, transpose):
+        """Validate, run `_apply_into` / `_apply_transpose_into` into out, name a bad input entry."""
+        n_out, n_in = self.shape
+        if transpose:
+            n_in, n_out = n_out, n_in
+        x2, squeeze = as_state(name, x, n_in, self.dtype, not self._fused_check)
+        shape = (n_out,) if squeeze else (x2.shape[0], n_out)
+        if out is None:
+            out = backend.array_module(x2).empty(shape, dtype=self.dtype)
+        else:
+            as_out(out, shape, self.dtype, x2, x2 if self._separate_out else None)
+        into = self._apply_transpose_into if transpose else self._apply_into
+        if not into(x2, out.reshape(1, n_out) if squeeze else out):
+            check_finite(name, x2[0] if squeeze else x2)
+        return out
+
+    def _apply(self, x):
+        """A x for a validated (batch, n_in) array, into a new array (no NaN/inf test)."""
+        out = backend.array_module(x).empty((x.shape[0], self.shape[0]), dtype=self.dtype)
+        self._apply_into(x, out)
+        return out
+
+    def _apply_transpose(self, y):
+        """A^T y for a validated (batch, n_out) array, into a new array (no NaN/inf test)."""
+        out = backend.array_module(y).empty((y.shape[0], self.shape[1]), dtype=self.dtype)
+        self._apply_transpose_into(y, out)
+        return out
 
     @property
     def params(self):
@@ -146,10 +183,11 @@ class Identity(Operator):
         self.dtype = backend.resolve_dtype(dtype)
         self.scale = float(scale)
 
-    def _apply(self, x):
-        return x * self.dtype.type(self.scale)
+    def _apply_into(self, x, out):
+        backend.array_module(x).multiply(x, self.dtype.type(self.scale), out=out)
+        return True
 
-    _apply_transpose = _apply
+    _apply_transpose_into = _apply_into
 
     def to_dense(self):
         return backend.xp().eye(self.shape[0], dtype=self.dtype) * self.dtype.type(self.scale)
@@ -188,11 +226,13 @@ class Dense(Operator):
         self.shape = tuple(int(s) for s in m.shape)
         self.dtype = np.dtype(dtype)
 
-    def _apply(self, x):
-        return x @ self.matrix.T
+    def _apply_into(self, x, out):
+        backend.array_module(x).matmul(x, self.matrix.T, out=out)
+        return True
 
-    def _apply_transpose(self, y):
-        return y @ self.matrix
+    def _apply_transpose_into(self, y, out):
+        backend.array_module(y).matmul(y, self.matrix, out=out)
+        return True
 
     @property
     def params(self):
@@ -286,16 +326,14 @@ class Banded(Operator):
     def _offsets_on(self, like):
         return backend.array_module(like).asarray(self.offsets)
 
-    def _apply(self, x):
-        out = backend.array_module(x).empty_like(x)
-        self._kernels(x).apply(x, self._offsets_on(x), self.diagonals, BOUNDARY_CODES[self.boundary], out)
-        return out
+    _fused_check = True
+    _separate_out = True
 
-    def _apply_transpose(self, y):
-        out = backend.array_module(y).empty_like(y)
-        self._kernels(y).apply_transpose(y, self._offsets_on(y), self.diagonals,
-                                         BOUNDARY_CODES[self.boundary], out)
-        return out
+    def _apply_into(self, x, out):
+        return self._kernels(x).apply(x, self._offsets_on(x), self.diagonals, BOUNDARY_CODES[self.boundary], out)
+
+    def _apply_transpose_into(self, y, out):
+        return self._kernels(y).apply_transpose(y, self._offsets_on(y), self.diagonals, BOUNDARY_CODES[self.boundary], out)
 
     @property
     def params(self):

@@ -205,3 +205,97 @@ def test_random_stencils_match_dense(n, width, batch, boundary, const, seed):
     x = rng.standard_normal((batch, n))
     np.testing.assert_allclose(op.apply(x), x @ a.T, rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(op.apply_transpose(x), x @ a, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_out_is_written_and_returned(rng, dtype):
+    for op in operators(rng, 9, dtype):
+        for shape in [(op.shape[1],), (3, op.shape[1])]:
+            x = rng.standard_normal(shape).astype(dtype)
+            out = np.full(shape[:-1] + (op.shape[0],), np.nan, dtype)
+            assert op.apply(x, out=out) is out
+            np.testing.assert_array_equal(out, op.apply(x))
+            y = rng.standard_normal(shape[:-1] + (op.shape[0],)).astype(dtype)
+            out_t = np.full(shape, np.nan, dtype)
+            assert op.apply_transpose(y, out=out_t) is out_t
+            np.testing.assert_array_equal(out_t, op.apply_transpose(y))
+            np.testing.assert_allclose(out_t, y @ op.to_dense(), rtol=TOL[dtype], atol=TOL[dtype] * 10)
+
+
+def test_out_may_alias_the_input_of_elementwise_and_dense_products(rng):
+    for op in (Identity(6, -1.5), Dense(rng.standard_normal((6, 6)))):
+        x = rng.standard_normal((2, 6))
+        expected = x @ op.to_dense().T
+        assert op.apply(x, out=x) is x
+        np.testing.assert_allclose(x, expected, rtol=1e-14, atol=1e-14)
+
+
+def test_bad_out_is_refused(rng):
+    op = Banded.stencil([1.0, -2.0, 1.0], 8)
+    x = rng.standard_normal(8)
+    with pytest.raises(ValueError, match=r"out has shape \(2, 8\); the result has shape \(8,\)"):
+        op.apply(x, out=np.empty((2, 8)))
+    with pytest.raises(ValueError, match=r"out has shape \(5,\); the result has shape \(5, 4\)"):
+        Dense(np.ones((4, 3))).apply(np.ones((5, 3)), out=np.empty(5))
+    with pytest.raises(ValueError, match="out is float32 but the result is float64"):
+        op.apply(x, out=np.empty(8, np.float32))
+    with pytest.raises(ValueError, match="out is float64 but the result is float32"):
+        Identity(8, dtype=np.float32).apply_transpose(x.astype(np.float32), out=np.empty(8))
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        op.apply(x, out=np.empty(16)[::2])
+    with pytest.raises(ValueError, match="must be a NumPy array"):
+        op.apply(x, out=[0.0] * 8)
+    buf = rng.standard_normal(9)
+    for a, b in [(buf[:8], buf[:8]), (buf[:8], buf[1:])]:
+        with pytest.raises(ValueError, match="overlaps the input"):
+            op.apply(a, out=b)
+        with pytest.raises(ValueError, match="overlaps the input"):
+            op.apply_transpose(a, out=b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("const", [True, False])
+def test_fused_finite_check_names_every_index(rng, dtype, const):
+    """NaN or inf anywhere (interior blocks, block borders, edge rows, any row of a batch) is
+    found by the kernel's own pass and named; finite input takes the fast path."""
+    from fastdds.kernels.cpu import banded as kernels
+
+    n, offsets = 1200, [-2, 0, 1]  # three blocks of BLOCK = 512 rows and boundary rows at both ends
+    for boundary in BOUNDARIES:
+        diags = rng.standard_normal((3, 1 if const else n))
+        op = Banded(offsets, diags[:, 0] if const else diags, boundary, n=n, dtype=dtype)
+        x = rng.standard_normal((2, n)).astype(dtype)
+        out = np.empty_like(x)
+        for fn in (kernels.apply, kernels.apply_transpose):
+            assert fn(x, op.offsets, op.diagonals, 0, out) is True
+        for i in (0, 1, 2, 511, 512, 1023, 1024, n - 2, n - 1):
+            for bad in (np.nan, np.inf, -np.inf):
+                xb = x.copy()
+                xb[1, i] = bad
+                for fn in (kernels.apply, kernels.apply_transpose):
+                    assert fn(xb, op.offsets, op.diagonals, 0, out) is False, (i, bad)
+                with pytest.raises(ValueError, match=rf"x contains NaN or inf \(first at index \(1, {i}\)\)"):
+                    op.apply(xb)
+                with pytest.raises(ValueError, match=rf"y contains NaN or inf \(first at index {i}\)"):
+                    op.apply_transpose(xb[1], out=np.empty(n, dtype))
+
+
+def test_finite_check_false_alarm_still_returns_the_product():
+    """A block whose sum overflows alarms the fused test; the exact test clears it and the
+    product is returned."""
+    op = Banded.stencil([0.5, 0.0, 0.5], 600, boundary="periodic")
+    x = np.full(600, 1e308)
+    from fastdds.kernels.cpu import banded as kernels
+
+    assert kernels.apply(x.reshape(1, -1), op.offsets, op.diagonals, 0, np.empty((1, 600))) is False
+    np.testing.assert_array_equal(op.apply(x), x)
+
+
+def test_nan_is_named_by_identity_and_dense():
+    x = np.ones((2, 4))
+    x[1, 3] = np.nan
+    for op in (Identity(4), Dense(np.eye(4))):
+        with pytest.raises(ValueError, match=r"x contains NaN or inf \(first at index \(1, 3\)\)"):
+            op.apply(x, out=np.empty((2, 4)))
+        with pytest.raises(ValueError, match=r"y contains NaN or inf \(first at index 3\)"):
+            op.apply_transpose(x[1])

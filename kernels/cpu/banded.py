@@ -9,16 +9,19 @@ with ``col`` the boundary map: periodic wraps, dirichlet drops the term, neumann
 (-1 -> 1, n -> n - 2). Inputs are C-contiguous 2-D (batch, n); offsets satisfy |o| < n.
 Rows are processed in blocks of 512, several diagonals per pass, so the inner loop runs over
 contiguous slices, vectorises, and the output block never leaves L1 (a plain loop over rows with
-a runtime-length inner loop over diagonals measured 5x slower than copy).
+a runtime-length inner loop over diagonals measured 5x slower than copy). The public `apply` and
+`apply_transpose` test their input for NaN/inf in the same pass and pick one compiled form per
+(transpose, constant diagonals), so a first call compiles only its own loops. Only the loops are
+inlined into their callers at Numba's IR level (copying IR is most of Numba's compile time);
+the scalar helpers are ordinary compiled calls.
 """
 
 import numba as nb
-import numpy as np
 
 BLOCK = 512
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _col(j, n, bc):
     """Column that index j refers to under boundary code bc; -1 when the term is dropped."""
     if 0 <= j < n:
@@ -58,57 +61,85 @@ def _const5(ob, x, b0, b1, offsets, diags, sign, k0, first):
 
 
 @nb.njit(inline="always", cache=True)
-def _axpy2_diag(out, d0, x0, d1, x1, w, first):
-    """out (=|+=) w (d0 * x0 + d1 * x1), elementwise; w = 0.5 with (d1, x1) = (d0, x0) gives
-    d0 * x0 exactly (doubling and halving are exact)."""
+def _axpy2_diag(out, d0, x0, d1, x1, pair, first):
+    """out (=|+=) d0 * x0 + d1 * x1 elementwise, or d0 * x0 alone when not `pair`."""
     if first:
         for i in range(out.size):
-            out[i] = w * (d0[i] * x0[i] + d1[i] * x1[i])
+            out[i] = d0[i] * x0[i] + d1[i] * x1[i] if pair else d0[i] * x0[i]
     else:
         for i in range(out.size):
-            out[i] += w * (d0[i] * x0[i] + d1[i] * x1[i])
+            out[i] += d0[i] * x0[i] + d1[i] * x1[i] if pair else d0[i] * x0[i]
+
+
+@nb.njit(cache=True, fastmath={"reassoc"})
+def _maybe_nonfinite(v):
+    """False when every entry of v is finite: their sum is then finite too, unless it overflows
+    (True then, a false alarm the caller's exact test clears). Reassociation lets the sum
+    vectorise; it cannot make a NaN or inf sum finite. Not inlined, so the fast-math flag stays
+    on this loop."""
+    s = v[0] - v[0]
+    for i in range(v.size):
+        s += v[i]
+    return s - s != s - s
 
 
 @nb.njit(inline="always", cache=True)
-def _sweep(out, lo, hi, x, offsets, diags, sign, acc):
+def _sweep(out, lo, hi, x, offsets, diags, sign, acc, const, check):
     """Blocked sweep over rows [lo, hi) that need no boundary map.
 
     sign = 1: out[i] = sum_k diags[k, i] x[i + o_k]  (A x).
     sign = -1: out[j] = sum_k diags[k, j - o_k] x[j - o_k]  (gather form of A^T x).
-    acc: add to out instead of overwriting it.
+    acc: add to out instead of overwriting it. const: diags is (m, 1).
     A constant stencil goes five diagonals per pass (`_const5`), variable diagonals two per pass
-    (a lone last one pairs with itself at half weight); slices keep every index non-negative,
-    so Numba emits no wraparound checks and the loops vectorise.
+    (a lone last one on its own); slices keep every index non-negative,
+    so Numba emits no wraparound checks and the loops vectorise. With `check`, each block's
+    x[b0:b1] is tested for NaN/inf while it is still in L1 (the edge rows test theirs, so every
+    entry of x is tested once).
+
+    Returns
+    -------
+    bool : True when a tested entry may be NaN or inf (`_maybe_nonfinite`); False without `check`.
     """
     m = offsets.size
-    const = diags.shape[1] == 1
-    one = np.ones(1, diags.dtype)[0]  # weights in the operator's dtype: a float64 literal would promote float32
-    half = one / (one + one)
+    bad = False
     for b0 in range(lo, hi, BLOCK):
         b1 = min(b0 + BLOCK, hi)
         ob = out[b0:b1]
         if const:
             for k0 in range(0, m, 5):
                 _const5(ob, x, b0, b1, offsets, diags, sign, k0, k0 == 0 and not acc)
-            continue
-        for k in range(0, m, 2):
-            k1 = min(k + 1, m - 1)
-            o0, o1 = sign * offsets[k], sign * offsets[k1]
-            e0 = b0 if sign == 1 else b0 + o0
-            e1 = b0 if sign == 1 else b0 + o1
-            _axpy2_diag(ob, diags[k, e0:e0 + b1 - b0], x[b0 + o0:b1 + o0], diags[k1, e1:e1 + b1 - b0],
-                        x[b0 + o1:b1 + o1], one if k1 > k else half, k == 0 and not acc)
+        else:
+            for k in range(0, m, 2):
+                k1 = min(k + 1, m - 1)
+                o0, o1 = sign * offsets[k], sign * offsets[k1]
+                e0 = b0 if sign == 1 else b0 + o0
+                e1 = b0 if sign == 1 else b0 + o1
+                _axpy2_diag(ob, diags[k, e0:e0 + b1 - b0], x[b0 + o0:b1 + o0], diags[k1, e1:e1 + b1 - b0],
+                            x[b0 + o1:b1 + o1], k1 > k, k == 0 and not acc)
+        if check:
+            bad |= _maybe_nonfinite(x[b0:b1])
+    return bad
 
 
-@nb.njit(inline="always", cache=True)
-def _interior(n, offsets):
-    """Rows [lo, hi) whose every term i + o_k lies inside [0, n)."""
-    lo = min(n, max(0, -offsets.min()))
-    hi = max(lo, min(n, n - offsets.max()))
+@nb.njit(cache=True)
+def _offset_range(offsets):
+    """(min, max) of the offsets (a plain loop: NumPy's reductions cost more to compile than to run)."""
+    lo, hi = offsets[0], offsets[0]
+    for k in range(1, offsets.size):
+        lo, hi = min(lo, offsets[k]), max(hi, offsets[k])
     return lo, hi
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
+def _interior(n, offsets):
+    """Rows [lo, hi) whose every term i + o_k lies inside [0, n)."""
+    omin, omax = _offset_range(offsets)
+    lo = min(n, max(0, -omin))
+    hi = max(lo, min(n, n - omax))
+    return lo, hi
+
+
+@nb.njit(cache=True)
 def _edge_row(i, n, x, offsets, diags, bc):
     cs = 0 if diags.shape[1] == 1 else i
     acc = 0.0 * x[0]
@@ -119,7 +150,7 @@ def _edge_row(i, n, x, offsets, diags, bc):
     return acc
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _transpose_edge(j, n, y, offsets, diags):
     """(A^T y)_j from the rows i = j - o_k that reach column j without the boundary map."""
     const = diags.shape[1] == 1
@@ -131,7 +162,7 @@ def _transpose_edge(j, n, y, offsets, diags):
     return acc
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _scatter_mapped(i, n, y, offsets, diags, bc, out):
     """Add row i's terms that reach their column through the boundary map to A^T y."""
     const = diags.shape[1] == 1
@@ -144,56 +175,101 @@ def _scatter_mapped(i, n, y, offsets, diags, bc, out):
 
 
 @nb.njit(inline="always", cache=True)
-def apply_row(x, offsets, diags, bc, out, acc):
-    """out = A x (acc False) or out += A x (acc True) for one state x of shape (n,)."""
+def _apply_row(x, offsets, diags, bc, out, acc, const, check):
+    """out = A x (acc False) or out += A x (acc True) for one state x of shape (n,); with
+    `check`, returns True when x may hold NaN or inf (`_sweep`)."""
     n = x.size
     lo, hi = _interior(n, offsets)
-    _sweep(out, lo, hi, x, offsets, diags, 1, acc)
+    bad = _sweep(out, lo, hi, x, offsets, diags, 1, acc, const, check)
     for e in range(lo + n - hi):
         i = e if e < lo else hi + e - lo
         v = _edge_row(i, n, x, offsets, diags, bc)
         out[i] = out[i] + v if acc else v
+        if check:
+            bad |= _maybe_nonfinite(x[i:i + 1])
+    return bad
+
+
+@nb.njit(inline="always", cache=True)
+def _apply_transpose_row(y, offsets, diags, bc, out, acc, const, check):
+    """out = A^T y (acc False) or out += A^T y (acc True) for one y of shape (n,); with
+    `check`, returns True when y may hold NaN or inf (`_sweep`)."""
+    n = y.size
+    lo, hi = _interior(n, offsets)
+    omin, omax = _offset_range(offsets)
+    tlo = min(n, max(0, omax))
+    thi = max(tlo, min(n, n + omin))
+    bad = _sweep(out, tlo, thi, y, offsets, diags, -1, acc, const, check)
+    for e in range(tlo + n - thi):
+        j = e if e < tlo else thi + e - tlo
+        v = _transpose_edge(j, n, y, offsets, diags)
+        out[j] = out[j] + v if acc else v
+        if check:
+            bad |= _maybe_nonfinite(y[j:j + 1])
+    for e in range(lo + n - hi):
+        i = e if e < lo else hi + e - lo
+        _scatter_mapped(i, n, y, offsets, diags, bc, out)
+    return bad
+
+
+@nb.njit(inline="always", cache=True)
+def apply_row(x, offsets, diags, bc, out, acc):
+    """out = A x (acc False) or out += A x (acc True) for one state x of shape (n,)."""
+    _apply_row(x, offsets, diags, bc, out, acc, diags.shape[1] == 1, False)
 
 
 @nb.njit(inline="always", cache=True)
 def apply_transpose_row(y, offsets, diags, bc, out, acc):
     """out = A^T y (acc False) or out += A^T y (acc True) for one y of shape (n,)."""
-    n = y.size
-    lo, hi = _interior(n, offsets)
-    tlo = min(n, max(0, offsets.max()))
-    thi = max(tlo, min(n, n + offsets.min()))
-    _sweep(out, tlo, thi, y, offsets, diags, -1, acc)
-    for e in range(tlo + n - thi):
-        j = e if e < tlo else thi + e - tlo
-        v = _transpose_edge(j, n, y, offsets, diags)
-        out[j] = out[j] + v if acc else v
-    for e in range(lo + n - hi):
-        i = e if e < lo else hi + e - lo
-        _scatter_mapped(i, n, y, offsets, diags, bc, out)
+    _apply_transpose_row(y, offsets, diags, bc, out, acc, diags.shape[1] == 1, False)
 
 
-@nb.njit(cache=True)
+def _make_product(transpose, const):
+    """The compiled batch product of one form (A x or A^T y; constant or variable diagonals),
+    with the NaN/inf test of the input fused into the sweep. The form is a closure constant, so
+    a first call compiles only its own loops (each form is cached on disk apart)."""
+
+    @nb.njit(cache=True)
+    def product(x, offsets, diags, bc, out):
+        bad = False
+        for b in range(x.shape[0]):
+            if transpose:
+                bad |= _apply_transpose_row(x[b], offsets, diags, bc, out[b], False, const, True)
+            else:
+                bad |= _apply_row(x[b], offsets, diags, bc, out[b], False, const, True)
+        return not bad
+
+    return product
+
+
+_PRODUCTS = {(transpose, const): _make_product(transpose, const) for transpose in (False, True)
+             for const in (False, True)}
+
+
 def apply(x, offsets, diags, bc, out):
     """out = A x for each row of x.
 
     Parameters
     ----------
-    x : ndarray, shape (batch, n), float32 or float64
+    x : ndarray, shape (batch, n), float32 or float64, C-contiguous
     offsets : ndarray of int64, shape (m,)
     diags : ndarray, shape (m, n) or (m, 1), dtype of x
     bc : int
         Boundary code (0 periodic, 1 dirichlet, 2 neumann).
-    out : ndarray, shape (batch, n), dtype of x; overwritten
+    out : ndarray, shape (batch, n), dtype of x; overwritten (must not overlap x)
+
+    Returns
+    -------
+    bool : True when every entry of x is finite, tested block by block in the same pass. False
+    when one is NaN or inf, or (a false alarm) when the sum of a block overflows: the caller
+    then tests x exactly. out is written either way.
     """
-    for b in range(x.shape[0]):
-        apply_row(x[b], offsets, diags, bc, out[b], False)
+    return _PRODUCTS[False, diags.shape[1] == 1](x, offsets, diags, bc, out)
 
 
-@nb.njit(cache=True)
 def apply_transpose(y, offsets, diags, bc, out):
-    """out = A^T y for each row of y; same arguments as `apply`."""
-    for b in range(y.shape[0]):
-        apply_transpose_row(y[b], offsets, diags, bc, out[b], False)
+    """out = A^T y for each row of y; same arguments and return value as `apply`."""
+    return _PRODUCTS[True, diags.shape[1] == 1](y, offsets, diags, bc, out)
 
 
 @nb.njit(cache=True)
