@@ -16,7 +16,8 @@ message).
 try:
     from mpi4py import MPI
 except ImportError as err:  # the mpi extra is absent, or its MPI library does not load
-    MPI, AVAILABLE, REASON = None, False, f"mpi4py is not importable ({err}); install the extra: pip install -e \".[mpi]\""
+    MPI, AVAILABLE = None, False
+    REASON = f"mpi4py is not importable ({err}); install the extra: pip install -e \".[mpi]\""
 else:
     AVAILABLE, REASON = True, ""
 

@@ -115,7 +115,8 @@ class DataParallelLoss:
         for r in range(1, self._recv.shape[0]):
             total += self._recv[r]
         dtype = self.net.params[0].dtype
-        grads = [total[a:b].reshape(s).astype(dtype) for s, a, b in zip(self.shapes, self.offsets[:-1], self.offsets[1:])]
+        spans = zip(self.shapes, self.offsets[:-1], self.offsets[1:])
+        grads = [total[a:b].reshape(s).astype(dtype) for s, a, b in spans]
         parts = {name: float(total[n + k]) for k, name in enumerate(self.names)}
         return sum(parts.values()), parts, grads
 

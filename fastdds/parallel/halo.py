@@ -36,9 +36,10 @@ decomposed by this same code into slabs of rows: its reach is nx, so each exchan
 values to each of two neighbours (tested for a 2-D FTCS heat chain), and a slab must hold at
 least k rows. A P_x x P_y block decomposition would send 2 k (nx / P_x + ny / P_y) values a
 rank instead of 2 k nx and allow more ranks than rows, at the price of four neighbours (eight
-with the corners a 9-point stencil needs) and a 2-D own/halo layout; it is not built. Gauss-Seidel fast sweeping (the Eikonal solver) is not a
-chain: it would need Zhao's parallel variant (each block sweeps its part, halos exchanged
-between sweeps, more iterations), not written.
+with the corners a 9-point stencil needs) and a 2-D own/halo layout; it is not built.
+Gauss-Seidel fast sweeping (the Eikonal solver) is not a chain: it would need Zhao's parallel
+variant (each block sweeps its part, halos exchanged between sweeps, more iterations), not
+written.
 """
 
 import numpy as np
