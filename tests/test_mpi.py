@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from fastdds.parallel import comm as pcomm
-from fastdds.parallel.data import share, split_problem
+from fastdds.parallel.data import split_problem
 from fastdds.parallel.ensemble import my_seeds, numeric_summary, run_seeds, summarize
 from fastdds.parallel.halo import Decomposition, burgers_solve, run_chain
 from fastdds.pde import burgers
@@ -127,7 +127,7 @@ def test_decomposition_bad_input():
 
 def test_point_shares_cover_every_point_once():
     for N, P in ((10, 3), (2, 3), (7, 7), (100, 4)):
-        blocks = [share(N, r, P) for r in range(P)]
+        blocks = [pcomm.share(N, r, P) for r in range(P)]
         assert blocks[0][0] == 0 and blocks[-1][1] == N
         assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
         assert max(b - a for a, b in blocks) - min(b - a for a, b in blocks) <= 1

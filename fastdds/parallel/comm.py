@@ -5,7 +5,8 @@ mpi4py and the mpich wheel, which brings ``mpiexec``), else `SingleProcess`, a s
 rank 0 of 1 and the few collective calls fastdds uses, so that every function of
 `fastdds.parallel` also runs, unchanged, as one plain process. `require()` is for the callers
 that only make sense under mpiexec (the test scripts): it raises with the reason the extra is
-missing. `AVAILABLE` and `REASON` say which it is.
+missing. `AVAILABLE` and `REASON` say which it is. `share` is the one rule that splits N items
+(grid nodes, PINN points) into contiguous blocks over the ranks.
 
 Calls used (mpi4py's spelling): Get_rank, Get_size, Allreduce (buffers), allreduce, gather,
 bcast, allgather, Barrier (objects), Isend / Irecv and `waitall` (halo exchange, between
@@ -78,3 +79,11 @@ def waitall(requests):
     """Wait for a list of non-blocking requests (``comm.Isend`` / ``comm.Irecv``)."""
     if requests:
         MPI.Request.Waitall(requests)
+
+
+def share(N, rank, size):
+    """(start, stop) of rank's contiguous block when N items are split over `size` ranks: the
+    first N % size ranks get one item more (the split of grids and of PINN point sets)."""
+    base, extra = divmod(int(N), int(size))
+    start = rank * base + min(rank, extra)
+    return start, start + base + (1 if rank < extra else 0)

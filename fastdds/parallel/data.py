@@ -2,8 +2,8 @@
 
 Split: group g's N_g points are cut into contiguous blocks, one per rank (the first N_g % P
 ranks one point more); rank r keeps its block with the weight w n_r / N_g, so that its
-``w_r mean_r(r^2)`` is its exact share of ``w mean(r^2)`` and the ranks' terms add up to the
-single-process loss. Each rank runs the library's own `fastdds.pinn.loss.loss_and_grads` on
+``w_r mean_r(r^2)`` is its share of ``w mean(r^2)`` and the ranks' terms add up to the
+single-process loss (up to the rounding of w n_r / N_g). Each rank runs the library's own `fastdds.pinn.loss.loss_and_grads` on
 its share (so the network's batching and kernels are untouched).
 
 Reduction: ONE Allreduce a step over one flat float64 buffer. With ``ordered=True`` (the
@@ -15,8 +15,8 @@ library; the L-BFGS line searches of the ranks, which see identical inputs, stay
 Against one process it differs only in how the per-point terms are grouped in the sums
 ((g1 + g2) + (g3 + g4) instead of ((g1 + g2) + g3) + g4): weights after K Adam steps agree to
 round-off, and one rank reproduces `loss_and_grads` bit for bit. This was chosen over
-splitting along the network's own batches (bit-identical, but it ties this module to the
-network's internal batching) and over an Allgather of per-batch gradients (more data). The
+splitting along the network's own batches (bit-identical with one process, but it ties this
+module to the network's internal batching) and over an Allgather of per-batch gradients (more data). The
 price is P times the bytes of a plain reduction; ``ordered=False`` sends one row
 (nparams + ngroups) and lets MPI fix the order (equal to round-off, not bit-reproducible
 across MPI libraries), the choice for many ranks (the README's cluster model).
@@ -28,13 +28,6 @@ from .. import optim
 from ..pinn.loss import loss_and_grads
 from ..pinn.problems import Group, Problem
 from . import comm as _comm
-
-
-def share(N, rank, size):
-    """(start, stop) of rank's contiguous block of N items split over `size` ranks."""
-    base, extra = divmod(int(N), int(size))
-    start = rank * base + min(rank, extra)
-    return start, start + base + (1 if rank < extra else 0)
 
 
 def split_problem(problem, comm=None):
@@ -54,7 +47,7 @@ def split_problem(problem, comm=None):
     groups = []
     for g in problem.groups:
         N = g.X.shape[0]
-        a, b = share(N, rank, size)
+        a, b = _comm.share(N, rank, size)
         if b > a:
             groups.append(Group(g.name, g.X[a:b], None if g.target is None else g.target[a:b],
                                 g.weight * (b - a) / N))

@@ -82,9 +82,9 @@ class Decomposition:
         self.n, self.periodic = int(n), bool(periodic)
         if self.n < self.size:
             raise ValueError(f"a grid of {self.n} nodes cannot be split over {self.size} ranks; use n >= {self.size}")
-        self.counts = self.n // self.size + (np.arange(self.size) < self.n % self.size)
-        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
-        self.start, self.stop = int(self.starts[self.rank]), int(self.starts[self.rank] + self.counts[self.rank])
+        blocks = np.array([_comm.share(self.n, r, self.size) for r in range(self.size)])
+        self.starts, self.counts = blocks[:, 0], blocks[:, 1] - blocks[:, 0]
+        self.start, self.stop = (int(v) for v in blocks[self.rank])
         wrap = self.periodic
         self.left = (self.rank - 1) % self.size if (self.rank > 0 or wrap) else None
         self.right = (self.rank + 1) % self.size if (self.rank < self.size - 1 or wrap) else None
