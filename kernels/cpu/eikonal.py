@@ -74,8 +74,9 @@ def _solve3(m0, w0, a0, m1, w1, a1, m2, w2, a2, f):
 
 
 @nb.njit(inline="always", cache=True)
-def _term2(um2, um1, up1, up2, sm2, sp2, s, w):
-    """Upwind term of one axis for the second-order update.
+def _term2(u, side, im1, ip1, im2, ip2, s, w):
+    """Upwind term of one axis for the second-order update (im1, ip1, im2, ip2: the index tuples
+    of the cells 1 and 2 away on either side; only the upwind side's far cell is read).
 
     Returns (m, w2, a): m the first-order upwind value min(u_-1, u_+1). The next cell v on that
     side counts with its signed value relative to the cell (-v when it lies across the
@@ -83,47 +84,41 @@ def _term2(um2, um1, up1, up2, sm2, sp2, s, w):
     above m, the one-sided difference (3u - 4 u_1 + u_2) / (2 dx) gives weight w2 = 9 w / 4 and
     a = (4 u_1 - u_2) / 3, else the first-order w2 = w and a = m.
     """
-    if um1 <= up1:
-        m, v, sv = um1, um2, sm2
-    else:
-        m, v, sv = up1, up2, sp2
-    if sv != s and v < math.inf:
+    um1, up1 = u[im1], u[ip1]
+    far = im2 if um1 <= up1 else ip2
+    m = min(um1, up1)
+    v = u[far]
+    if side[far] != s and v < math.inf:
         v = -v
     if v <= m < math.inf:
         return m, 2.25 * w, (4.0 * m - v) / 3.0
     return m, w, m
 
 
-@nb.njit(inline="always", cache=True)
-def _mark(phi, valid, near, i, j, k, i2, j2, k2):
-    """Mark both cells of a neighbour pair when phi changes sign between them."""
-    if valid[i, j, k] and valid[i2, j2, k2] and phi[i, j, k] * phi[i2, j2, k2] < 0.0:
-        near[i, j, k] = 1
-        near[i2, j2, k2] = 1
-
-
 @nb.njit(cache=True)
 def _sign_changes(phi, valid, per0, per1, per2):
-    """uint8 array of phi's shape: 1 at the cells with a sign change to an axis neighbour."""
+    """uint8 array of phi's shape: 1 at the cells with a sign change to an (unmasked) axis
+    neighbour; each cell checks its next neighbour along every axis (wrapping on periodic axes)."""
     n0, n1, n2 = phi.shape
     near = np.zeros(phi.shape, np.uint8)
     for i in range(n0):
+        i2 = i + 1 if i + 1 < n0 else (0 if per0 and n0 > 1 else -1)
         for j in range(n1):
-            for k in range(n2 - 1):
-                _mark(phi, valid, near, i, j, k, i, j, k + 1)
-            if per2 and n2 > 1:
-                _mark(phi, valid, near, i, j, n2 - 1, i, j, 0)
-        for j in range(n1 - 1):
+            j2 = j + 1 if j + 1 < n1 else (0 if per1 and n1 > 1 else -1)
             for k in range(n2):
-                _mark(phi, valid, near, i, j, k, i, j + 1, k)
-        if per1 and n1 > 1:
-            for k in range(n2):
-                _mark(phi, valid, near, i, n1 - 1, k, i, 0, k)
-    for i in range(n0 - 1 + (1 if per0 and n0 > 1 else 0)):
-        i2 = (i + 1) % n0
-        for j in range(n1):
-            for k in range(n2):
-                _mark(phi, valid, near, i, j, k, i2, j, k)
+                k2 = k + 1 if k + 1 < n2 else (0 if per2 and n2 > 1 else -1)
+                p = phi[i, j, k]
+                if valid[i, j, k] == 0:
+                    continue
+                if k2 >= 0 and p * phi[i, j, k2] < 0.0 and valid[i, j, k2] != 0:
+                    near[i, j, k] = 1
+                    near[i, j, k2] = 1
+                if j2 >= 0 and p * phi[i, j2, k] < 0.0 and valid[i, j2, k] != 0:
+                    near[i, j, k] = 1
+                    near[i, j2, k] = 1
+                if i2 >= 0 and p * phi[i2, j, k] < 0.0 and valid[i2, j, k] != 0:
+                    near[i, j, k] = 1
+                    near[i2, j, k] = 1
     return near
 
 
@@ -365,8 +360,8 @@ def _update2d(u, f, w0, w1, h0, h1, i, j):
 def _update2d_order2(u, side, f, w0, w1, i, j):
     """Second-order value at (i, j) in 2-D (first order where the second-order root is not real)."""
     s, fc = side[i, j], f[i, j]
-    m0, q0, a0 = _term2(u[i - 2, j], u[i - 1, j], u[i + 1, j], u[i + 2, j], side[i - 2, j], side[i + 2, j], s, w0)
-    m1, q1, a1 = _term2(u[i, j - 2], u[i, j - 1], u[i, j + 1], u[i, j + 2], side[i, j - 2], side[i, j + 2], s, w1)
+    m0, q0, a0 = _term2(u, side, (i - 1, j), (i + 1, j), (i - 2, j), (i + 2, j), s, w0)
+    m1, q1, a1 = _term2(u, side, (i, j - 1), (i, j + 1), (i, j - 2), (i, j + 2), s, w1)
     p0, p1 = w0, w1
     if m1 < m0:
         m0, q0, a0, p0, m1, q1, a1, p1 = m1, q1, a1, p1, m0, q0, a0, p0
@@ -392,12 +387,9 @@ def _update3d(u, f, w0, w1, w2, i, j, k):
 def _update3d_order2(u, side, f, w0, w1, w2, i, j, k):
     """Second-order value at (i, j, k) in 3-D (first order where the second-order root is not real)."""
     s, fc = side[i, j, k], f[i, j, k]
-    m0, q0, a0 = _term2(u[i - 2, j, k], u[i - 1, j, k], u[i + 1, j, k], u[i + 2, j, k],
-                        side[i - 2, j, k], side[i + 2, j, k], s, w0)
-    m1, q1, a1 = _term2(u[i, j - 2, k], u[i, j - 1, k], u[i, j + 1, k], u[i, j + 2, k],
-                        side[i, j - 2, k], side[i, j + 2, k], s, w1)
-    m2, q2, a2 = _term2(u[i, j, k - 2], u[i, j, k - 1], u[i, j, k + 1], u[i, j, k + 2],
-                        side[i, j, k - 2], side[i, j, k + 2], s, w2)
+    m0, q0, a0 = _term2(u, side, (i - 1, j, k), (i + 1, j, k), (i - 2, j, k), (i + 2, j, k), s, w0)
+    m1, q1, a1 = _term2(u, side, (i, j - 1, k), (i, j + 1, k), (i, j - 2, k), (i, j + 2, k), s, w1)
+    m2, q2, a2 = _term2(u, side, (i, j, k - 1), (i, j, k + 1), (i, j, k - 2), (i, j, k + 2), s, w2)
     b0, r0, c0, b1, r1, c1, b2, r2, c2 = _sort3(m0, q0, a0, m1, q1, a1, m2, q2, a2)
     v = _solve3(b0, r0, c0, b1, r1, c1, b2, r2, c2, fc)
     return v if v >= 0.0 else _godunov3(m0, m1, m2, w0, w1, w2, fc)
