@@ -6,10 +6,16 @@ OUT/all/run{seed}.json and rank 0 writes OUT/all/ensemble.json with the summary:
 ``fastdds reproduce``. The same seeds are then run as two "jobs" of a job array (seeds 1-3 into
 OUT/job1, 4-5 into OUT/job4) and merged with `summarize`. Rank 0 checks the records against
 the same runs made serially, that every run saw one Numba thread, and that the merged summary
-equals the one-folder summary; exit status 1 (MPI_Abort) otherwise.
+equals the one-folder summary. Last, three tiny PINN runs of the library's own
+`fastdds.pinn.reproduce.run_one` (the Eikonal target shrunk to 30 Adam steps) are spread the
+same way: each rank writes its runs' weight files into OUT/pinn, as one process would, and
+rank 0 checks the records against the same runs made serially on one thread. Exit status 1
+(MPI_Abort) on any difference.
 """
 
+import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numba
@@ -17,8 +23,9 @@ import numpy as np
 
 from fastdds import io
 from fastdds.parallel import comm as pcomm
-from fastdds.parallel.ensemble import numeric_summary, run_seeds, summarize
+from fastdds.parallel.ensemble import numeric_summary, run_seeds, summarize, threads
 from fastdds.pde import burgers
+from fastdds.pinn.reproduce import get_target, run_one
 
 world = pcomm.world()
 rank = world.Get_rank()
@@ -45,8 +52,26 @@ def ensemble(seeds, folder):
     world.Barrier()
 
 
+def pinn_ensemble():
+    """The library's PINN runs spread over the ranks; on rank 0, the differences from serial runs."""
+    target = replace(get_target("eikonal", quick=True), adam_steps=30,
+                     sizes={"n_collocation": 200, "n_terminal": 20, "n_side": 20})
+    pinn, seeds = out / "pinn", [1, 2, 3]
+    records = run_seeds(lambda s: run_one(target, s, pinn, "eikonal_tiny", progress=False), seeds, world)
+    if rank != 0:
+        return []
+    with threads(1):
+        serial = [run_one(target, s, out / "serial", "eikonal_tiny", progress=False) for s in seeds]
+    keys = ("seed", "L1", "L2", "Linf", "rel_L2", "adam_steps", "loss")
+    bad = [f"PINN seed {r['seed']} differs from the serial run" for r, ref in zip(records, serial)
+           if any(r[k] != ref[k] for k in keys)]
+    if sorted(p.name for p in pinn.glob("eikonal_tiny_run?.npz")) != [f"eikonal_tiny_run{s}.npz" for s in seeds]:
+        bad.append("PINN weight files missing")
+    return bad
+
+
 if rank == 0:
-    for sub in ("all", "job1", "job4", "merged"):
+    for sub in ("all", "job1", "job4", "merged", "pinn", "serial"):
         (out / sub).mkdir(parents=True, exist_ok=True)
 world.Barrier()
 seeds = list(range(1, 6))
@@ -55,8 +80,6 @@ ensemble(seeds[:3], out / "job1")
 ensemble(seeds[3:], out / "job4")
 failures = []
 if rank == 0:
-    import json
-
     result = json.loads((out / "all" / "ensemble.json").read_text())
     serial = [one_run(s) for s in seeds]
     for rec, ref in zip(result["runs"], serial):
@@ -69,7 +92,10 @@ if rank == 0:
     merged = summarize([out / "job1", out / "job4"], out=out / "merged")["ensemble.json"]
     if merged["summary"] != result["summary"] or merged["runs"] != result["runs"]:
         failures.append("merged job folders differ from the one-folder ensemble")
-    print(f"ensemble of {len(seeds)} seeds on {world.Get_size()} ranks: {len(failures)} failures {failures}",
+
+failures += pinn_ensemble()
+if rank == 0:
+    print(f"ensemble of {len(seeds)} seeds and 3 PINN runs on {world.Get_size()} ranks: {len(failures)} failures {failures}",
           flush=True)
 world.Barrier()
 sys.exit(1 if failures else 0)
