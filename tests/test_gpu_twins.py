@@ -64,17 +64,20 @@ def _record_launches():
     patched = []
     for group in GROUPS:
         mod = importlib.import_module(f"fastdds.kernels.gpu.{group}")
-        real = mod.launch
+        for name in ("launch", "launch_block"):
+            real = getattr(mod, name, None)
+            if real is None:
+                continue
 
-        def recording(kernel, n, *args, _real=real):
-            seen.add((kernel.__module__, kernel.__name__, tuple(numba.typeof(a) for a in args)))
-            _real(kernel, n, *args)
+            def recording(kernel, *args, _real=real, _grid=name == "launch"):
+                seen.add((kernel.__module__, kernel.__name__, tuple(numba.typeof(a) for a in args[_grid:])))
+                _real(kernel, *args)
 
-        patched.append((mod, real))
-        mod.launch = recording
+            patched.append((mod, name, real))
+            setattr(mod, name, recording)
     yield
-    for mod, real in patched:
-        mod.launch = real
+    for mod, name, real in patched:
+        setattr(mod, name, real)
     Path(RECORD).write_bytes(pickle.dumps(sorted(seen, key=str)))
 
 
@@ -274,20 +277,22 @@ def _burgers(dev, rng, dtype, fcode, lcode, bc, rk, n=12, nsteps=3, dtdx=0.3, sc
     return want, to_host(got), bad_cpu, bad_gpu
 
 
-@pytest.mark.parametrize("bc", [0, 1, 2])
 @pytest.mark.parametrize("lcode", [0, 1, 2])
 @pytest.mark.parametrize("fcode", [0, 1, 2, 3, 4])
-def test_burgers_every_flux_and_limiter(dev, rng, fcode, lcode, bc):
-    """float64, every (flux, reconstruction, boundary); forward Euler on periodic grids, SSP-RK3 on the others."""
-    want, got, bad_cpu, bad_gpu = _burgers(dev, rng, np.float64, fcode, lcode, bc, "euler" if bc == 0 else "ssprk3")
+def test_burgers_every_flux_and_limiter(dev, rng, fcode, lcode):
+    """float64, every (flux, reconstruction) pair; the boundaries (periodic, Dirichlet, outflow)
+    rotate over the pairs, so each meets every flux and every reconstruction; forward Euler
+    for first order, SSP-RK3 for MUSCL."""
+    bc = (fcode + lcode) % 3
+    want, got, bad_cpu, bad_gpu = _burgers(dev, rng, np.float64, fcode, lcode, bc, "ssprk3" if lcode else "euler")
     assert bad_cpu == bad_gpu == -1
     _close(got, want, np.float64)
 
 
-@pytest.mark.parametrize("lcode", [0, 1, 2])
 @pytest.mark.parametrize("fcode", [0, 1, 2, 3, 4])
-def test_burgers_float32(dev, rng, fcode, lcode):
-    want, got, bad_cpu, bad_gpu = _burgers(dev, rng, np.float32, fcode, lcode, 0, "ssprk3")
+def test_burgers_float32(dev, rng, fcode):
+    """float32, every flux (the reconstruction and the boundary rotate), SSP-RK3."""
+    want, got, bad_cpu, bad_gpu = _burgers(dev, rng, np.float32, fcode, fcode % 3, (fcode + 1) % 3, "ssprk3")
     assert bad_cpu == bad_gpu == -1
     _close(got, want, np.float32)
 
@@ -322,11 +327,13 @@ def _eikonal_case(rng, dtype, shape, periodic):
     return u, state, side, f, (grid.ghost, grid.src, grid.reader)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("order", [1, 2])
-@pytest.mark.parametrize("periodic", [False, True])
-@pytest.mark.parametrize("shape", [(7, 9), (4, 5, 6)])
-def test_fast_sweeping(dev, rng, dtype, order, periodic, shape):
+SWEEP_CASES = [((7, 9), order, periodic, dtype) for order in (1, 2) for periodic in (False, True) for dtype in DTYPES]
+SWEEP_CASES += [((3, 4, 5), order, periodic, np.float64) for order in (1, 2) for periodic in (False, True)]
+SWEEP_CASES += [((3, 4, 5), 2, True, np.float32)]
+
+
+@pytest.mark.parametrize("shape, order, periodic, dtype", SWEEP_CASES)
+def test_fast_sweeping(dev, rng, shape, order, periodic, dtype):
     """The anti-diagonal ordering is the CPU's Gauss-Seidel sweep: same sweep count, same values
     to round-off, same cell states."""
     to_dev, to_host = dev
@@ -343,3 +350,105 @@ def test_fast_sweeping(dev, rng, dtype, order, periodic, shape):
     np.testing.assert_array_equal(np.isfinite(to_host(du)), finite)
     _close(to_host(du)[finite], u[finite], dtype)
     np.testing.assert_array_equal(to_host(dstate), state)
+
+
+
+# ---- MLP Taylor streams ---------------------------------------------------------------------------------
+
+def _mlp_run(monkeypatch, group_module, activation, dtype, X, derivs, dout):
+    """streams + stream_backward + the input gradient of a small MLP with the "mlp" kernels taken
+    from `group_module` (workers run one after another, so the simulator sees one host thread)."""
+    from fastdds.nn import mlp
+
+    real = backend.kernels
+    monkeypatch.setattr(backend, "kernels", lambda group, like=None: group_module if group == "mlp"
+                        else real(group, like=like))
+    monkeypatch.setattr(mlp, "run_workers", lambda run, workers: [run(w) for w in range(workers)])
+    net = mlp.MLP([2, 6, 5, 2], activation=activation, seed=3, dtype=dtype)
+    out, cache = net.streams(X, derivs)
+    grads = net.stream_backward(cache, dout)
+    y, c2 = net.forward(X)
+    dx, _ = net.backward(c2, dout[()])
+    monkeypatch.undo()
+    return out, grads, dx
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["tanh", "sin"])
+def test_mlp_taylor_streams(dev, rng, monkeypatch, dtype, activation):
+    """Forward streams u, u_x, u_y, u_xx, u_xy, their reverse pass (every weight and bias) and
+    dL/dX, through the twins' forward_pass / backward_pass (products by the array module's
+    matmul) against the CPU kernels; tanh keeps no derivatives, sin keeps them."""
+    derivs = [(0,), (1,), (0, 0), (0, 1)]
+    X = rng.uniform(-1, 1, (7, 2)).astype(dtype)
+    keys = [()] + [tuple(d) for d in derivs]
+    dout = {k: rng.standard_normal((7, 2)).astype(dtype) for k in keys}
+    want = _mlp_run(monkeypatch, _cpu("mlp"), activation, dtype, X, derivs, dout)
+    got = _mlp_run(monkeypatch, _gpu("mlp"), activation, dtype, X, derivs, dout)
+    for k in keys:
+        _close(got[0][k], want[0][k], dtype)
+    for g, w in zip(got[1], want[1]):
+        _close(g, w, dtype)
+    _close(got[2], want[2], dtype)
+
+
+# ---- the simulator run, and the device compiler on what it launched ---------------------------------------
+
+if not SIM:
+    @pytest.fixture(scope="module")
+    def simulator_run(tmp_path_factory):
+        """This file's twin tests run in a subprocess under NUMBA_ENABLE_CUDASIM=1; returns the
+        finished process and the (module, kernel, argument types) of every launch it made."""
+        if not HAVE_NUMBA_CUDA:
+            pytest.skip("numba-cuda is not installed (pip install numba-cuda): no CUDA simulator")
+        record = tmp_path_factory.mktemp("gpu_twins") / "launches.pkl"
+        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", FASTDDS_GPU_LAUNCH_RECORD=str(record))
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__], env=env,
+                              cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=900)
+        launches = pickle.loads(record.read_bytes()) if record.exists() else []
+        return proc, launches
+
+    def test_twins_in_simulator(simulator_run):
+        """Every twin test passes in the simulator, none skipped."""
+        proc, _ = simulator_run
+        tail = (proc.stdout[-6000:] + proc.stderr[-2000:]).strip()
+        assert proc.returncode == 0, tail
+        summary = tail.splitlines()[-1]
+        assert " passed" in summary and "skipped" not in summary and "failed" not in summary, summary
+
+    def _nvvm_problem():
+        """None when Numba can compile a trivial kernel to PTX here, else why not."""
+        from numba import cuda, float64
+
+        def probe(x):
+            x[0] = 1.0
+
+        try:
+            cuda.compile_ptx(probe, (float64[:],), cc=(9, 0))
+        except Exception as exc:  # no CUDA compiler libraries (NVVM, NVRTC): say which
+            return f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return None
+
+    def test_ptx_compiles(simulator_run, monkeypatch):
+        """Every kernel launched in the simulator compiles for sm_90 with the argument types it
+        was launched with, without a device (Numba asks the device for a device function's
+        compute capability: the test answers (9, 0))."""
+        problem = _nvvm_problem()
+        if problem:
+            pytest.skip(f"CUDA compiler libraries not found ({problem}); pip install 'numba-cuda[cu13]'")
+        import numba
+        import numba.cuda.dispatcher as dispatcher
+        from numba import cuda
+
+        monkeypatch.setattr(dispatcher, "get_current_device", lambda: types.SimpleNamespace(compute_capability=(9, 0)))
+        _, launches = simulator_run
+        kernels = {(m, k) for m, k, _ in launches}
+        assert {m.rsplit(".", 1)[-1] for m, _ in kernels} == set(GROUPS), "a group launched no kernel"
+        first = {}  # one signature per kernel and float dtype (the others differ in layout or flags)
+        for module, name, sig in launches:
+            floats = [a.dtype for a in sig if isinstance(a, numba.types.Array) and isinstance(a.dtype, numba.types.Float)]
+            first.setdefault((module, name, str(floats[:1])), sig)
+        assert len({k[2] for k in first}) == 2, "float32 and float64 both launched"
+        for (module, name, _), sig in sorted(first.items()):
+            ptx, _ = cuda.compile_ptx(getattr(importlib.import_module(module), name).py_func, sig, cc=(9, 0))
+            assert ".entry" in ptx, (module, name, sig)

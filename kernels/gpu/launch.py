@@ -6,6 +6,7 @@ threads, so the blocks there are small (32 threads) to keep the tests quick.
 """
 
 import importlib
+import types
 
 import numpy as np
 from numba import config
@@ -46,7 +47,26 @@ def launch_block(kernel, *args):
 
 
 def device(fn):
-    """A CPU kernel module's scalar ``numba.njit`` helper as a device function: Numba's CUDA
-    target compiles the dispatcher itself for the device; the simulator, which passes its own
-    array objects that compiled CPU code cannot take, runs the helper's Python source."""
-    return fn.py_func if config.ENABLE_CUDASIM else fn
+    """A CPU kernel module's scalar ``numba.njit`` helper as a device function.
+
+    Numba's CUDA target compiles the dispatcher itself for the device. The simulator passes its
+    own array objects, which compiled CPU code cannot take, so there the helper runs as Python,
+    and so do the helpers it calls (`_as_python`).
+    """
+    return _as_python(fn) if config.ENABLE_CUDASIM else fn
+
+
+_PY_GLOBALS = {}
+
+
+def _as_python(fn):
+    """The Python source of an njit dispatcher, with every dispatcher its module's globals name
+    also turned back into Python (one rewritten globals dict per module)."""
+    py = fn.py_func
+    key = id(py.__globals__)
+    if key not in _PY_GLOBALS:
+        g = _PY_GLOBALS[key] = dict(py.__globals__)
+        for name, value in list(g.items()):
+            if hasattr(value, "py_func") and hasattr(value, "targetoptions"):
+                g[name] = _as_python(value)
+    return types.FunctionType(py.__code__, _PY_GLOBALS[key], py.__name__, py.__defaults__, py.__closure__)
