@@ -1,7 +1,7 @@
 """One PINN training step (viscous Burgers residual) of fastdds.nn.mlp against PyTorch autograd.
 
 Step = forward with u, u_x, u_t, u_xx at N points, loss mean((u_t + u u_x - nu u_xx)^2), parameter
-gradients, Adam update. fastdds: `MLP.forward(X, ((0,), (1,), (0, 0)))`, `MLP.backward`,
+gradients, Adam update. fastdds: `MLP.streams(X, ((0,), (1,), (0, 0)))`, `MLP.stream_backward`,
 `fastdds.optim.Adam.step`. PyTorch: nested torch.autograd.grad with create_graph=True,
 loss.backward(), torch.optim.Adam.step(), same weights (loss and gradients are checked to agree
 before timing). PyTorch runs on 2
@@ -46,24 +46,24 @@ def ours_step(net, X):
     ``fastdds.pinn.loss.loss_and_grads`` runs them)."""
     loss, grads, kept = 0.0, None, 0
     for batch in net.batches(X.shape[0], DERIVS):
-        out = net.forward(X[batch], DERIVS, keep=True)
+        out, cache = net.streams(X[batch], DERIVS)
         u, ux, ut, uxx = out[()], out[(0,)], out[(1,)], out[(0, 0)]
         r = ut + u * ux - NU * uxx
         c = r * (2.0 / X.shape[0])
-        g = net.backward({(): c * ux, (0,): c * u, (1,): c, (0, 0): -NU * c})
+        kept = max(kept, cache.nbytes)
+        g = net.stream_backward(cache, {(): c * ux, (0,): c * u, (1,): c, (0, 0): -NU * c})
         grads = g if grads is None else [a + b for a, b in zip(grads, g)]
         loss += float(np.sum(r * r, dtype=np.float64)) / X.shape[0]
-        kept = max(kept, net.kept_nbytes)
     return loss, grads, kept
 
 
 def torch_model(net):
     td = torch.float32 if net.dtype == np.float32 else torch.float64
     layers = []
-    for W, b in net.weights:
-        lin = torch.nn.Linear(*W.shape, dtype=td)
+    for W, b in net.weights:  # (fan_out, fan_in), as torch.nn.Linear stores its weight
+        lin = torch.nn.Linear(W.shape[1], W.shape[0], dtype=td)
         with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(W.T.copy()))
+            lin.weight.copy_(torch.from_numpy(W.copy()))
             lin.bias.copy_(torch.from_numpy(b.copy()))
         layers += [lin, torch.nn.Tanh()]
     return torch.nn.Sequential(*layers[:-1])
@@ -134,7 +134,7 @@ def test_pinn_step_vs_torch(benchmark, benchmarking, peer_time, width, dtype):
 
     loss, grads, kept = ours_step(net, X)
     tloss = torch_step(model, Xt)
-    tgrads = [g for lin in model[::2] for g in (lin.weight.grad.T, lin.bias.grad)]
+    tgrads = [g for lin in model[::2] for g in (lin.weight.grad, lin.bias.grad)]
     tol = 2e-3 if dtype == np.float32 else 1e-9
     assert abs(loss - tloss.item()) <= tol * abs(loss)
     flat = net.grads_to_flat(grads)

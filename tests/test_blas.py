@@ -37,10 +37,10 @@ def test_gradients_add_up_over_batches():
     net = MLP([2, 20, 20, 20, 1], "tanh", seed=3)
     rng = np.random.default_rng(4)
     dout = {key: rng.normal(size=(8_000, 1)) for key in [()] + list(derivs)}
-    net.forward(X, derivs)
-    whole = net.grads_to_flat(net.backward(dout))
+    cache = net.streams(X, derivs)[1]
+    whole = net.grads_to_flat(net.stream_backward(cache, dout))
     parts = 0.0
     for rows in np.array_split(np.arange(8_000), 3):
-        net.forward(X[rows], derivs)
-        parts = parts + net.grads_to_flat(net.backward({key: v[rows] for key, v in dout.items()}))
+        cache = net.streams(X[rows], derivs)[1]
+        parts = parts + net.grads_to_flat(net.stream_backward(cache, {key: v[rows] for key, v in dout.items()}))
     np.testing.assert_allclose(whole, parts, rtol=1e-11, atol=1e-11 * np.abs(whole).max())

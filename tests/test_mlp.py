@@ -1,12 +1,14 @@
 """fastdds.nn.mlp: Taylor-stream input derivatives and the hand-written reverse pass against central
-finite differences (float64), published weight files, weight I/O errors, and the Layer view."""
+finite differences (float64), the MLP as a Block (value, input gradient, its layer form), the input
+scaling, the workspace pool, published weight files, weight I/O errors."""
 
 import numba
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from fastdds.layers import Chain
+from fastdds import initializers
+from fastdds.layers import Layer, check_gradients
 from fastdds.nn import mlp
 from fastdds.nn.mlp import MLP, load_weights, save_weights
 
@@ -29,7 +31,7 @@ def kink_margin(net, X):
     """Smallest |pre-activation| of the hidden layers (plain NumPy, independent of the kernels)."""
     a, margin = X, np.inf
     for W, b in net.weights[:-1]:
-        z = a @ W + b
+        z = a @ W.T + b
         margin = min(margin, np.abs(z).min())
         a = net.activation(z)
     return margin
@@ -58,7 +60,7 @@ def test_input_derivatives_match_finite_differences(act, sizes):
     if act[0] == "leaky_relu":
         assert kink_margin(net, X) > 1e-4
     seconds = tuple((i, j) for i in range(d) for j in range(d))
-    out = net.forward(X, tuple((i,) for i in range(d)) + seconds, keep=False)
+    out = net.streams(X, tuple((i,) for i in range(d)) + seconds, keep=False)[0]
     h = 1e-6
     for i in range(d):
         e = np.zeros(d)
@@ -67,8 +69,8 @@ def test_input_derivatives_match_finite_differences(act, sizes):
         assert rel_err(out[(i,)], fd_u) < 1e-6
         for j in range(d):
             # d/dx_i of the u_xj stream: an independent check of every second derivative
-            p = net.forward(X + e, ((j,),), keep=False)[(j,)]
-            m = net.forward(X - e, ((j,),), keep=False)[(j,)]
+            p = net.streams(X + e, ((j,),), keep=False)[0][(j,)]
+            m = net.streams(X - e, ((j,),), keep=False)[0][(j,)]
             fd = (p - m) / (2 * h)
             if act[0] == "leaky_relu":
                 assert np.abs(out[(i, j)]).max() == 0.0 and np.abs(fd).max() < 1e-8
@@ -80,7 +82,7 @@ def test_input_derivatives_match_finite_differences(act, sizes):
 
 
 def loss_and_seeds(net, X, derivs, seed=7):
-    out = net.forward(X, derivs, keep=True)
+    out = net.streams(X, derivs, keep=False)[0]
     rng = np.random.default_rng(seed)
     seeds = {k: rng.normal(size=v.shape) for k, v in out.items() if k in ((),) + tuple(derivs)}
     return seeds
@@ -92,7 +94,7 @@ def fd_param_grad(net, X, derivs, seeds, h=1e-6):
 
     def loss(v):
         net.set_flat(v)
-        out = net.forward(X, derivs, keep=False)
+        out = net.streams(X, derivs, keep=False)[0]
         return sum(float((c * out[k]).sum()) for k, c in seeds.items())
 
     for i in range(v0.size):
@@ -117,8 +119,8 @@ def test_parameter_gradients_match_finite_differences(act, streams, sizes):
     seeds = loss_and_seeds(net, X, derivs)
     if streams != "u":
         seeds.pop(())  # the derivative streams alone
-    net.forward(X, derivs, keep=True)
-    grads = net.backward(seeds)
+    _, cache = net.streams(X, derivs)
+    grads = net.stream_backward(cache, seeds)
     assert [g.shape for g in grads] == [p.shape for p in net.params]
     fd = fd_param_grad(net, X, derivs, seeds)
     if not np.any(fd) and act[0] == "leaky_relu":  # piecewise linear: second streams vanish
@@ -133,17 +135,17 @@ def test_many_points_equal_the_sum_of_small_batches(act):
     net = make_net([2, 20, 20, 1], act)
     X = points(301, 2, seed=4)
     derivs = ((0,), (1,), (0, 0), (0, 1))
-    out = net.forward(X, derivs, keep=True)
+    out, cache = net.streams(X, derivs)
     seeds = {k: np.random.default_rng(5).normal(size=v.shape) for k, v in out.items()}
-    grads = net.grads_to_flat(net.backward(seeds))
+    grads = net.grads_to_flat(net.stream_backward(cache, seeds))
     total = np.zeros_like(grads)
     for i in range(0, 301, 4):
-        part = net.forward(X[i:i + 4], derivs, keep=True)
+        part, cache = net.streams(X[i:i + 4], derivs)
         for k in out:
             np.testing.assert_allclose(part[k], out[k][i:i + 4], rtol=1e-12, atol=1e-14)
-        total += net.grads_to_flat(net.backward({k: v[i:i + 4] for k, v in seeds.items()}))
+        total += net.grads_to_flat(net.stream_backward(cache, {k: v[i:i + 4] for k, v in seeds.items()}))
     assert rel_err(grads, total) < 1e-12
-    free = net.forward(X, derivs, keep=False)
+    free = net.streams(X, derivs, keep=False)[0]
     for k in out:
         np.testing.assert_array_equal(free[k], out[k])
 
@@ -155,13 +157,11 @@ def test_kept_memory():
     streams = 4 * 1000 * 8 * (2 + 20 + 20 + 20 + 20 + 1)  # a: 2, 20, 20; z: 20, 20, 1 wide
     derivatives = 3 * 1000 * 8 * (20 + 20)
     tanh, sin = MLP([2, 20, 20, 1], "tanh"), MLP([2, 20, 20, 1], "sin")
-    assert tanh.kept_nbytes == 0
-    tanh.forward(X, derivs)
-    sin.forward(X, derivs)
-    assert sin.kept_nbytes == streams + derivatives
-    assert streams < tanh.kept_nbytes < streams + 0.2 * derivatives  # block scratch only
-    tanh.release()
-    assert tanh.kept_nbytes == 0
+    c_tanh, c_sin = tanh.streams(X, derivs)[1], sin.streams(X, derivs)[1]
+    assert c_sin.nbytes == streams + derivatives
+    assert streams < c_tanh.nbytes < streams + 0.2 * derivatives  # block scratch only
+    tanh.stream_backward(c_tanh, {(): np.ones((1000, 1))})
+    assert c_tanh.nbytes == 0  # the workspace went back to the network's pool
 
 
 @pytest.mark.parametrize("act", ["tanh", "sin"])
@@ -177,41 +177,63 @@ def test_batches_cover_the_points_and_keep_within_budget(act, dtype):
     sizes = {b.stop - b.start for b in batches}
     assert max(sizes) - min(sizes) <= 1 and min(sizes) >= mlp.LANES * mlp.MIN_CHUNK_POINTS
     X = points(max(sizes), 2).astype(dtype)
-    net.forward(X, derivs)
-    assert net.kept_nbytes <= 1.02 * mlp.BATCH_BYTES  # the budget counts streams, not tanh's block scratch
+    # the budget counts streams, not tanh's block scratch
+    assert net.streams(X, derivs)[1].nbytes <= 1.02 * mlp.BATCH_BYTES
     assert net.batches(1000, derivs) == [slice(0, 1000)]  # fewer points than a batch holds
     wide = MLP([2] + [100] * 8 + [1], act, dtype=dtype)  # a batch within budget could not fill the lanes
     assert wide.batches(N, derivs) == [slice(0, N)]
 
 
-def test_backward_reverses_the_last_kept_forward():
+def test_each_cache_reverses_its_own_forward():
+    """Caches are independent: several may be outstanding, reversed in any order, and give what
+    each gives alone; a spent cache, a foreign key or a wrong shape is refused."""
     net = make_net([2, 6, 6, 1], "tanh")
     X1, X2 = points(9, 2, seed=1), points(4, 2, seed=2)
     derivs = ((0,), (1,), (0, 0))
-    out = net.forward(X2, derivs, keep=True)
+    out, cache = net.streams(X2, derivs)
     seeds = {k: np.ones_like(v) for k, v in out.items()}
-    ref = net.backward(seeds)
-    net.forward(X1, derivs, keep=True)
-    net.forward(X2, derivs, keep=True)
-    net(X2)  # a forward that keeps nothing must not disturb the kept state
-    net.forward(X2, ((1,),), keep=False)
-    for g, r in zip(net.backward(seeds), ref):
-        np.testing.assert_array_equal(g, r)
+    ref = net.stream_backward(cache, seeds)
+    _, c1 = net.streams(X1, derivs)
+    _, c2 = net.streams(X2, derivs)
+    _, c3 = net.streams(X2, derivs)  # same shape as c2: its own workspace, not c2's
+    assert c2.ws is not c3.ws
+    net(X2)  # forwards that keep nothing must not disturb the kept state
+    net.streams(X2, ((1,),), keep=False)
     with pytest.raises(ValueError, match=r"\(1, 1\)"):
-        net.backward({(1, 1): np.ones((4, 1))})
+        net.stream_backward(c2, {(1, 1): np.ones((4, 1))})
     with pytest.raises(ValueError, match="shape"):
-        net.backward({(): np.ones((5, 1))})
+        net.stream_backward(c2, {(): np.ones((5, 1))})
+    for cache in (c2, c3):  # a refused dout leaves the cache usable
+        for g, r in zip(net.stream_backward(cache, seeds), ref):
+            np.testing.assert_array_equal(g, r)
+    with pytest.raises(RuntimeError, match="already reversed"):
+        net.stream_backward(c2, seeds)
+    del c1  # never reversed: garbage collected with its workspace
+
+
+def test_workspaces_are_reused_from_the_pool():
+    """A forward / reverse loop allocates its buffers once; `release` empties the pool."""
+    net = make_net([2, 6, 1], "sin")
+    X = points(20, 2)
+    _, c = net.streams(X, ((0,),))
+    ws = c.ws
+    net.stream_backward(c, {(): np.ones((20, 1))})
+    _, c = net.streams(X, ((0,),))
+    assert c.ws is ws
+    net.stream_backward(c, {(): np.ones((20, 1))})
+    net.release()
+    assert net.streams(X, ((0,),))[1].ws is not ws
 
 
 def test_mixed_key_order_and_duplicate_seeds():
     net = make_net([2, 5, 1], "silu")
     X = points(4, 2)
-    out = net.forward(X, ((0, 1), (1, 0)), keep=True)
+    out, cache = net.streams(X, ((0, 1), (1, 0)))
     np.testing.assert_array_equal(out[(0, 1)], out[(1, 0)])
-    assert list(net.forward(X, ((), [1]), keep=False)) == [(), (1,)]
+    assert list(net.streams(X, ((), [1]), keep=False)[0]) == [(), (1,)]
     c = np.random.default_rng(0).normal(size=(4, 1))
-    both = net.grads_to_flat(net.backward({(0, 1): c, (1, 0): c}))
-    one = net.grads_to_flat(net.backward({(0, 1): 2 * c}))
+    both = net.grads_to_flat(net.stream_backward(cache, {(0, 1): c, (1, 0): c}))
+    one = net.grads_to_flat(net.stream_backward(net.streams(X, ((0, 1),))[1], {(0, 1): 2 * c}))
     np.testing.assert_allclose(both, one, rtol=1e-14, atol=0)
 
 
@@ -220,11 +242,11 @@ def test_float32_stays_float32_and_agrees_with_float64():
     net32 = MLP.from_weights(net64.weights, "tanh", dtype=np.float32)
     X = points(50, 2)
     derivs = ((0,), (1,), (0, 0))
-    o64 = net64.forward(X, derivs)
-    o32 = net32.forward(X.astype(np.float32), derivs)
+    o64, c64 = net64.streams(X, derivs)
+    o32, c32 = net32.streams(X.astype(np.float32), derivs)
     seeds = {k: np.ones_like(v) for k, v in o64.items()}
-    g64 = net64.backward(seeds)
-    g32 = net32.backward({k: v.astype(np.float32) for k, v in seeds.items()})
+    g64 = net64.stream_backward(c64, seeds)
+    g32 = net32.stream_backward(c32, {k: v.astype(np.float32) for k, v in seeds.items()})
     for k in o64:
         assert o32[k].dtype == np.float32
         assert rel_err(o32[k], o64[k]) < 1e-5
@@ -233,35 +255,125 @@ def test_float32_stays_float32_and_agrees_with_float64():
         assert rel_err(a, b) < 1e-4
     assert all(p.dtype == np.float32 for p in net32.params)
     with pytest.raises(ValueError, match="float64 but the network is float32"):
+        net32.streams(X)
+    with pytest.raises(ValueError, match="float64 but the operator is float32"):
         net32(X)
 
 
-def test_layers_view_reproduces_the_network_and_its_gradient():
-    net = make_net([3, 7, 5, 2], "softplus")
-    X = points(11, 3)
-    chain = Chain(net.layers)
-    y = chain.forward(X)[-1]
-    np.testing.assert_allclose(y, net(X), rtol=1e-13, atol=1e-13)
-    dy = np.random.default_rng(1).normal(size=y.shape)
-    _, chain_grads = chain.backward(dy)
-    net.forward(X, (), keep=True)
-    grads = net.backward({(): dy})
-    for l in range(len(net.sizes) - 1):  # Layer stores Dense(W.T): its gradient is dW.T
-        np.testing.assert_allclose(chain_grads[2 * l], grads[2 * l].T, rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(chain_grads[2 * l + 1], grads[2 * l + 1], rtol=1e-12, atol=1e-14)
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("act", ["tanh", "softplus"])
+def test_layer_form_is_the_network(act, dtype, tol):
+    """net(x) == net.layers()(x), and the chain's gradients are the network's; the Dense
+    operators are the very arrays the network trains."""
+    net = make_net([3, 7, 5, 2], act)
+    net = MLP.from_weights(net.weights, act, dtype=dtype)
+    X = points(11, 3).astype(dtype)
+    chain = net.layers()
+    assert len(chain.blocks) == 3 and all(isinstance(b, Layer) for b in chain.blocks)
+    assert [b.branches[0].act.name for b in chain.blocks] == [act, act, "identity"]
+    y, cache = chain.forward(X)
+    assert y.dtype == dtype
+    assert rel_err(net(X), y) < tol
+    dy = np.random.default_rng(1).normal(size=y.shape).astype(dtype)
+    dx_chain, chain_grads = chain.backward(cache, dy)
+    y2, c2 = net.forward(X)
+    dx, grads = net.backward(c2, dy)
+    assert rel_err(y2, y) < tol and rel_err(dx, dx_chain) < tol
+    assert len(chain_grads) == len(grads) == len(net.params)
+    for g, h in zip(chain_grads, grads):
+        assert g.shape == h.shape and rel_err(h, g) < 10 * tol
+    assert all(np.shares_memory(p, q) and p.shape == q.shape for p, q in zip(chain.params, net.params))
     net.params[0][0, 0] += 1.0  # shared, not copied
-    assert net.layers[0].branches[0].R.matrix[0, 0] == net.params[0][0, 0]
+    assert chain.blocks[0].branches[0].R.matrix[0, 0] == net.params[0][0, 0]
+
+
+@pytest.mark.parametrize("act", ["tanh", "sin"])
+def test_block_gradients_match_finite_differences(act):
+    """The Block's backward: parameter gradients and the input gradient dx (float64)."""
+    for sizes in ([3, 7, 5, 2], [1, 6, 1]):
+        net = make_net(sizes, act)
+        errors = check_gradients(net, points(6, sizes[0], seed=3))
+        assert len(errors) == len(net.params) + 1
+        assert max(errors) < 1e-6
+
+
+def test_block_input_gradient_is_the_jacobian():
+    """dx of the Block's backward is dy . du/dx, the first-derivative streams."""
+    net = make_net([2, 8, 8, 3], "tanh")
+    X = points(700, 2, seed=5)  # several chunks
+    y, cache = net.forward(X)
+    dy = np.random.default_rng(2).normal(size=y.shape)
+    dx, _ = net.backward(cache, dy)
+    # du_o/dx_i for every output o: the streams of a 1-output net per output
+    for i in range(2):
+        jac = np.stack([MLP.from_weights(net.weights[:-1] + [(net.params[-2][o:o + 1], net.params[-1][o:o + 1])],
+                                         "tanh").streams(X, ((i,),), keep=False)[0][(i,)][:, 0]
+                        for o in range(3)], axis=1)
+        assert rel_err(dx[:, i], np.sum(dy * jac, axis=1)) < 1e-12
+    x1 = X[0]
+    y1, c1 = net.forward(x1)  # a single state (n_in,)
+    assert y1.shape == (3,) and net.backward(c1, dy[0])[0].shape == (2,)
+
+
+def test_input_scaling_is_part_of_the_network():
+    """MLP(..., lower, upper) sees xi = 2 (X - lower) / (upper - lower) - 1: its streams are the
+    chain rule on the unscaled network's, derivatives in X; its layer form and Block agree."""
+    lower, upper = [-1.0, 0.0], [1.0, 0.99]
+    plain = make_net([2, 7, 6, 1], "tanh")
+    net = MLP.from_weights(plain.weights, "tanh", lower=lower, upper=upper)
+    X = np.random.default_rng(0).uniform(lower, upper, (40, 2))
+    a = 2.0 / (np.array(upper) - np.array(lower))
+    xi = (X - lower) * a - 1
+    derivs = ((0,), (1,), (0, 0), (0, 1))
+    s, cache = net.streams(X, derivs)
+    ref, ref_cache = plain.streams(xi, derivs)
+    for k in s:
+        np.testing.assert_allclose(s[k], ref[k] * np.prod(a[list(k)]), rtol=1e-14, atol=0)
+    h = 1e-6
+    e = np.array([0.0, h])
+    fd = (net.streams(X + e, ((0,),), keep=False)[0][(0,)] - net.streams(X - e, ((0,),), keep=False)[0][(0,)]) / (2 * h)
+    assert rel_err(s[(0, 1)], fd) < 1e-6
+    seeds = {k: np.random.default_rng(1).normal(size=v.shape) for k, v in s.items()}
+    g = net.stream_backward(cache, seeds)
+    g_ref = plain.stream_backward(ref_cache, {k: v * np.prod(a[list(k)]) for k, v in seeds.items()})
+    assert all(np.allclose(p, q, rtol=1e-14, atol=0) for p, q in zip(g, g_ref))
+    chain = net.layers()
+    assert len(chain.blocks) == 4 and chain.blocks[0].P.shape == (2, 2)
+    assert rel_err(chain(X), net(X)) < 1e-12
+    assert max(check_gradients(net, X[:5])) < 1e-6
+    assert net.config()["lower"] == lower and MLP(**net.config()).upper.tolist() == upper
+    with pytest.raises(ValueError, match="both lower and upper"):
+        MLP([2, 3, 1], lower=lower)
+    with pytest.raises(ValueError, match="upper > lower"):
+        MLP([2, 3, 1], lower=lower, upper=[1.0, 0.0])
+    with pytest.raises(ValueError, match="one per input"):
+        MLP([3, 3, 1], lower=lower, upper=upper)
+
+
+@pytest.mark.parametrize("act", ["tanh", ("leaky_relu", 0.2)])
+def test_config_rebuilds_the_architecture(act):
+    net = MLP([3, 5, 4, 2], act, init="he_normal", seed=7, dtype=np.float32)
+    again = MLP(**net.config())
+    assert [p.shape for p in again.params] == [p.shape for p in net.params]
+    assert again.activation == net.activation and again.dtype == net.dtype
+    assert all(np.array_equal(p, q) for p, q in zip(again.params, net.params))  # same seed, same draws
+    import json
+
+    assert json.loads(json.dumps(net.config())) == net.config()
 
 
 def test_burgers_published_weights(shared_data):
     path = shared_data / "pinn_weights" / "burgers_viscous_run1.npz"
     net = MLP.load(path, activation="tanh")
     assert net.dtype == np.float32 and net.sizes == [2] + [100] * 8 + [1] and net.nparams == 71101
+    with np.load(path) as data:  # the file stores (fan_in, fan_out); the network (fan_out, fan_in)
+        assert data["W0"].shape == (2, 100) and np.array_equal(net.params[0], data["W0"].T)
     u32 = net(np.array([[0.6, 0.3]], dtype=np.float32))
     u64 = MLP.load(path, activation="tanh", dtype=np.float64)(np.array([[0.6, 0.3]]))
     assert u32.dtype == np.float32
-    assert abs(u64[0, 0] - (-0.81456)) < 1e-5
-    assert abs(u32[0, 0] - (-0.81456)) < 1e-5
+    assert abs(u64[0, 0] - (-0.814563)) < 5e-7  # the README's figure
+    assert abs(u32[0, 0] - (-0.814563)) < 2e-6
+    assert abs(net.layers()(np.array([[0.6, 0.3]], dtype=np.float32))[0, 0] - u32[0, 0]) < 1e-6
 
 
 def test_eikonal_published_weights_match_exact_solution(shared_data):
@@ -269,7 +381,7 @@ def test_eikonal_published_weights_match_exact_solution(shared_data):
                    dtype=np.float64)
     assert net.sizes == [2, 20, 20, 1] and net.nparams == 501
     x = np.linspace(-1.0, 1.0, 201)
-    out = net.forward(np.column_stack([x, np.full_like(x, 0.3)]), ((1,),), keep=False)
+    out = net.streams(np.column_stack([x, np.full_like(x, 0.3)]), ((1,),), keep=False)[0]
     exact = np.minimum(1.0 - np.abs(x), 0.7)
     rms = np.sqrt(np.mean((out[()][:, 0] - exact) ** 2))
     assert rms < 1e-4
@@ -292,7 +404,8 @@ def test_save_load_round_trip(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.npz", "w.npz.bak"]
     with np.load(path) as data:
         assert sorted(data.files) == ["W0", "W1", "b0", "b1"]
-        assert data["W0"].shape == (2, 3)
+        assert data["W0"].shape == (2, 3) and data["W0"].flags.c_contiguous  # (fan_in, fan_out), C order
+        np.testing.assert_array_equal(data["W0"], net32.params[0].T)
 
 
 def test_bad_weight_files(tmp_path):
@@ -313,8 +426,8 @@ def test_bad_weight_files(tmp_path):
     np.savez(tmp_path / "missing_b.npz", W0=ok["W0"], W1=ok["W1"], b0=ok["b0"])
     with pytest.raises(ValueError, match="expected arrays W0..W1 and b0..b1"):
         load_weights(tmp_path / "missing_b.npz")
-    with pytest.raises(ValueError, match="do not chain"):
-        save_weights(tmp_path / "x.npz", [(np.ones((2, 3)), np.zeros(3)), (np.ones((2, 1)), np.zeros(1))])
+    with pytest.raises(ValueError, match="do not chain"):  # weights in memory are (fan_out, fan_in)
+        save_weights(tmp_path / "x.npz", [(np.ones((3, 2)), np.zeros(3)), (np.ones((1, 2)), np.zeros(1))])
 
 
 def test_flat_parameter_vector():
@@ -323,9 +436,20 @@ def test_flat_parameter_vector():
     assert v.dtype == np.float64 and v.shape == (net.nparams,) and net.nparams == 2 * 4 + 4 + 4 + 1
     net.set_flat(2 * v)
     np.testing.assert_array_equal(net.get_flat(), 2 * v)
-    np.testing.assert_array_equal(net.params[0].ravel(), 2 * v[:8])
+    # each weight matrix in the order of the weight files, (fan_in, fan_out) row by row
+    np.testing.assert_array_equal(net.params[0].T.ravel(), 2 * v[:8])
+    np.testing.assert_array_equal(net.params[2].ravel(), 2 * v[12:16])
+    grads = [np.arange(p.size, dtype=float).reshape(p.shape) for p in net.params]
+    np.testing.assert_array_equal(net.grads_to_flat(grads)[:8], grads[0].T.ravel())
     with pytest.raises(ValueError, match="expected"):
         net.set_flat(v[:-1])
+
+
+def _after_first(init, fan_in, fan_out, seed):
+    """The generator of `seed` after the draw of a first (fan_in, fan_out) layer."""
+    rng = np.random.default_rng(seed)
+    initializers.weight(init, fan_in, fan_out, rng)
+    return rng
 
 
 @pytest.mark.parametrize("init, std", [("glorot_uniform", np.sqrt(2 / 800)), ("glorot_normal", np.sqrt(2 / 800)),
@@ -334,6 +458,14 @@ def test_initialisation(init, std):
     a = MLP([400, 400, 1], init=init, seed=11)
     b = MLP([400, 400, 1], init=init, seed=11, dtype=np.float32)
     W = a.params[0]
+    assert W.flags.c_contiguous and W.shape == (400, 400)
+    # drawn in the (fan_in, fan_out) order of earlier versions, then transposed: same seed, same network
+    np.testing.assert_array_equal(W, initializers.weight(init, 400, 400, np.random.default_rng(11)))
+    lim = np.sqrt(6.0 / 800)
+    if init == "glorot_uniform":
+        np.testing.assert_array_equal(W, np.random.default_rng(11).uniform(-lim, lim, (400, 400)).T)
+    wide = MLP([3, 5, 1], init=init, seed=2)
+    np.testing.assert_array_equal(wide.params[2], initializers.weight(init, 5, 1, _after_first(init, 3, 5, 2)))
     assert abs(W.std() / std - 1.0) < 0.01
     if init.endswith("uniform"):
         assert np.abs(W).max() <= np.sqrt(3.0) * std
@@ -345,15 +477,17 @@ def test_initialisation(init, std):
 def test_bad_arguments():
     net = MLP([2, 3, 1])
     with pytest.raises(ValueError, match="expected \\(N, 2\\)"):
+        net.streams(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="expected \\(2,\\) or \\(batch, 2\\)"):
         net(np.ones((4, 3)))
     with pytest.raises(ValueError, match="order 3"):
-        net.forward(np.ones((4, 2)), ((0, 0, 1),))
+        net.streams(np.ones((4, 2)), ((0, 0, 1),))
     with pytest.raises(ValueError, match="outside 0..1"):
-        net.forward(np.ones((4, 2)), ((2,),))
+        net.streams(np.ones((4, 2)), ((2,),))
     with pytest.raises(ValueError, match="NaN"):
         net(np.full((4, 2), np.nan))
-    with pytest.raises(RuntimeError, match="keep=True"):
-        MLP([2, 3, 1]).backward({(): np.ones((4, 1))})
+    with pytest.raises(ValueError, match="keep=True"):
+        net.stream_backward(net.streams(np.ones((4, 2)), keep=False)[1], {(): np.ones((4, 1))})
     with pytest.raises(ValueError, match="unknown init"):
         MLP([2, 3, 1], init="xavier")
     with pytest.raises(ValueError, match="unknown activation"):
@@ -372,10 +506,11 @@ def test_chunks_of_points_change_nothing(act, monkeypatch):
     for chunk_points in (1000, 7):
         monkeypatch.setattr(mlp, "CHUNK_POINTS", chunk_points)
         net = make_net([2, 6, 6, 1], act)
-        out = net.forward(X, derivs)
+        out, cache = net.streams(X, derivs)
+        chunks = cache.ws.C
         rng = np.random.default_rng(3)
-        grads = net.backward({k: rng.normal(size=v.shape) for k, v in out.items()})
-        results.append((out, grads, net._tape[0].C))
+        grads = net.stream_backward(cache, {k: rng.normal(size=v.shape) for k, v in out.items()})
+        results.append((out, grads, chunks))
     (out1, g1, c1), (out8, g8, c8) = results
     assert (c1, c8) == (1, 8)
     for key in out1:
@@ -397,10 +532,13 @@ def test_threads_change_nothing(monkeypatch):
         for threads in (1, 2):
             numba.set_num_threads(threads)
             net = make_net([2, 6, 6, 1], "tanh")
-            out = net.forward(X, ((0,), (1,), (0, 0)))
+            out, cache = net.streams(X, ((0,), (1,), (0, 0)))
+            workers = cache.ws.workers
             rng = np.random.default_rng(3)
-            grads = net.backward({k: rng.normal(size=v.shape) for k, v in out.items()})
-            results.append((out, grads, net(X), net._tape[0].workers))
+            grads = net.stream_backward(cache, {k: rng.normal(size=v.shape) for k, v in out.items()})
+            y, c = net.forward(X)
+            dx = net.backward(c, np.ones_like(y))[0]
+            results.append((out, grads + [dx], net(X), workers))
     finally:
         numba.set_num_threads(previous)
     (out1, g1, u1, w1), (out2, g2, u2, w2) = results
@@ -424,8 +562,8 @@ def test_networks_used_from_several_threads(monkeypatch):
     def grads(seed, repeats=20):
         net = make_net([2, 6, 6, 1], "tanh", seed=seed)
         for _ in range(repeats):
-            out = net.forward(X, ((0,), (1,), (0, 0)))
-            g = net.backward({k: np.ones_like(v) for k, v in out.items()})
+            out, cache = net.streams(X, ((0,), (1,), (0, 0)))
+            g = net.stream_backward(cache, {k: np.ones_like(v) for k, v in out.items()})
         return g
 
     alone = [grads(seed, 1) for seed in (3, 4)]

@@ -28,9 +28,11 @@ def _one_blas_thread():
 def test_published_networks(name, layers, nparams, activation):
     target = reproduce.get_target(name)
     problem = target.build(1, **target.sizes)
-    net, model = reproduce.build_model(target, problem, seed=1)
+    net = reproduce.build_model(target, problem, seed=1)
     assert net.sizes == layers and net.nparams == nparams and net.activation.name == activation
-    assert (model is not net) == (name == "raissi-burgers")
+    assert (net.lower is not None) == (name == "raissi-burgers")  # the input scaling is part of the network
+    if net.lower is not None:
+        assert np.array_equal(net.lower, problem.lower) and np.array_equal(net.upper, problem.upper)
     # Glorot uniform: |W| <= sqrt(6 / (fan_in + fan_out)), biases zero
     W, b = net.params[2], net.params[3]
     assert np.abs(W).max() <= np.sqrt(6 / sum(W.shape)) and np.abs(W).max() > 0.9 * np.sqrt(6 / sum(W.shape))

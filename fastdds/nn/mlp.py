@@ -1,31 +1,43 @@
 """A hand-written multilayer perceptron with Taylor-mode input derivatives and its reverse pass.
 
-Hidden layers are z = W^T a + b, a' = sigma(z); the output layer is linear. Beside the value u
-the forward pass carries the first and second input derivatives a PINN residual needs, as
-stacked streams (value, d/dx_i, d^2/dx_i dx_j). The points go through the network in chunks
-of at most CHUNK_POINTS, so that a chunk stays in cache from layer to layer; a layer's streams
-of one chunk are one feature-major array of shape (width, S, P), so that a layer is ONE matrix
-product (fan_out, fan_in) @ (fan_in, S P) followed by one fused element-wise kernel
-(``fastdds.kernels.cpu.mlp``):
+The MLP is a `fastdds.layers.Block`: params [W0, b0, W1, b1, ...], W_l of shape (fan_out,
+fan_in), the layout of ``fastdds.operators.Dense``, and `layers()` is its layer form, a Chain
+of Layer(None, [(None, sigma, Dense(W_l), b_l)]) (the output layer with the identity) built
+from the very arrays it trains. Hidden layers are z = W a + b, a' = sigma(z); the output layer
+is linear. Beside the value u, `streams` carries the first and second input derivatives a PINN
+residual needs, as stacked streams (value, d/dx_i, d^2/dx_i dx_j). The points go through the
+network in chunks of at most CHUNK_POINTS, so that a chunk stays in cache from layer to layer;
+a layer's streams of one chunk are one feature-major array of shape (width, S, P), so that a
+layer is ONE matrix product (fan_out, fan_in) @ (fan_in, S P) followed by one fused
+element-wise kernel (``fastdds.kernels.cpu.mlp``):
 
     forward                                  backward (g = dL/d stream)
-    z   = W^T a + b,  z_i = W^T a_i,  z_ij = W^T a_ij    dW = [a a_i a_ij] [g_z g_zi g_zij]^T
-                                                         db = sum_N g_z
-                                                         [g_a g_ai g_aij] = W [g_z g_zi g_zij]
-    a'   = sigma(z)                          g_z   = g s1 + sum_i g_i s2 z_i + sum_ij g_ij (s3 z_i z_j + s2 z_ij)
-    a'_i = s1 z_i                            g_zi  = g_i s1 + sum_j g_ij s2 z_j  (both factors of z_i z_j)
+    z     = W a + b                          dW = [g_z g_zi g_zij] [a a_i a_ij]^T,  db = sum_N g_z
+    z_i   = W a_i,  z_ij = W a_ij            [g_a g_ai g_aij] = W^T [g_z g_zi g_zij]
+    a'    = sigma(z)                         g_z   = g s1 + sum_i g_i s2 z_i + sum_ij g_ij (s3 z_i z_j + s2 z_ij)
+    a'_i  = s1 z_i                           g_zi  = g_i s1 + sum_j g_ij s2 z_j  (both factors of z_i z_j)
     a'_ij = s2 z_i z_j + s1 z_ij             g_zij = g_ij s1
 
 with s_d = sigma^(d)(z), and at the input a = X^T, a_i = e_i, a_ij = 0. No autodiff framework
 is involved. Streams that feed no other (u_t and u_xx of Burgers) are leaves: in the reverse
 pass their gradients all ride on one chain per output, v = du/da (``taylor_backward``), so
 the dW and dA products run over R = 1 + (firsts a second derivative needs) + d_out streams
-instead of S (3 instead of 4 for Burgers).
+instead of S (3 instead of 4 for Burgers). The input gradient, when asked for (the Block's
+`backward`), is W_0^T dL/dz_0 of the value stream.
 
-Buffers are allocated once per (number of points, derivative set) and reused. The chunks are
-shared among Numba's thread count of threads (``fastdds.threads``), each running
-single-threaded BLAS; the results do not depend on the thread count. Each worker runs all its
-chunks, products and kernels, in ONE compiled call that holds no GIL (``forward_pass``,
+Nothing is kept on the network between a forward and its reverse pass: `streams(X, derivs)`
+returns the streams and a cache, `stream_backward(cache, dout)` the parameter gradients. The
+buffers are preallocated all the same: the network holds a pool of free workspaces, one per
+(number of points, derivative set, keep, workers). A forward takes one out of the pool; one
+that keeps nothing puts it back at once, a keeping one hands it to its cache, and
+`stream_backward` puts it back (a cache then is spent: reversing it again raises). A cache that
+is never reversed is simply garbage collected with its workspace. So the loop forward, reverse,
+forward, ... allocates nothing after its first step, and any number of caches may be
+outstanding at once (each owns its buffers).
+
+The chunks are shared among Numba's thread count of threads (``fastdds.threads``), each
+running single-threaded BLAS; the results do not depend on the thread count. Each worker runs
+all its chunks, products and kernels, in ONE compiled call that holds no GIL (``forward_pass``,
 ``backward_pass``). With a Python loop over chunks and layers instead, the calls cost about
 0.35 ms a chunk under the GIL, which the two threads took turns at, and chunks had to be large
 (1 MB of streams a layer) to amortise them; chunks of 512 points now fit in L2 (width-20
@@ -34,26 +46,33 @@ The feature-major layout makes the GEMMs' long dimension (S P) contiguous. Again
 point-major layout, OpenBLAS ran the forward and dA products 6-34 % faster at widths 20 and 100;
 the dW product went from 28 % slower (width 20, float32) to 24 % faster (width 100, float64).
 
-Weights are stored as W_l of shape (fan_in, fan_out), the layout of the published weight files
-(``W0..WL``, ``b0..bL`` in an .npz).
+An input scaling xi = 2 (X - lower) / (upper - lower) - 1 (Raissi et al.'s PINNs) is part of
+the network (`MLP(..., lower=, upper=)`): `streams` feeds xi to the first layer and scales a
+stream with key k by prod(a[k]), a = 2 / (upper - lower), so the streams are derivatives in
+the physical X; in the layer form it is a first Layer(P = diag(a), c = -a lower - 1).
+
+Weight files (``W0..WL``, ``b0..bL`` in an .npz) store W_l as (fan_in, fan_out), the layout of
+the published files; `load_weights` and `save_weights` transpose on read and write, and
+nothing else does.
 """
 
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
-from .. import backend
+from .. import backend, initializers
 from ..activations import get_activation
 from ..io import atomic_write
 from ..kernels.cpu.mlp import BLOCK, TANH
-from ..layers import Layer
-from ..operators import Dense
+from ..layers import Block, Chain, Layer
+from ..operators import Banded, Dense
 from ..threads import num_workers, run_workers
 from ..validation import check_finite
 
 INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
-_MAX_WORKSPACES = 8
+_MAX_WORKSPACES = 8  # free workspaces a network keeps, at most (least recently used go first)
 CHUNK_POINTS = 512  # points of a chunk, at most
 LANES = 4  # chunk c belongs to lane c % LANES; lanes sum their gradients apart, then in order
 MIN_CHUNK_POINTS = 256  # below LANES * 256 points one chunk, on one thread
@@ -61,27 +80,9 @@ BATCH_BYTES = 12 * 2**20  # kept streams of one batch of points, at most (see `M
 
 
 def init_weight(init, fan_in, fan_out, rng):
-    """One weight matrix drawn from `rng`.
-
-    Parameters
-    ----------
-    init : {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal"}
-    fan_in, fan_out : int
-    rng : numpy.random.Generator
-
-    Returns
-    -------
-    ndarray, shape (fan_in, fan_out), float64
-    """
-    if init == "glorot_uniform":
-        lim = np.sqrt(6.0 / (fan_in + fan_out))
-        return rng.uniform(-lim, lim, (fan_in, fan_out))
-    if init == "glorot_normal":
-        return rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), (fan_in, fan_out))
-    if init == "he_uniform":
-        lim = np.sqrt(6.0 / fan_in)
-        return rng.uniform(-lim, lim, (fan_in, fan_out))
-    return rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
+    """``fastdds.initializers.weight`` in the old (fan_in, fan_out) layout, float64: only for
+    ``fastdds.nn.blocks.Linear``, and removed with it (issue 16)."""
+    return initializers.weight(init, fan_in, fan_out, rng).T
 
 
 class _Streams:
@@ -122,7 +123,7 @@ class _Streams:
 
 
 class _Workspace:
-    """Preallocated arrays of one forward/backward shape, in C chunks of P points (C P >= N,
+    """Preallocated arrays of one forward / reverse pass shape, in C chunks of P points (C P >= N,
     the padding points get zero gradients; C is 1 or a multiple of LANES): per layer its input
     streams `a` (C, fan_in, S, P), its GEMM output `z` (C, fan_out, S, P) and the activation
     derivatives `s` (C, width, 3, P) when `keep` (for tanh only a (1, 3, BLOCK) scratch per
@@ -175,13 +176,45 @@ class _Workspace:
         out[:self.N] = v
         return out.reshape(self.C, self.P, -1).transpose(0, 2, 1)
 
+    def from_chunks(self, v):
+        """(C, d, P) -> (N, d), a fresh array: the inverse of `to_chunks`."""
+        return v.transpose(0, 2, 1).reshape(self.C * self.P, -1)[:self.N].copy()
+
     def kept_nbytes(self):
-        """Bytes of the arrays `backward` reads: layer inputs, z streams, kept derivatives."""
+        """Bytes of the arrays the reverse pass reads: layer inputs, z streams, kept derivatives."""
         return sum(x.nbytes for group in (self.a, self.z, self.s) for x in group)
 
 
-class MLP:
-    """Fully connected network u = W_L sigma(... sigma(X W_0 + b_0) ...) + b_L.
+class StreamCache:
+    """What `MLP.stream_backward` needs of one keeping forward: the workspace it owns (until
+    reversed), the stream layout and the number of points.
+
+    Attributes
+    ----------
+    keys : tuple
+        The stream keys of that forward.
+    nbytes : int
+        Bytes kept for the reverse pass (layer inputs, z streams, kept activation derivatives);
+        0 once reversed.
+    """
+
+    __slots__ = ("ws", "spec", "N", "key")
+
+    def __init__(self, ws, spec, N, key):
+        self.ws, self.spec, self.N, self.key = ws, spec, N, key
+
+    @property
+    def keys(self):
+        return self.spec.keys
+
+    @property
+    def nbytes(self):
+        return self.ws.kept_nbytes() if self.ws is not None else 0
+
+
+class MLP(Block):
+    """Fully connected network u = W_L sigma(... sigma(W_0 xi + b_0) ...) + b_L, xi = X or its
+    scaled form; a `fastdds.layers.Block`.
 
     Parameters
     ----------
@@ -190,85 +223,110 @@ class MLP:
     activation : str, (str, float) or Activation
         Of the hidden layers (any name of ``fastdds.activations``); the output layer is linear.
     init : {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal"}
-        Weight initialisation (normal ones are plain, not truncated); biases start at zero.
+        Weight initialisation (``fastdds.initializers.weight``; normal ones are plain, not
+        truncated); biases start at zero.
     seed : int
         Seed of ``np.random.default_rng``; the same seed gives the same weights in both dtypes
-        (drawn in float64, then cast).
+        (drawn in float64, then cast) and in the (fan_in, fan_out) order of earlier versions.
     dtype : float64 (default) or float32
+    lower, upper : sequence of float, length d_in, optional
+        Both or neither: the network then sees xi = 2 (X - lower) / (upper - lower) - 1 and
+        its streams are derivatives in X (see the module docstring).
 
     Attributes
     ----------
     params : list of ndarray
-        [W0, b0, W1, b1, ...], W_l of shape (fan_in, fan_out); optimisers update them in place.
-    sizes, dtype, activation, nparams
+        [W0, b0, W1, b1, ...], W_l of shape (fan_out, fan_in), C-contiguous; optimisers update
+        them in place.
+    sizes, n_in, n_out, dtype, activation, nparams
+    lower, upper : float64 ndarrays of shape (d_in,), or None
     """
 
-    def __init__(self, sizes, activation="tanh", init="glorot_uniform", seed=0, dtype=np.float64):
+    def __init__(self, sizes, activation="tanh", init="glorot_uniform", seed=0, dtype=np.float64, lower=None,
+                 upper=None):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must list at least two positive layer widths; got {sizes}")
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
-        self.sizes = sizes
+        self.sizes, self.init, self.seed = sizes, init, int(seed)
+        self.n_in, self.n_out = sizes[0], sizes[-1]
         self.dtype = backend.resolve_dtype(dtype)
         self.activation = get_activation(activation)
         rng = np.random.default_rng(seed)
         self.params = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            self.params += [init_weight(init, fan_in, fan_out, rng).astype(self.dtype),
+            self.params += [initializers.weight(init, fan_in, fan_out, rng, self.dtype),
                             np.zeros(fan_out, dtype=self.dtype)]
+        self.lower, self.upper = _check_box(lower, upper, sizes[0])
+        if self.lower is not None:
+            self._a = 2.0 / (self.upper - self.lower)  # d xi / d X, float64
+            self._scale = (self._a.astype(self.dtype).reshape(1, -1), (-self._a * self.lower - 1.0).astype(self.dtype))
         self._offsets = np.cumsum([0] + [p.size for p in self.params[:-1]]).astype(np.int64)
-        self._spec_cache = {}
-        self._workspaces = OrderedDict()
-        self._tape = None
+        self._specs = {}
+        self._free = OrderedDict()
+        self._lock = threading.Lock()
+
+    def config(self):
+        """Constructor arguments (JSON-serialisable) of a network of this architecture:
+        ``MLP(**net.config())`` has the same parameter shapes (its weights are drawn afresh)."""
+        return {"sizes": list(self.sizes), "activation": [self.activation.name, self.activation.alpha],
+                "init": self.init, "seed": self.seed, "dtype": self.dtype.name,
+                "lower": None if self.lower is None else self.lower.tolist(),
+                "upper": None if self.upper is None else self.upper.tolist()}
 
     # ---- construction from / to weight files -------------------------------------------
     @classmethod
-    def from_weights(cls, weights, activation="tanh", dtype=None):
+    def from_weights(cls, weights, activation="tanh", dtype=None, lower=None, upper=None):
         """Network with the given weights (copied).
 
         Parameters
         ----------
         weights : list of (W, b)
-            W_l of shape (fan_in, fan_out), b_l of shape (fan_out,); shapes must chain.
-        activation : as in `MLP`
+            In the Dense layout of `params`: W_l of shape (fan_out, fan_in), b_l of shape
+            (fan_out,); shapes must chain. (`load_weights` returns a file in this layout.)
+        activation, lower, upper : as in `MLP`
         dtype : optional
             Default: the dtype of W0 if float32/float64, else float64.
         """
         weights = _check_weights(weights, "weights")
         dtype = backend.resolve_dtype(dtype, like=weights[0][0])
-        net = cls([weights[0][0].shape[0]] + [W.shape[1] for W, _ in weights], activation, dtype=dtype)
+        net = cls([weights[0][0].shape[1]] + [W.shape[0] for W, _ in weights], activation, dtype=dtype,
+                  lower=lower, upper=upper)
         for l, (W, b) in enumerate(weights):
             net.params[2 * l][...] = W
             net.params[2 * l + 1][...] = b
         return net
 
     @classmethod
-    def load(cls, path, activation="tanh", dtype=None):
-        """Load an .npz weight file (W0..WL, b0..bL); see `load_weights`.
+    def load(cls, path, activation="tanh", dtype=None, lower=None, upper=None):
+        """Load an .npz weight file (W0..WL stored (fan_in, fan_out), b0..bL); see `load_weights`.
 
         float32 files give a float32 network unless `dtype` says otherwise.
         """
-        return cls.from_weights(load_weights(path), activation, dtype)
+        return cls.from_weights(load_weights(path), activation, dtype, lower, upper)
 
     def save(self, path):
-        """Write the weights as an .npz (W0..WL, b0..bL) atomically; see `save_weights`."""
+        """Write the weights as an .npz (W0..WL stored (fan_in, fan_out), b0..bL) atomically;
+        see `save_weights`."""
         save_weights(path, self.weights)
 
     @property
     def weights(self):
-        """List of (W_l, b_l) views of `params`."""
+        """List of (W_l, b_l): `params` in pairs (the arrays themselves), W_l of shape (fan_out, fan_in)."""
         return [(self.params[2 * l], self.params[2 * l + 1]) for l in range(len(self.sizes) - 1)]
 
     # ---- parameter vectors ----------------------------------------------------------------
-    @property
-    def nparams(self):
-        """Number of trainable parameters."""
-        return sum(int(p.size) for p in self.params)
-
     def get_flat(self):
-        """All parameters as one float64 vector (a copy), in `params` order."""
-        return np.concatenate([p.ravel() for p in self.params]).astype(np.float64)
+        """All parameters as one float64 vector (a copy): `params` in order, each weight matrix
+        as the weight files store it, W_l^T (fan_in, fan_out) row by row.
+
+        This is the vector L-BFGS works on; its order is that of earlier versions, whose
+        weights were (fan_in, fan_out), because L-BFGS's dot products sum in vector order and
+        a training run amplifies their round-off (``fastdds.kernels.cpu.mlp.backward_pass``):
+        so runs reproduce bit for bit.
+        """
+        return np.concatenate([p.T.ravel() for p in self.params]).astype(np.float64)
 
     def set_flat(self, vec):
         """Write a vector from `get_flat` (any float dtype) back into `params`, in place."""
@@ -278,57 +336,65 @@ class MLP:
         check_finite("flat parameter vector", vec)
         o = 0
         for p in self.params:
-            p[...] = vec[o:o + p.size].reshape(p.shape)
+            p.T[...] = vec[o:o + p.size].reshape(p.T.shape)
             o += p.size
 
     def grads_to_flat(self, grads):
-        """Gradients aligned with `params` as one float64 vector."""
+        """Gradients aligned with `params` as one float64 vector, in the order of `get_flat`."""
         if len(grads) != len(self.params) or any(g.shape != p.shape for g, p in zip(grads, self.params)):
             raise ValueError("grads must be a list aligned with params (same length and shapes)")
-        return np.concatenate([np.asarray(g).ravel() for g in grads]).astype(np.float64)
+        return np.concatenate([np.asarray(g).T.ravel() for g in grads]).astype(np.float64)
 
-    # ---- the same weights as fastdds layers ------------------------------------------------
-    @property
+    # ---- the layer form ----------------------------------------------------------------------
     def layers(self):
-        """The network as ``fastdds.layers.Layer`` objects sharing these weights (no copy).
+        """The network as a Chain of ``fastdds.layers.Layer`` sharing these weights (no copy).
 
-        Hidden layer l: Layer(None, [(None, activation, Dense(W_l.T), b_l)]); the output layer
-        is the same with the identity activation, i.e. W_L^T a + b_L.
+        Hidden layer l: Layer(None, [(None, activation, Dense(W_l), b_l)]); the output layer
+        is the same with the identity activation, W_L a + b_L. With an input scaling the chain
+        starts with Layer(P = Banded diag(a), c = -a lower - 1) (constants, not in `params`).
         """
-        weights = self.weights
-        out = [Layer(None, [(None, self.activation, Dense(W.T), b)]) for W, b in weights[:-1]]
-        W, b = weights[-1]
-        return out + [Layer(None, [(None, "identity", Dense(W.T), b)])]
+        blocks = [Layer(None, [(None, self.activation, Dense(W), b)]) for W, b in self.weights[:-1]]
+        W, b = self.weights[-1]
+        blocks.append(Layer(None, [(None, "identity", Dense(W), b)]))
+        if self.lower is not None:
+            blocks.insert(0, Layer(Banded([0], self._scale[0]), c=self._scale[1]))
+        return Chain(blocks)
 
-    # ---- forward / backward -----------------------------------------------------------------
-    def _streams(self, derivs):
+    # ---- Taylor streams: forward and reverse ------------------------------------------------
+    def _spec(self, derivs):
         key = tuple(tuple(d) if isinstance(d, (tuple, list)) else d for d in derivs)
-        spec = self._spec_cache.get(key)
+        spec = self._specs.get(key)
         if spec is None:
-            spec = self._spec_cache[key] = _Streams(key, self.sizes[0], self.sizes[-1])
+            spec = self._specs[key] = _Streams(key, self.sizes[0], self.sizes[-1])
         return spec
 
-    def _workspace(self, N, spec, keep):
+    def _take(self, N, spec, keep):
+        """A free workspace of this shape out of the pool (a new one if none is free)."""
         key = (N, spec.keys, keep, num_workers(LANES))
-        ws = self._workspaces.pop(key, None)
+        with self._lock:
+            ws = self._free.pop(key, None)
         if ws is None:
             ws = _Workspace(self.sizes, self.dtype, N, spec, keep, self.activation.code == TANH)
-            while len(self._workspaces) >= _MAX_WORKSPACES:
-                self._workspaces.popitem(last=False)
-        self._workspaces[key] = ws
-        return ws
+        return key, ws
 
-    @property
-    def kept_nbytes(self):
-        """Bytes held for `backward` by the last forward(..., keep=True) (0 if none)."""
-        return self._tape[0].kept_nbytes() if self._tape else 0
+    def _give_back(self, key, ws):
+        """Return a workspace to the pool, which keeps the _MAX_WORKSPACES most recent."""
+        with self._lock:
+            self._free.pop(key, None)
+            self._free[key] = ws
+            while len(self._free) > _MAX_WORKSPACES:
+                self._free.popitem(last=False)
 
     def release(self):
-        """Drop the preallocated buffers and the kept forward state (frees their memory)."""
-        self._workspaces.clear()
-        self._tape = None
+        """Drop the free workspaces (frees their memory; outstanding caches keep theirs)."""
+        with self._lock:
+            self._free.clear()
 
-    def forward(self, X, derivs=(), keep=True):
+    def _factor(self, key):
+        """d^|key| xi / dX^key of the input scaling: prod(a[key]) (1 without scaling)."""
+        return float(np.prod(self._a[list(key)])) if key and self.lower is not None else 1.0
+
+    def streams(self, X, derivs=(), keep=True):
         """u and the requested input derivatives at the points X.
 
         Parameters
@@ -338,18 +404,23 @@ class MLP:
             Multi-indices over the input columns: (i,) for du/dx_i, (i, j) for d^2u/dx_i dx_j
             (pure i == j or mixed).
         keep : bool
-            Keep what `backward` needs (the last such forward is the one `backward` reverses).
+            Return a cache for `stream_backward` (it owns a workspace until reversed).
 
         Returns
         -------
-        dict
+        streams : dict
             {(): u, (i,): u_xi, (i, j): u_xixj, ...}, each an ndarray of shape (N, d_out) and
-            the network's dtype (fresh arrays, not overwritten by later calls).
+            the network's dtype (fresh arrays), derivatives in X (also with an input scaling).
+        cache : StreamCache, or None without `keep`
         """
-        X = self._check_points(X)
-        spec = self._streams(derivs)
+        return self._streams(self._check_points(X), self._spec(derivs), keep)
+
+    def _streams(self, X, spec, keep):
+        """`streams` on validated points (C-contiguous, the network's dtype)."""
+        if self.lower is not None:
+            X = ((X - self.lower.astype(X.dtype)) * self._a.astype(X.dtype) - 1).astype(X.dtype, copy=False)
         N, S = X.shape[0], spec.S
-        ws = self._workspace(N, spec, keep)
+        key, ws = self._take(N, spec, keep)
         ws.a[0][:, :, 0] = ws.to_chunks(X)
         k = backend.kernels("mlp", like=X)
         code, alpha = self.activation.code, float(self.activation.alpha)
@@ -363,11 +434,19 @@ class MLP:
         out = ws.z[-1].transpose(2, 0, 3, 1).reshape(S, ws.C * ws.P, -1)[:, :N].copy()
         out[0] += self.params[-1]
         if keep:
-            self._tape = (ws, spec, N)
-        return {key: out[spec.index[key]] for key in spec.keys}
+            cache = StreamCache(ws, spec, N, key)
+        else:
+            cache = None
+            self._give_back(key, ws)
+        result = {}
+        for name in spec.keys:
+            f = self._factor(name)
+            v = out[spec.index[name]]
+            result[name] = v * v.dtype.type(f) if f != 1.0 else v
+        return result, cache
 
     def batches(self, N, derivs=()):
-        """Slices of N points in which to run forward(..., keep=True) and backward, one after another.
+        """Slices of N points in which to run `streams` and `stream_backward`, one after another.
 
         A loss that is a sum over the points has the sum over batches of their gradients as
         its gradient. A batch's kept streams, at most BATCH_BYTES, stay in the last-level cache
@@ -384,14 +463,14 @@ class MLP:
         N : int
             Number of points.
         derivs : sequence
-            The derivative streams the forward passes will carry (as in `forward`).
+            The derivative streams the forward passes will carry (as in `streams`).
 
         Returns
         -------
         list of slice
             Consecutive, covering range(N); sizes differ by at most one.
         """
-        S = self._streams(derivs).S
+        S = self._spec(derivs).S
         sizes = self.sizes
         per_point = S * (sum(sizes[:-1]) + sum(sizes[1:]))
         if self.activation.code != TANH:
@@ -403,35 +482,51 @@ class MLP:
         bounds = [N * i // count for i in range(count + 1)]
         return [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
 
-    def backward(self, dout):
-        """Parameter gradients of a loss of the streams of the last `forward(..., keep=True)`.
+    def stream_backward(self, cache, dout):
+        """Parameter gradients of a loss of the streams of one `streams(..., keep=True)`.
 
         Parameters
         ----------
+        cache : StreamCache
+            What that call returned; spent afterwards (its workspace goes back to the pool).
         dout : dict
-            Keys: a subset of that forward's keys; values: dL/d(stream), shape (N, d_out).
+            Keys: a subset of that call's keys; values: dL/d(stream), shape (N, d_out).
 
         Returns
         -------
-        list of ndarray aligned with `params`, summed over the N points, network dtype.
+        list of ndarray aligned with `params`, summed over the N points, network dtype; the
+        weights' (fan_out, fan_in) gradients are transposed views of the kernel's dW^T sums
+        (see ``fastdds.kernels.cpu.mlp.backward_pass``), not C-contiguous.
         """
-        if self._tape is None:
-            raise RuntimeError("backward needs a preceding forward(X, derivs, keep=True)")
-        ws, spec, N = self._tape
+        return self._reverse(cache, dout, False)[0]
+
+    def _reverse(self, cache, dout, input_grad):
+        """(grads, dL/dX of shape (N, d_in) when `input_grad`, else None) of `stream_backward`."""
+        if not isinstance(cache, StreamCache):
+            raise ValueError(f"cache must be the StreamCache of streams(X, derivs, keep=True); "
+                             f"got {type(cache).__name__}")
+        if cache.ws is None:
+            raise RuntimeError("this cache was already reversed (its workspace went back to the pool); "
+                               "run streams(X, derivs, keep=True) again")
+        spec, N = cache.spec, cache.N
+        seeds = []
+        for key, v in dout.items():
+            key = tuple(key)
+            if key not in spec.index:
+                raise ValueError(f"dout has key {key} but the forward computed only {list(spec.index)}")
+            v = np.asarray(v, dtype=self.dtype)
+            if v.shape != (N, self.sizes[-1]):
+                raise ValueError(f"dout[{key}] has shape {v.shape}; expected ({N}, {self.sizes[-1]})")
+            check_finite(f"dout[{key}]", v)
+            f = self._factor(key)
+            seeds.append((spec.index[key], v * v.dtype.type(f) if f != 1.0 else v))
+        ws, cache.ws = cache.ws, None
         nr = 1 + spec.n_nl
         ws.dout[...] = 0
         ws.coef[...] = 0
         for o in range(spec.n_ch):
             ws.dout[:, o, nr + o] = 1.0  # chain o starts as d(output o)
-        for key, v in dout.items():
-            key = tuple(key)
-            if key not in spec.index:
-                raise ValueError(f"dout has key {key} but the last forward computed only {list(spec.index)}")
-            v = np.asarray(v, dtype=self.dtype)
-            if v.shape != (N, self.sizes[-1]):
-                raise ValueError(f"dout[{key}] has shape {v.shape}; expected ({N}, {self.sizes[-1]})")
-            check_finite(f"dout[{key}]", v)
-            i = spec.index[key]
+        for i, v in seeds:
             if i < nr:
                 ws.dout[:, :, i] += ws.to_chunks(v)
             else:
@@ -440,22 +535,34 @@ class MLP:
         ws.grads[...] = 0
         weights = tuple(self.params[0::2])
         a, z, s = tuple(ws.a), tuple(ws.z), tuple(ws.s)
+        dx = np.empty((ws.C, self.n_in, ws.P) if input_grad else (0, 0, 0), dtype=self.dtype)
 
         def run(w):
             k.backward_pass(self.activation.code, weights, spec.pairs, a, z, s, ws.dout, ws.coef, spec.n_nl,
-                            ws.chunks(w), w, ws.lanes, ws.grads, self._offsets, ws.g, ws.leaves)
+                            ws.chunks(w), w, ws.lanes, ws.grads, self._offsets, ws.g, ws.leaves, dx)
 
         run_workers(run, ws.workers)
         flat = ws.grads[0].copy()
         for lane in ws.grads[1:]:
             flat += lane
-        grads = [flat[o:o + p.size].reshape(p.shape) for o, p in zip(self._offsets, self.params)]
+        grads = [flat[o:o + p.size].reshape(p.T.shape).T for o, p in zip(self._offsets, self.params)]
         grads[-1] += ws.dout[:, :, 0].sum(axis=(0, 2))
-        return grads
+        dX = None
+        if input_grad:
+            dX = ws.from_chunks(dx)
+            if self.lower is not None:
+                dX *= self._a.astype(self.dtype)
+        self._give_back(cache.key, ws)
+        return grads, dX
 
-    def __call__(self, X):
-        """u at the points X (N, d_in) -> (N, d_out); no derivatives, nothing kept."""
-        return self.forward(X, (), keep=False)[()]
+    # ---- the Block protocol: the value only ---------------------------------------------
+    def _forward(self, x, keep):
+        out, cache = self._streams(x, self._spec(()), keep)
+        return out[()], cache
+
+    def _backward(self, cache, dy):
+        grads, dx = self._reverse(cache, {(): dy}, True)
+        return dx, grads
 
     def _check_points(self, X):
         if not hasattr(X, "dtype"):
@@ -469,12 +576,31 @@ class MLP:
         return np.ascontiguousarray(X)
 
     def __repr__(self):
+        scaled = "" if self.lower is None else f", lower={self.lower.tolist()}, upper={self.upper.tolist()}"
         return (f"MLP(sizes={self.sizes}, activation={self.activation.name!r}, dtype={self.dtype.name}, "
-                f"nparams={self.nparams})")
+                f"nparams={self.nparams}{scaled})")
+
+
+def _check_box(lower, upper, d_in):
+    """(lower, upper) as float64 arrays of shape (d_in,) with upper > lower, or (None, None)."""
+    if lower is None and upper is None:
+        return None, None
+    if lower is None or upper is None:
+        raise ValueError("give both lower and upper for the input scaling, or neither")
+    lo, hi = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    if lo.shape != (d_in,) or hi.shape != (d_in,):
+        raise ValueError(f"lower and upper have shapes {lo.shape}, {hi.shape}; expected ({d_in},), one per input")
+    check_finite("lower", lo)
+    check_finite("upper", hi)
+    if not np.all(hi > lo):
+        raise ValueError(f"input scaling needs upper > lower in every coordinate; got lower {lo.tolist()}, "
+                         f"upper {hi.tolist()}")
+    return lo, hi
 
 
 def _check_weights(weights, source):
-    """Validate a list of (W, b): 2-D W, b of shape (W.shape[1],), chained shapes, finite floats."""
+    """Validate a list of (W, b) in the Dense layout: 2-D W (fan_out, fan_in), b of shape
+    (W.shape[0],), chained shapes, finite floats."""
     weights = [(np.asarray(W), np.asarray(b)) for W, b in weights]
     if not weights:
         raise ValueError(f"{source}: no layers")
@@ -484,21 +610,22 @@ def _check_weights(weights, source):
                 raise ValueError(f"{source}: {name} has dtype {x.dtype}; expected float32 or float64")
             check_finite(f"{source}: {name}", x)
         if W.ndim != 2 or 0 in W.shape:
-            raise ValueError(f"{source}: W{l} has shape {W.shape}; expected (fan_in, fan_out)")
-        if b.shape != (W.shape[1],):
-            raise ValueError(f"{source}: b{l} has shape {b.shape}; expected ({W.shape[1]},) to match W{l}")
-        if l and W.shape[0] != weights[l - 1][0].shape[1]:
-            raise ValueError(f"{source}: W{l} takes {W.shape[0]} inputs but W{l - 1} gives "
-                             f"{weights[l - 1][0].shape[1]}; the layer shapes do not chain")
+            raise ValueError(f"{source}: W{l} has shape {W.shape}; expected a non-empty matrix")
+        if b.shape != (W.shape[0],):
+            raise ValueError(f"{source}: b{l} has shape {b.shape}; expected ({W.shape[0]},) to match W{l}")
+        if l and W.shape[1] != weights[l - 1][0].shape[0]:
+            raise ValueError(f"{source}: W{l} takes {W.shape[1]} inputs but W{l - 1} gives "
+                             f"{weights[l - 1][0].shape[0]}; the layer shapes do not chain")
     return weights
 
 
 def load_weights(path):
-    """Read an .npz weight file with arrays W0..WL (fan_in, fan_out) and b0..bL.
+    """Read an .npz weight file with arrays W0..WL, stored (fan_in, fan_out), and b0..bL.
 
     Returns
     -------
-    list of (W, b) host ndarrays, in the file's dtype.
+    list of (W, b) host ndarrays in the file's dtype, W transposed to the Dense layout
+    (fan_out, fan_in), C-contiguous.
 
     Raises
     ------
@@ -518,7 +645,7 @@ def load_weights(path):
     if L == 0 or set(arrays) != expected:
         raise ValueError(f"{path}: expected arrays W0..W{L - 1} and b0..b{L - 1}; "
                          f"found {sorted(arrays)}")
-    return _check_weights([(arrays[f"W{l}"], arrays[f"b{l}"]) for l in range(L)], str(path))
+    return _check_weights([(np.ascontiguousarray(arrays[f"W{l}"].T), arrays[f"b{l}"]) for l in range(L)], str(path))
 
 
 def save_weights(path, weights):
@@ -528,9 +655,12 @@ def save_weights(path, weights):
     ----------
     path : str or Path
     weights : list of (W, b)
-        W_l of shape (fan_in, fan_out), b_l of shape (fan_out,), NumPy or CuPy; validated first.
+        In the Dense layout, W_l of shape (fan_out, fan_in) (as `MLP.weights`), b_l of shape
+        (fan_out,), NumPy or CuPy; validated first. The file stores W_l transposed, (fan_in,
+        fan_out), the layout of the published weight files.
     """
     host = [(backend.to_numpy(W), backend.to_numpy(b)) for W, b in weights]
     host = _check_weights(host, "weights")
-    arrays = {f"{p}{l}": x for l, (W, b) in enumerate(host) for p, x in (("W", W), ("b", b))}
+    arrays = {f"{p}{l}": x for l, (W, b) in enumerate(host)
+              for p, x in (("W", np.ascontiguousarray(W.T)), ("b", b))}
     atomic_write(path, lambda f: np.savez(f, **arrays))

@@ -2,7 +2,7 @@
 
 - `residuals`: PDE residuals with their partials with respect to the Taylor streams (u, u_x, u_t, u_xx).
 - `problems`: domains, seeded point sets (uniform, Latin hypercube, grids), the published problems.
-- `loss`: the weighted MSE over point groups and its gradient through ``fastdds.nn.mlp.MLP.backward``.
+- `loss`: the weighted MSE over point groups and its gradient through ``fastdds.nn.mlp.MLP.stream_backward``.
 - `train`: full-batch Adam on a schedule, then L-BFGS-B, with atomic checkpoints and exact resume.
 - `reproduce`: the published configurations, their metrics, and evaluation of saved weights.
 """

@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import io, optim
 from . import problems
-from .loss import InputScaling
 from .train import train
 
 
@@ -36,7 +35,8 @@ class Target:
         Network widths, input to output.
     activation : str
     scaled_inputs : bool
-        Feed the network 2 (X - lower) / (upper - lower) - 1 instead of X.
+        Feed the network 2 (X - lower) / (upper - lower) - 1 instead of X (the network's own
+        input scaling, ``MLP(..., lower=, upper=)``, over the problem's box).
     adam_steps : int
     lr : tuple
         ("constant", lr) or ("piecewise", boundaries, values).
@@ -113,16 +113,17 @@ def get_target(name, quick=False):
 
 
 def build_model(target, problem, seed, dtype=np.float64):
-    """(net, model): the MLP of `target` initialised from `seed`, and the object to train (scaled or not)."""
+    """The MLP of `target` initialised from `seed`, with the input scaling over `problem`'s box
+    when `target` rescales its inputs."""
     from ..nn.mlp import MLP
 
-    net = MLP(sizes=list(target.layers), activation=target.activation, init="glorot_uniform", seed=seed, dtype=dtype)
-    return net, wrap(net, target, problem)
+    return MLP(sizes=list(target.layers), activation=target.activation, init="glorot_uniform", seed=seed,
+               dtype=dtype, **_box(target, problem))
 
 
-def wrap(net, target, problem):
-    """The network as `problem` sees it: behind the input rescaling when `target` uses one."""
-    return InputScaling(net, problem.lower, problem.upper) if target.scaled_inputs else net
+def _box(target, problem):
+    """The input-scaling arguments of `target`'s network on `problem`."""
+    return {"lower": problem.lower, "upper": problem.upper} if target.scaled_inputs else {}
 
 
 def metrics(model, problem, eval_grid=(256, 101, 1.0), t_eval=0.3, nx=100):
@@ -188,14 +189,14 @@ def run_one(target, seed, out, stem, dtype=np.float64, resume=False, progress=Tr
     checkpoint (deleted by `reproduce` once the record is saved).
     """
     problem = target.build(seed, **target.sizes)
-    net, model = build_model(target, problem, seed, dtype)
+    net = build_model(target, problem, seed, dtype)
     ckpt = out / f"{stem}_run{seed}.ckpt.npz"
-    hist = train(model, problem.astype(dtype), target.adam_steps, target.schedule(), target.lbfgs_maxiter,
+    hist = train(net, problem.astype(dtype), target.adam_steps, target.schedule(), target.lbfgs_maxiter,
                  target.lbfgs_options, checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume,
                  progress=progress, desc=f"{target.name} run {seed}")
     weights = out / f"{stem}_run{seed}.npz"
     net.save(weights)
-    record = {"seed": seed, **metrics(model, problem, target.eval_grid), "params": int(net.nparams),
+    record = {"seed": seed, **metrics(net, problem, target.eval_grid), "params": int(net.nparams),
               "adam_steps": hist["adam_steps"], "lbfgs_iters": hist["lbfgs_iters"],
               "lbfgs_message": hist["lbfgs_message"], "wall_time": hist["wall_time"],
               "loss": _loss_summary(hist), "weights": str(weights), "checkpoint": str(ckpt)}
@@ -216,18 +217,20 @@ def evaluate(path, name):
     -------
     dict : weights, problem, dtype, params, layers, L1, L2, Linf, rel_L2.
     """
-    from ..nn.mlp import MLP
+    from ..nn.mlp import MLP, load_weights
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}; give the path of an .npz with arrays W0..WL, b0..bL")
     target = get_target(name)
-    net = MLP.load(path, activation=target.activation)
-    if net.sizes[0] != 2 or net.sizes[-1] != 1:
-        raise ValueError(f"{path} holds a {net.sizes} network; a {name} PINN maps (x, t) to u: 2 inputs, 1 output")
+    weights = load_weights(path)
+    sizes = [weights[0][0].shape[1]] + [W.shape[0] for W, _ in weights]
+    if sizes[0] != 2 or sizes[-1] != 1:
+        raise ValueError(f"{path} holds a {sizes} network; a {name} PINN maps (x, t) to u: 2 inputs, 1 output")
     problem = target.build(1, **target.sizes)
+    net = MLP.from_weights(weights, target.activation, **_box(target, problem))
     return {"weights": str(path), "problem": name, "dtype": net.dtype.name, "params": int(net.nparams),
-            "layers": net.sizes, **metrics(wrap(net, target, problem), problem, target.eval_grid)}
+            "layers": net.sizes, **metrics(net, problem, target.eval_grid)}
 
 
 def summarise(records):

@@ -36,7 +36,8 @@ class _State:
 
 def _save(path, net, opt, st):
     io.save_training_state(path, net.params, opt,
-                           {"lbfgs_iters": st.lbfgs_iters, "wall_time": st.wall, "initial": st.initial,
+                           {"model": type(net).__name__, "config": net.config(),
+                            "lbfgs_iters": st.lbfgs_iters, "wall_time": st.wall, "initial": st.initial,
                             "parts": st.parts, "lbfgs_message": st.lbfgs_message},
                            {"history.adam": np.asarray(st.loss_adam, dtype=np.float64),
                             "history.lbfgs": np.asarray(st.loss_lbfgs, dtype=np.float64)})
@@ -56,7 +57,7 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
 
     Parameters
     ----------
-    net : fastdds.nn.mlp.MLP or fastdds.pinn.loss.InputScaling
+    net : fastdds.nn.mlp.MLP
         Updated in place.
     problem : fastdds.pinn.problems.Problem
         Point sets in the network's dtype.
@@ -140,7 +141,7 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
 
 def _check_points(net, problem):
     """Every group's points must match the network's input width and dtype."""
-    d_in, dtype = getattr(net, "net", net).sizes[0], net.params[0].dtype
+    d_in, dtype = net.n_in, net.dtype
     for g in problem.groups:
         if g.X.shape[1] != d_in:
             raise ValueError(f"group {g.name!r} has points of {g.X.shape[1]} coordinates but the network takes {d_in}")
@@ -155,13 +156,12 @@ def _run_lbfgs(net, problem, maxiter, options, st, bar, every, save):
     Calls `save` every `every` iterations with the parameters at the accepted iterate; on
     Ctrl-C the parameters are put back to that iterate before re-raising.
     """
-    flat = getattr(net, "net", net)
-    last = [flat.get_flat()]
+    last = [net.get_flat()]
 
     def fun_and_grad(x):
-        flat.set_flat(x)
+        net.set_flat(x)
         loss, _, grads = loss_and_grads(net, problem)
-        return loss, flat.grads_to_flat(grads)
+        return loss, net.grads_to_flat(grads)
 
     def callback(intermediate_result):
         last[0] = intermediate_result.x.copy()
@@ -169,13 +169,13 @@ def _run_lbfgs(net, problem, maxiter, options, st, bar, every, save):
         st.loss_lbfgs.append(float(intermediate_result.fun))
         bar.update(bar.n + 1, loss=float(intermediate_result.fun))
         if st.lbfgs_iters % every == 0:
-            flat.set_flat(last[0])
+            net.set_flat(last[0])
             save()
 
     try:
         result = optim.lbfgs(fun_and_grad, last[0], maxiter=maxiter - st.lbfgs_iters, callback=callback, **options)
     except KeyboardInterrupt:
-        flat.set_flat(last[0])
+        net.set_flat(last[0])
         raise
-    flat.set_flat(result.x)
+    net.set_flat(result.x)
     st.lbfgs_message = str(result.message)

@@ -1,6 +1,7 @@
 """Element-wise Taylor-stream kernels of an MLP layer (Numba).
 
-A layer z = W^T a + b, a' = sigma(z) carries S stacked streams: the value (stream 0), first
+A layer z = W a + b, a' = sigma(z) (W of shape (fan_out, fan_in), the Dense layout of
+``fastdds.operators.Dense``) carries S stacked streams: the value (stream 0), first
 input derivatives (streams 1..n1) and second input derivatives (streams 1+n1..S-1, one per
 pair of first streams ``pairs[m] = (p, q)``). Arrays are feature-major, shaped (H, S, N):
 feature h holds its S streams over the N points, so the matrix products of all streams are
@@ -59,7 +60,7 @@ def taylor_forward(code, alpha, z, b, pairs, a, s):
     alpha : float
         The activation's parameter (leaky_relu slope).
     z : ndarray, shape (H, S, N), C-contiguous
-        W^T a of every stream (no bias yet; the bias enters stream 0 only).
+        W a of every stream (no bias yet; the bias enters stream 0 only).
     b : ndarray, shape (H,)
     pairs : int64 ndarray, shape (n2, 2)
         First-stream indices (0-based among the n1 = S - 1 - n2 first streams) of each
@@ -271,14 +272,14 @@ def forward_pass(code, alpha, weights, biases, pairs, a, z, s, chunks, w):
     Parameters
     ----------
     code, alpha, pairs : as in `taylor_forward`
-    weights : tuple of L ndarrays, W_l of shape (fan_in, fan_out), C-contiguous
+    weights : tuple of L ndarrays, W_l of shape (fan_out, fan_in), C-contiguous
     biases : tuple of L ndarrays, b_l of shape (fan_out,)
     a : tuple of L ndarrays, shape (C or workers, fan_in, S, P)
         Layer l's input streams; a[0] holds every chunk (filled), the hidden ones either every
         chunk (kept for `backward_pass`) or one per worker. Chunk c of x is x[c] when x holds
         every chunk, else worker w's x[w].
     z : tuple of L ndarrays, shape (C or workers, fan_out, S, P), written
-        Layer l's W_l^T a (no bias); z[L - 1] holds every chunk.
+        Layer l's W_l a (no bias); z[L - 1] holds every chunk.
     s : tuple of L ndarrays, each hidden layer's as in `taylor_forward` per chunk, (C, H, 3, P)
         or (workers, 1, 3, R); the output layer's is not read
     chunks : int64 ndarray
@@ -291,14 +292,15 @@ def forward_pass(code, alpha, weights, biases, pairs, a, z, s, chunks, w):
             ai = a[l][c if a[l].shape[0] == C else w]
             zi = z[l][c if z[l].shape[0] == C else w]
             fan_in, S, P = ai.shape
-            gemm(True, False, 1.0, weights[l], ai.reshape(fan_in, S * P), 0.0, zi.reshape(zi.shape[0], S * P))
+            gemm(False, False, 1.0, weights[l], ai.reshape(fan_in, S * P), 0.0, zi.reshape(zi.shape[0], S * P))
             if l < L - 1:
                 nxt = a[l + 1][c if a[l + 1].shape[0] == C else w]
                 taylor_forward(code, alpha, zi, biases[l], pairs, nxt, s[l][c if s[l].shape[0] == C else w])
 
 
 @nb.njit(cache=True, nogil=True)
-def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, lanes, grads, offsets, g, leaves):
+def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, lanes, grads, offsets, g, leaves,
+                  dx):
     """The reverse pass of the chunks `chunks` (run by worker w): each chunk's gradient
     streams go down every layer while they are in cache; each chunk's parameter gradients add
     to those of its lane c % lanes.
@@ -315,13 +317,19 @@ def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, la
     n_nl : int
     lanes : int
     grads : ndarray, shape (lanes, nparams), updated
-        Each lane's gradients, parameters [W0, b0, W1, ...] flattened one after another.
+        Each lane's gradients, parameters [W0, b0, W1, ...] flattened one after another, the
+        weights' as dW_l^T, shape (fan_in, fan_out): a W_l^T = a g^T is the very BLAS call of
+        the (fan_in, fan_out) weights of earlier versions, so gradients and the PINN runs built
+        on them stay bit for bit what they were (the transposed call, g a^T, differs by an ulp,
+        and training amplifies that: 3 % of the quick viscous-Burgers loss after 400 Adam steps).
     offsets : int64 ndarray, shape (2 L,)
         Where each parameter starts in a row of `grads`.
     g : ndarray, shape (workers, 2, max width, R, P)
         Scratch for the gradient streams of the hidden layers.
     leaves : ndarray, shape (workers, max fan_in, n_ch, P)
         Scratch for the folded leaves.
+    dx : ndarray, shape (C, d_in, P) or (0, 0, 0), written
+        When not empty, each chunk's dL/d(input points) = W_0^T dL/dz_0 (value stream).
     """
     C = a[0].shape[0]
     L = len(weights)
@@ -334,27 +342,29 @@ def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, la
         cc = coef[c]
         for l in range(L - 1, -1, -1):
             W = weights[l]
-            fan_in, fan_out = W.shape
+            fan_out, fan_in = W.shape
             ai = a[l][c]
             P = ai.shape[2]
             a2 = ai.reshape(fan_in, ai.shape[1] * P)
             g2 = gc.reshape(fan_out, R * P)
-            dW = lane[offsets[2 * l]:offsets[2 * l] + fan_in * fan_out].reshape(fan_in, fan_out)
-            gemm(False, True, 1.0, a2[:, :nr * P], g2[:, :nr * P], 1.0, dW)
+            dWt = lane[offsets[2 * l]:offsets[2 * l] + fan_in * fan_out].reshape(fan_in, fan_out)
+            gemm(False, True, 1.0, a2[:, :nr * P], g2[:, :nr * P], 1.0, dWt)
             if n_ch:
                 lv = leaves[w, :fan_in]
                 combine_leaves(ai, cc, lv)
-                gemm(False, True, 1.0, lv.reshape(fan_in, n_ch * P), g2[:, nr * P:], 1.0, dW)
+                gemm(False, True, 1.0, lv.reshape(fan_in, n_ch * P), g2[:, nr * P:], 1.0, dWt)
             if l > 0:
                 gp = g[w, (L - l) % 2, :fan_in]
                 gp2 = gp.reshape(fan_in, R * P)
                 if fan_out == 1:  # an outer product
                     for i in range(fan_in):
-                        wi = W[i, 0]
+                        wi = W[0, i]
                         for j in range(R * P):
                             gp2[i, j] = wi * g2[0, j]
                 else:
-                    gemm(False, False, 1.0, W, g2, 0.0, gp2)
+                    gemm(True, False, 1.0, W, g2, 0.0, gp2)
                 db = lane[offsets[2 * l - 1]:offsets[2 * l - 1] + fan_in]
                 taylor_backward(code, pairs, z[l - 1][c], ai, s[l - 1][c if s[l - 1].shape[0] == C else w], cc, gp, db)
                 gc = gp
+            elif dx.shape[0]:
+                gemm(True, False, 1.0, W, g2[:, :P], 0.0, dx[c])
