@@ -196,7 +196,24 @@ def test_agrees_with_scikit_fmm(rng, shape):
             assert np.array_equal(np.ma.getmaskarray(ours), np.ma.getmaskarray(theirs))
             assert np.abs(ours - theirs).max() < 1e-10
         speed = np.full(shape, 1.7)
-        assert np.abs(ek.travel_time(phi, speed, dx, order=1) - skfmm.travel_time(phi, speed, dx, order=1)).max() < 1e-10
+        ours = ek.travel_time(phi, speed, dx, order=1)
+        assert np.abs(ours - skfmm.travel_time(phi, speed, dx, order=1)).max() < 1e-10
+
+
+def test_scikit_fmm_2d_example():
+    """skfmm's examples/2d_example.py: its distances agree at both orders (the sign-function contour
+    used to sit half a cell off at order 2), and so do its order-1 travel times."""
+    skfmm = pytest.importorskip("skfmm")
+    X, Y = np.meshgrid(np.linspace(-1, 1, 201), np.linspace(-1, 1, 201))
+    phi = -1 * np.ones_like(X)
+    phi[X > -0.5] = 1
+    phi[np.logical_and(np.abs(Y) < 0.25, X > -0.75)] = 1
+    speed = np.ones_like(X)
+    speed[Y > 0] = 1.5
+    for o in (1, 2):
+        assert np.abs(ek.distance(phi, 1e-2, order=o) - skfmm.distance(phi, 1e-2, order=o)).max() < 1e-11
+    ours = ek.travel_time(phi, speed, 1e-2, order=1)
+    assert np.abs(ours - skfmm.travel_time(phi, speed, 1e-2, order=1)).max() < 1e-11
 
 
 def _godunov_residual_2d(u, f, h):
@@ -619,7 +636,8 @@ def test_skfmm_square_example():
     (lambda: ek.travel_time([-1, 1], [2, 2], [2, 2, 2, 2]), "dx must be of length len\\(phi.shape\\)"),
     (lambda: ek.distance([-1, 1], self_test=44), "self_test must be 0 or 1"),
     (lambda: ek.distance(np.array(["a", "b"])), "phi must be a 1 to 12-D array of doubles"),
-    (lambda: ek.distance(np.array([-1, -1, 1.]), narrow=-1), 'parameter "narrow" must be greater than or equal to zero'),
+    (lambda: ek.distance(np.array([-1, -1, 1.]), narrow=-1),
+     'parameter "narrow" must be greater than or equal to zero'),
 ])
 def test_skfmm_errors(call, match):
     with pytest.raises(ValueError, match=match):

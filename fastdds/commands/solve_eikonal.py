@@ -99,7 +99,8 @@ def run(args):
         err = errors(u, exact)
         stride = max(1, math.ceil((u.size / args.max_output) ** (1.0 / u.ndim)))
         sub = (slice(None, None, stride),) * u.ndim
-        result.update(dim=args.dim, order=args.order, source_radius=args.source_radius, h=h, sweeps=info.sweeps, converged=info.converged,
+        result.update(dim=args.dim, order=args.order, source_radius=args.source_radius, h=h, sweeps=info.sweeps,
+                      converged=info.converged,
                       grid={"lower": -1.0, "upper": 1.0, "nodes_per_axis": args.n},
                       solution_stride=stride, solution=np.asarray(u)[sub])
         summary = (f"{args.problem} {args.dim}-D order {args.order}: n = {args.n}, {info.sweeps} sweeps"

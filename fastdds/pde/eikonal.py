@@ -193,9 +193,7 @@ def _speed_field(speed, shape, obstacles, extension=False):
 
 
 def _slowness(grid, speed, dtype, obstacles):
-    """Padded slowness 1 / speed (1 on obstacles; a broadcast scalar for a scalar speed)."""
-    if speed is None:
-        return None
+    """Padded slowness 1 / speed of a speed array (1 on obstacles)."""
     f = np.ones(grid.shape, dtype=dtype)
     free = np.ones(grid.shape, bool) if obstacles is None else ~obstacles
     np.divide(1.0, speed, out=f, where=free, casting="unsafe")
@@ -223,8 +221,8 @@ def _start(p, obstacles, grid, gradient, speed=None, ext_mask=None):
     per3 = (False,) * (3 - len(grid.kper)) + grid.kper
     pad = (0,) * (3 - len(grid.kshape)) + (_PAD,) * len(grid.kshape)
     v3 = lambda a: grid.view3(grid.kernel(np.ascontiguousarray(a)))  # noqa: E731
-    band = kern.interface_band(v3(p), v3(valid), *h3, *per3, gradient, grid.view3(u), grid.view3(state), grid.view3(side),
-                               pad, v3(sp), v3(em), fext if speed is None else grid.view3(fext))
+    band = kern.interface_band(v3(p), v3(valid), *h3, *per3, gradient, grid.view3(u), grid.view3(state),
+                               grid.view3(side), pad, v3(sp), v3(em), fext if speed is None else grid.view3(fext))
     if band == 0:
         raise ValueError("the array phi contains no zero contour (no zero level set): it never changes sign "
                          "and is nowhere 0 outside masked cells; give a level set that is negative inside the "
@@ -388,7 +386,8 @@ def distance(phi, dx=1.0, self_test=False, order=2, narrow=0.0, periodic=False, 
     source_radius : float, keyword-only
         Point-source correction: around each isolated zero of phi (a node with phi == 0 whose
         neighbours all have one sign) the cells within this distance are set to their exact
-        distance, which removes the O(h log h) error of a one-node source (0: off).
+        distance, which removes the O(h log h) error of a one-node source (0: off; the disc does
+        not wrap round periodic edges).
     tol : float, keyword-only
         A sweep with no change above tol ends the solve (default 0 for order 1; for order 2,
         1e-10 * dx in float64 and 1e-5 * dx in float32).

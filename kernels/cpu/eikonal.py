@@ -1,5 +1,6 @@
 """Eikonal kernels (Numba): fast sweeping in 2-D and 3-D (1-D grids run as 2-D with one row),
-interface initialisation, extension values, periodic ghost cells, and the explicit 1-D Hamilton-Jacobi steps of -u_t + |u_x| - 1 = 0.
+interface initialisation, extension values, periodic ghost cells, and the explicit 1-D
+Hamilton-Jacobi steps of -u_t + |u_x| - 1 = 0.
 
 Fast sweeping (Zhao 2005) solves |grad u| = f with Godunov upwind updates, Gauss-Seidel in
 place, the grid visited in alternating orderings (4 in 2-D, 8 in 3-D). Arrays are padded by two
@@ -264,14 +265,14 @@ def extend(u, fext, cells, strides, weights, alias):
         best, fbest = math.inf, 0.0
         for k in range(strides.size):
             a, b = alias[c - strides[k]], alias[c + strides[k]]
-            nb_ = a if u[a] <= u[b] else b
-            un = u[nb_]
+            q = a if u[a] <= u[b] else b
+            un = u[q]
             if un < uc:
                 wt = weights[k] * (uc - un)
-                num += wt * fext[nb_]
+                num += wt * fext[q]
                 den += wt
             if un < best:
-                best, fbest = un, fext[nb_]
+                best, fbest = un, fext[q]
         fext[c] = num / den if den > 0.0 else fbest
 
 
