@@ -112,8 +112,7 @@ class _Grid:
 
     ``kshape``, ``kdx``, ``kper``: shape, spacing and periodic flags of the kernel grid;
     ``pshape``: padded shape; ``inner``: the slices of the cells in a padded array; ``ghost``,
-    ``src``, ``reader``: the periodic copy lists of the sweep kernels; ``alias``: for every
-    padded flat index the cell it holds (itself, or the mirrored cell of a periodic ghost).
+    ``src``, ``reader``: the periodic copy lists of the sweep kernels.
     """
 
     def __init__(self, shape, dxs, pers):
@@ -125,23 +124,28 @@ class _Grid:
         self.pshape = tuple(n + 2 * _PAD for n in self.kshape)
         self.inner = tuple(slice(_PAD, -_PAD) for _ in self.kshape)
         self.ghost, self.src, self.reader = self._wrap_lists()
-        self.alias = np.arange(math.prod(self.pshape), dtype=np.int64)
-        self.alias[self.ghost] = self.src
+
+    def alias(self):
+        """For every padded flat index the cell it holds: itself, or the mirrored cell of a ghost."""
+        out = np.arange(math.prod(self.pshape), dtype=np.int64)
+        out[self.ghost] = self.src
+        return out
+
+    def _layer(self, ax, v):
+        """Padded flat indices of the cells at padded index v along axis ax (interior on the others)."""
+        axes = [np.array([v]) if a == ax else np.arange(_PAD, n + _PAD) for a, n in enumerate(self.kshape)]
+        return np.ravel_multi_index(np.meshgrid(*axes, indexing="ij"), self.pshape).ravel()
 
     def _wrap_lists(self):
-        d, entries = len(self.kshape), []
-        cells = [np.arange(_PAD, n + _PAD) for n in self.kshape]
+        entries = []
         for ax, (n, per) in enumerate(zip(self.kshape, self.kper)):
             if not per or n < 2:
                 continue
-            def flat(v, ax=ax):
-                return np.ravel_multi_index(np.meshgrid(*[np.array([v]) if a == ax else cells[a] for a in range(d)],
-                                                        indexing="ij"), self.pshape).ravel()
             for g in (0, 1, n + 2, n + 3):
                 s = g + n if g < _PAD else g - n
                 for r in range(max(_PAD, g - 2), min(n + 1, g + 2) + 1):
                     if r != g:
-                        entries.append((flat(g), flat(s), flat(r)))
+                        entries.append((self._layer(ax, g), self._layer(ax, s), self._layer(ax, r)))
         if not entries:
             return (np.empty(0, np.int64),) * 3
         g, s, r = (np.concatenate([e[k] for e in entries]) for k in range(3))
@@ -345,7 +349,7 @@ def _level_set(phi, speed, dx, self_test, order, narrow, periodic, ext_mask, int
     cells = cells[np.argsort(u.reshape(-1)[cells], kind="stable")]
     strides = np.array([s // u.itemsize for s in u.strides], dtype=np.int64)
     _kern().extend(u.reshape(-1), fext.reshape(-1), cells, strides, np.array([1.0 / h**2 for h in grid.kdx]),
-                   grid.alias)
+                   grid.alias())
     fe = grid.unpad(fext).copy()
     if np.ma.isMaskedArray(out):
         fe[out.mask] = 0.0
