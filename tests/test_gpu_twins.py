@@ -392,6 +392,71 @@ def test_mlp_taylor_streams(dev, rng, monkeypatch, dtype, activation):
     _close(got[2], want[2], dtype)
 
 
+
+# ---- the GPU bench script's table code (the timings themselves need a device) ----------------------------
+
+def _bench_script():
+    path = Path(__file__).resolve().parents[1] / "bench" / "gpu" / "run_all.py"
+    spec = importlib.util.spec_from_file_location("fastdds_gpu_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_script_imports_without_cupy():
+    cupy_before = "cupy" in sys.modules
+    _bench_script()
+    assert ("cupy" in sys.modules) == cupy_before
+
+
+def test_bench_fraction_of_copy():
+    b = _bench_script()
+    assert b.fraction_of_copy(2e-3, 1e-3) == 0.5
+    assert b.fraction_of_copy(1e-3, 1e-3, traffic=3.0) == 3.0
+    with pytest.raises(ValueError):
+        b.fraction_of_copy(0.0, 1e-3)
+
+
+def test_bench_plan():
+    """The full plan has the issue's goal cases at their sizes; quick mode shrinks every case;
+    kernel and sweep cases fit in 8 GiB; repeats stay within the per-case budget."""
+    b = _bench_script()
+    full, quick = b.plan(b.FULL), b.plan(b.QUICK)
+    goals = {(r["name"], r["dtype"]): r["size"] for r in full if r["goal"] == 0.8}
+    assert goals == {("banded.apply 3-point periodic", "float64"): 10**8,
+                     ("banded.apply 3-point periodic", "float32"): 10**8,
+                     ("burgers.advance LF first order, Euler (per step)", "float64"): 10**8,
+                     ("burgers.advance LF first order, Euler (per step)", "float32"): 10**8}
+    pinn = {(r["width"], r["size"]) for r in full if r["kind"] == "pinn"}
+    assert pinn == {(20, 10_000), (20, 1_000_000), (100, 10_000), (100, 1_000_000)}
+    assert {r["group"] for r in full} == set(GROUPS)
+    assert len(quick) == len([r for r in full if r["kind"] != "pinn"]) + 4
+    assert all(q["size"] < f["size"] for q, f in zip(quick, full) if f["kind"] != "pinn")
+    assert max(b.bytes_held(r) for r in full if r["kind"] != "pinn") <= 8 * 2**30
+    assert b.repeats_within(0.001, 20) == 20 and b.repeats_within(4.0, 20) == 3 and b.repeats_within(0.5, 20) == 20
+    assert b.repeats_within(1.0, 20) == 10
+    with pytest.raises(ValueError):
+        b.plan("everything")
+
+
+def test_bench_table_is_strict_json(tmp_path):
+    import json
+
+    b = _bench_script()
+    path = tmp_path / "t.json"
+    b.write_table(path, {"device": "none"}, [{"name": "x", "time_ms": float("nan"), "ratio": [1.0, float("inf")]}])
+    table = json.loads(path.read_text())
+    assert table == {"meta": {"device": "none"}, "rows": [{"name": "x", "time_ms": None, "ratio": [1.0, None]}]}
+
+
+def test_bench_main_refuses_without_gpu():
+    ok, why = backend.gpu_available()
+    if ok:
+        pytest.skip("a GPU is present: main would run the benches")
+    with pytest.raises(SystemExit, match="no usable GPU"):
+        _bench_script().main(["--quick", "--out", os.devnull])
+
+
 # ---- the simulator run, and the device compiler on what it launched ---------------------------------------
 
 if not SIM:
