@@ -79,12 +79,6 @@ MIN_CHUNK_POINTS = 256  # below LANES * 256 points one chunk, on one thread
 BATCH_BYTES = 12 * 2**20  # kept streams of one batch of points, at most (see `MLP.batches`)
 
 
-def init_weight(init, fan_in, fan_out, rng):
-    """``fastdds.initializers.weight`` in the old (fan_in, fan_out) layout, float64: only for
-    ``fastdds.nn.blocks.Linear``, and removed with it (issue 16)."""
-    return initializers.weight(init, fan_in, fan_out, rng).T
-
-
 class _Streams:
     """Which Taylor streams a derivative request needs, and where each requested key lives.
 
@@ -130,8 +124,9 @@ class _Workspace:
     worker: its kernels rebuild them from a'; the output layer's `s` is empty), plus for the
     reverse pass dL/d(output) `dout` (C, d_out, R, P), the leaves' chain coefficients `coef`
     (C, n_leaf, n_ch, P), each worker's gradient streams `g` and folded leaves `leaves` of one
-    chunk, and each lane's parameter gradients `grads` (lanes, nparams). Without `keep` the
-    hidden layers hold one chunk per worker, reused chunk after chunk.
+    chunk, and each lane's parameter gradients `grads` (lanes, nparams; the weights' as dW^T,
+    so a row is in the order of `MLP.get_flat`). Without `keep` the hidden layers hold one
+    chunk per worker, reused chunk after chunk.
 
     Chunk c belongs to lane c % LANES, and `workers` threads share the lanes. A lane runs its
     chunks in order and sums its own gradients, and the lanes are summed in order, so results
