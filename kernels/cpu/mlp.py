@@ -318,10 +318,11 @@ def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, la
     lanes : int
     grads : ndarray, shape (lanes, nparams), updated
         Each lane's gradients, parameters [W0, b0, W1, ...] flattened one after another, the
-        weights' as dW_l^T, shape (fan_in, fan_out): a W_l^T = a g^T is the very BLAS call of
-        the (fan_in, fan_out) weights of earlier versions, so gradients and the PINN runs built
-        on them stay bit for bit what they were (the transposed call, g a^T, differs by an ulp,
-        and training amplifies that: 3 % of the quick viscous-Burgers loss after 400 Adam steps).
+        weights' as dW_l^T of shape (fan_in, fan_out): dW_l^T = a g^T is the very BLAS call of
+        earlier versions, whose weights were (fan_in, fan_out), so gradients and the PINN runs
+        built on them stay bit for bit what they were (the transposed product g a^T differs by
+        an ulp, which training amplifies: 3 % of the quick viscous-Burgers loss after 400 Adam
+        steps).
     offsets : int64 ndarray, shape (2 L,)
         Where each parameter starts in a row of `grads`.
     g : ndarray, shape (workers, 2, max width, R, P)
