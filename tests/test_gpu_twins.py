@@ -297,6 +297,7 @@ def test_burgers_float32(dev, rng, fcode):
     _close(got, want, np.float32)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the simulator's NumPy scalars warn as they overflow
 def test_burgers_reports_the_step_that_blew_up(dev, rng):
     """A central flux far past its CFL limit overflows; both backends name the same step."""
     want, got, bad_cpu, bad_gpu = _burgers(dev, rng, np.float64, 3, 0, 0, "euler", nsteps=200, dtdx=40.0, scale=50.0)
