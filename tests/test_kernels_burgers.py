@@ -56,3 +56,10 @@ def test_a_second_process_loads_the_pair_from_the_disk_cache(tmp_path):
     assert (hits1, misses1) == ("0", "1")  # compiled in the first process
     assert (hits2, misses2) == ("1", "0")  # loaded, not compiled, in the second
     assert out1 == out2
+
+
+def test_prepare_compiles_the_pair_and_is_free_afterwards():
+    K.prepare(3, 1, np.float32)
+    sigs = K.scheme_kernel(3, 1).signatures
+    assert len(sigs) == 1 and "float32" in str(sigs[0])
+    assert K.prepare(3, 1, np.float32) < 0.05

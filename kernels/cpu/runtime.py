@@ -45,13 +45,9 @@ def _warm_burgers(dtype):
     """The time loop of every (flux, limiter) pair, with the argument types `fastdds.pde.burgers.solve` passes."""
     from . import burgers
 
-    n = 8
-    u, out = np.zeros(n, dtype), np.empty(n, dtype)
-    coefs = np.array([0.1, 0.01, 1.0, 0.5, 0.0, 0.0, 0.0, 2.0], dtype=dtype)
-    rk = np.array([0.0], dtype=dtype), np.array([1.0], dtype=dtype)
     for fcode in range(burgers.N_FLUXES):
         for lcode in range(burgers.N_LIMITERS):
-            burgers.advance(u, out, 1, fcode, lcode, rk[0], rk[1], 0, coefs, 1, np.empty((3, n + 4), dtype))
+            burgers.prepare(fcode, lcode, dtype)
 
 
 WARMERS = {"banded": _warm_banded, "layer": _warm_layer, "burgers": _warm_burgers}
