@@ -297,6 +297,20 @@ def test_burgers_float32(dev, rng, fcode):
     _close(got, want, np.float32)
 
 
+def test_burgers_scheme_kernel(dev, rng):
+    """scheme_kernel(fcode, lcode) is advance with the codes bound; unknown codes are refused."""
+    to_dev, to_host = dev
+    u = rng.standard_normal(10)
+    coefs = np.array([0.3, 0.02, 3.0, 0.5, 0.0, 0.0, 0.0, 2.0])
+    rk = [to_dev(np.array(c)) for c in RK["ssprk3"]]
+    outs = [to_dev(np.empty(10)) for _ in range(2)]
+    _gpu("burgers").advance(to_dev(u), outs[0], 2, 1, 2, *rk, 2, to_dev(coefs), 1, to_dev(np.empty((3, 14))))
+    _gpu("burgers").scheme_kernel(1, 2)(to_dev(u), outs[1], 2, *rk, 2, to_dev(coefs), 1, to_dev(np.empty((3, 14))))
+    np.testing.assert_array_equal(to_host(outs[0]), to_host(outs[1]))
+    with pytest.raises(ValueError, match="unknown"):
+        _gpu("burgers").scheme_kernel(5, 0)
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the simulator's NumPy scalars warn as they overflow
 def test_burgers_reports_the_step_that_blew_up(dev, rng):
     """A central flux far past its CFL limit overflows; both backends name the same step."""

@@ -15,7 +15,8 @@ device-to-host transfer of one flag).
 from numba import cuda
 
 from ..cpu import burgers as _cpu
-from ..cpu.burgers import C_ALPHA, C_DIFF, C_DTDX, C_HALF, C_LEFT, C_RIGHT, C_TWO, C_ZERO, GHOST
+from ..cpu.burgers import C_ALPHA, C_DIFF, C_DTDX, C_HALF, C_LEFT, C_RIGHT, C_TWO, C_ZERO, GHOST, N_FLUXES, \
+    N_LIMITERS
 from .launch import array_module, device, launch
 
 _flux, _limit, _node_update = device(_cpu._flux), device(_cpu._limit), device(_cpu._node_update)
@@ -121,3 +122,18 @@ def advance(u, out, nsteps, fcode, lcode, rk_a, rk_b, bc, coefs, check_every, wo
             break
     out[:] = cur[GHOST:GHOST + n]
     return bad
+
+
+def scheme_kernel(fcode, lcode):
+    """`advance` of one (flux, limiter) pair, as ``fastdds.kernels.cpu.burgers.scheme_kernel``:
+    same arguments as `advance` less fcode and lcode (the device kernels branch on the codes at
+    run time, so nothing is built per pair)."""
+    key = (int(fcode), int(lcode))
+    if key[0] not in range(N_FLUXES) or key[1] not in range(N_LIMITERS):
+        raise ValueError(f"unknown (flux, limiter) codes {key}; fluxes are 0..{N_FLUXES - 1}, "
+                         f"limiters 0..{N_LIMITERS - 1}")
+
+    def advance_scheme(u, out, nsteps, rk_a, rk_b, bc, coefs, check_every, work):
+        return advance(u, out, nsteps, key[0], key[1], rk_a, rk_b, bc, coefs, check_every, work)
+
+    return advance_scheme
