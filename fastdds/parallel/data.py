@@ -113,15 +113,6 @@ class DataParallelLoss:
         parts = {name: float(total[n + k]) for k, name in enumerate(self.names)}
         return sum(parts.values()), parts, grads
 
-    def get_flat(self):
-        """The weights as one float64 vector (params in order, each C-ravelled)."""
-        return np.concatenate([p.ravel() for p in self.net.params]).astype(np.float64)
-
-    def set_flat(self, x):
-        """Write a flat vector (as `get_flat` gives) into the weights, in place."""
-        for p, a, b in zip(self.net.params, self.offsets[:-1], self.offsets[1:]):
-            p[...] = x[a:b].reshape(p.shape)
-
 
 def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=None, comm=None, ordered=True):
     """`adam_steps` Adam steps, then L-BFGS-B on the reduced loss, the points spread over ranks.
@@ -155,16 +146,16 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
         loss_adam.append(loss)
     if lbfgs_maxiter:
         def fun_and_grad(x):
-            dp.set_flat(x)
+            net.set_flat(x)
             loss, _, grads = dp()
-            return loss, np.concatenate([g.ravel() for g in grads]).astype(np.float64)
+            return loss, net.grads_to_flat(grads)
 
         def callback(intermediate_result):
             loss_lbfgs.append(float(intermediate_result.fun))
 
-        result = optim.lbfgs(fun_and_grad, dp.get_flat(), maxiter=int(lbfgs_maxiter), callback=callback,
+        result = optim.lbfgs(fun_and_grad, net.get_flat(), maxiter=int(lbfgs_maxiter), callback=callback,
                              **(lbfgs_options or {}))
-        dp.set_flat(result.x)
+        net.set_flat(result.x)
         message = str(result.message)
     final, parts, _ = dp()
     return {"loss_adam": np.asarray(loss_adam), "loss_lbfgs": np.asarray(loss_lbfgs), "final_loss": final,
