@@ -368,6 +368,33 @@ def test_fast_sweeping(dev, rng, shape, order, periodic, dtype):
 
 
 
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_eikonal_finish_and_hj1d(dev, rng, dtype):
+    """`finish` (signs and the unreached count) and the explicit 1-D Hamilton-Jacobi steps, both
+    schemes' coefficient forms, odd and even step counts."""
+    to_dev, to_host = dev
+    u = rng.random((1, 4, 5)).astype(dtype)
+    u[0, 1, 2] = u[0, 3, 0] = np.inf
+    side = rng.integers(-1, 2, u.shape).astype(np.int8)
+    for signed in (False, True):
+        want, got = np.empty_like(u), to_dev(np.empty_like(u))
+        n_cpu = _cpu("eikonal").finish(u, side, signed, want)
+        n_gpu = _gpu("eikonal").finish(to_dev(u), to_dev(side), signed, got)
+        assert n_cpu == n_gpu == 2
+        np.testing.assert_array_equal(to_host(got), want)
+    n, h, dt = 11, 0.2, 0.05
+    schemes = [(np.array([dt / h / 2, 1 - dt / h, dt / h / 2]), np.zeros(3)),
+               (np.array([0.0, 1.0, 0.0]), np.array([-1 / (2 * h), 1 / h, -1 / (2 * h)]))]
+    for (p, d), nsteps in zip(schemes, (3, 4)):
+        p, d = p.astype(dtype), d.astype(dtype)
+        u0 = rng.random(n).astype(dtype)
+        want, got = u0.copy(), to_dev(u0)
+        _cpu("eikonal").hj1d_steps(want, nsteps, p, 1 / (2 * h), d, dt, np.empty_like(u0))
+        _gpu("eikonal").hj1d_steps(got, nsteps, to_dev(p), 1 / (2 * h), to_dev(d), dt, to_dev(np.empty_like(u0)))
+        _close(to_host(got), want, dtype)
+
+
 # ---- MLP Taylor streams ---------------------------------------------------------------------------------
 
 def _mlp_run(monkeypatch, group_module, activation, dtype, X, derivs, dout):

@@ -1,6 +1,6 @@
-"""Fast sweeping for the Eikonal equation, GPU twin of ``fastdds.kernels.cpu.eikonal`` (the
-sweeps; the interface band, `finish` and the 1-D Hamilton-Jacobi steps stay on the CPU, whose
-callers run them on host arrays).
+"""Fast sweeping for the Eikonal equation and the explicit 1-D Hamilton-Jacobi steps, GPU twins
+of ``fastdds.kernels.cpu.eikonal`` (`sweep2d`, `sweep3d`, `finish`, `hj1d_steps`; the interface
+band has no twin: its caller builds it on host arrays).
 
 GPU ordering: Gauss-Seidel along anti-diagonals (hyperplanes i + j (+ k) = const in the
 sweep's orientation). Within one of the 4 (2-D) or 8 (3-D) orderings, a cell's update reads
@@ -27,13 +27,13 @@ from numba import cuda, int32
 
 from ..cpu import eikonal as _cpu
 from ..cpu.eikonal import FIXED, SETTLE
-from .launch import array_module, device, launch_block
+from .launch import array_module, device, launch, launch_block
 
 _lower, _replace = device(_cpu._lower), device(_cpu._replace)
 _update2d, _update2d_order2 = device(_cpu._update2d), device(_cpu._update2d_order2)
 _update3d, _update3d_order2 = device(_cpu._update3d), device(_cpu._update3d_order2)
 
-__all__ = ["FIXED", "sweep2d", "sweep3d"]
+__all__ = ["FIXED", "finish", "hj1d_steps", "sweep2d", "sweep3d"]
 
 
 @cuda.jit(device=True)
@@ -224,3 +224,63 @@ def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, s
                  int(max_sweeps), ghost, src, reader, result)
     sweeps, converged = (int(r) for r in result.tolist())
     return sweeps, bool(converged)
+
+
+@cuda.jit
+def _finish(u, side, signed, out):
+    t = cuda.grid(1)
+    n1, n2 = u.shape[1], u.shape[2]
+    if t < u.shape[0] * n1 * n2:
+        i, j, k = t // (n1 * n2), (t // n2) % n1, t % n2
+        v = u[i, j, k]
+        out[i, j, k] = -v if signed and side[i, j, k] < 0 else v
+
+
+def finish(u, side, signed, out):
+    """out = u, negated where side < 0 when `signed`; count the unreached (inf) cells.
+
+    Parameters
+    ----------
+    u : device array, shape (n0, n1, n2) (a view of the padded solution; a 2-D grid as n0 = 1)
+    side : device array of int8, shape of u
+    signed : bool
+    out : device array, shape of u, dtype of u; overwritten
+
+    Returns
+    -------
+    int : number of cells where u is inf (a reduction of the array module).
+    """
+    launch(_finish, u.size, u, side, bool(signed), out)
+    return int((u == math.inf).sum())
+
+
+@cuda.jit
+def _hj1d_step(a, b, p, g, d, dt):
+    """b = one explicit step of a (see `hj1d_steps`), one thread per node; end nodes set to 0."""
+    i = cuda.grid(1)
+    n = a.size
+    if i == 0 or i == n - 1:
+        b[i] = 0.0
+    elif i < n:
+        z = abs(g * a[i + 1] - g * a[i - 1]) + (d[0] * a[i - 1] + d[1] * a[i] + d[2] * a[i + 1])
+        b[i] = (p[0] * a[i - 1] + p[1] * a[i] + p[2] * a[i + 1]) - dt * max(z, 0.0) + dt
+
+
+def hj1d_steps(u, nsteps, p, g, d, dt, work):
+    """`nsteps` explicit steps of u_tau + |u_x| - 1 = 0 (tau = 1 - t), in place; one launch a step.
+
+    Parameters
+    ----------
+    u : device array, shape (n,), float32 or float64; overwritten with the result
+    nsteps : int
+    p, d : device array, shape (3,), dtype of u
+    g, dt : float
+    work : device array, shape (n,), dtype of u; scratch
+    (the step is ``fastdds.kernels.cpu.eikonal.hj1d_steps``'s)
+    """
+    a, b = u, work
+    for _ in range(nsteps):
+        launch(_hj1d_step, u.size, a, b, p, g, d, dt)
+        a, b = b, a
+    if nsteps % 2 == 1:
+        u[:] = work
