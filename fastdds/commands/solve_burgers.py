@@ -71,6 +71,7 @@ def run(args):
     import numpy as np
 
     from fastdds.io import load_checkpoint, save_checkpoint, write_json
+    from fastdds.norms import error_norms
     from fastdds.pde import burgers as B
     from fastdds.progress import Progress
 
@@ -115,9 +116,7 @@ def run(args):
               "dtype": str(np.dtype(dtype)), "nx": args.nx, "dx": dx, "t": t_end, "dt": dt, "steps": nsteps,
               "cfl": args.cfl, "wall_s": wall, "x": x, "u": u}
     if ref is not None:
-        e = u.astype(np.float64) - ref
-        result["errors"] = {"L1": float(np.abs(e).mean()), "L2": float(np.sqrt((e * e).mean())),
-                            "Linf": float(np.abs(e).max())}
+        result["errors"] = error_norms(u, ref)
         result["exact"] = ref
     if args.json:
         write_json(args.json, result)

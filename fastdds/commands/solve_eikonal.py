@@ -32,14 +32,6 @@ def register(subparsers):
     p.set_defaults(func=run)
 
 
-def errors(u, exact):
-    """L1 = mean|e|, L2 = RMS(e), Linf = max|e| of e = u - exact (floats)."""
-    import numpy as np
-
-    e = np.asarray(u, dtype=np.float64) - exact
-    return {"L1": float(np.abs(e).mean()), "L2": float(np.sqrt(np.mean(e * e))), "Linf": float(np.abs(e).max())}
-
-
 def solve_grid(problem, n, dim, order, dtype, source_radius=0.0):
     """Solve the point or box problem; return (h, u, exact, info, seconds)."""
     import time
@@ -73,6 +65,7 @@ def run(args):
 
     from fastdds import backend, io
     from fastdds.exact.eikonal import eikonal_time_1d
+    from fastdds.norms import error_norms
     from fastdds.pde.eikonal import hj1d_solve
 
     dtype = apply_backend_options(args)
@@ -86,7 +79,7 @@ def run(args):
         t0 = time.perf_counter()
         x, u, nsteps = hj1d_solve(args.n, args.scheme, args.cfl, dtype=dtype, alpha=args.alpha)
         seconds = time.perf_counter() - t0
-        err = errors(u, eikonal_time_1d(x, 0.0))
+        err = error_norms(u, eikonal_time_1d(x, 0.0))
         result.update(scheme=args.scheme, alpha=args.alpha, cfl=args.cfl, t_final=0.0, steps=nsteps,
                       dt=1.0 / nsteps, x=x, solution=u)
         summary = f"time1d {args.scheme}: n = {args.n}, {nsteps} steps"
@@ -96,7 +89,7 @@ def run(args):
         if args.source_radius < 0 or (args.source_radius > 0 and args.problem != "point"):
             raise ValueError(f"--source-radius must be >= 0 and is for --problem point; got {args.source_radius}")
         h, u, exact, info, seconds = solve_grid(args.problem, args.n, args.dim, args.order, dtype, args.source_radius)
-        err = errors(u, exact)
+        err = error_norms(u, exact)
         stride = max(1, math.ceil((u.size / args.max_output) ** (1.0 / u.ndim)))
         sub = (slice(None, None, stride),) * u.ndim
         result.update(dim=args.dim, order=args.order, source_radius=args.source_radius, h=h, sweeps=info.sweeps,

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import io, optim
+from ..norms import error_norms, relative_l2
 from . import problems
 from .train import train
 
@@ -146,13 +147,11 @@ def metrics(model, problem, eval_grid=(256, 101, 1.0), t_eval=0.3, nx=100):
     dtype = model.params[0].dtype
     lo, hi = problem.lower, problem.upper
     x = np.linspace(lo[0], hi[0], nx)
-    e = _predict(model, x, np.full_like(x, t_eval), dtype) - problem.exact(x, np.full_like(x, t_eval))
+    u, ref = _predict(model, x, np.full_like(x, t_eval), dtype), problem.exact(x, np.full_like(x, t_eval))
     xg, tg = np.meshgrid(np.linspace(lo[0], hi[0], eval_grid[0]), np.linspace(lo[1], eval_grid[2], eval_grid[1]),
                          indexing="ij")
     ue = problem.exact(xg.ravel(), tg.ravel())
-    rel = np.linalg.norm(_predict(model, xg.ravel(), tg.ravel(), dtype) - ue) / np.linalg.norm(ue)
-    return {"L1": float(np.mean(np.abs(e))), "L2": float(np.sqrt(np.mean(e ** 2))), "Linf": float(np.max(np.abs(e))),
-            "rel_L2": float(rel)}
+    return dict(error_norms(u, ref), rel_L2=relative_l2(_predict(model, xg.ravel(), tg.ravel(), dtype), ue))
 
 
 def _predict(model, x, t, dtype):
