@@ -279,3 +279,11 @@ def test_cli_resume_after_interrupt_equals_uninterrupted_run(tmp_path, monkeypat
     assert main(common[:-4] + ["--json", str(out)]) == 0
     assert 0 < step and np.array_equal(resumed, np.array(json.loads(out.read_text())["u"]))
     assert main(common + ["--resume", "--cfl", "0.5"]) == 2  # options differ from the checkpoint's
+
+
+def test_compile_time_is_reported_apart_from_the_run():
+    x = np.linspace(0.0, 1.0, 101)
+    B.compile_kernel("muscl-rk3", np.float64)
+    assert B.compile_kernel("muscl-rk3", np.float64) < 0.05  # compiled: a second call costs nothing
+    r = B.solve(np.sin(2 * np.pi * x), x[1] - x[0], 0.05, nu=0.01, scheme="muscl-rk3", boundary="dirichlet")
+    assert 0.0 <= r.compile < 0.05 and r.wall > 0.0

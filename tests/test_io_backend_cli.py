@@ -78,3 +78,12 @@ def test_reproduce_all_runs_every_setup_and_stops_at_a_failure(monkeypatch):
     reproduce_all.run(argparse.Namespace(quick=False, runs=None, out="r", data=None, resume=True, no_progress=False))
     assert calls[-1] == ["reproduce", "dynpmnn", "--out", "r/dynpmnn", "--resume"]
     assert calls[0] == ["reproduce", "burgers-viscous", "--out", "r/burgers-viscous", "--resume"]
+
+
+def test_info_compile_warms_the_named_groups(capsys):
+    assert cli.main(["info", "--compile", "banded"]) == 0
+    out = capsys.readouterr().out
+    assert "compiled banded (float64)" in out and "compiled banded (float32)" in out
+    assert "compiled 1 kernel group(s)" in out
+    assert cli.main(["info", "--compile", "nope"]) != 0
+    assert "unknown kernel group(s) ['nope']" in capsys.readouterr().err

@@ -3,6 +3,9 @@
 
 def register(subparsers):
     p = subparsers.add_parser("info", help="print version, backend, threads, BLAS and GPU status")
+    p.add_argument("--compile", nargs="*", metavar="GROUP", default=None,
+                   help="also compile the CPU kernels (all groups, or the ones named: banded, layer, burgers) "
+                        "for float64 and float32 into Numba's on-disk cache, so later first calls start at once")
     p.set_defaults(func=run)
 
 
@@ -41,3 +44,9 @@ def run(args):
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
+    if args.compile is not None:
+        from fastdds.kernels.cpu.runtime import warm
+
+        seconds = warm(args.compile or None, progress=lambda group, dtype, s: print(
+            f"compiled {group} ({dtype}) in {s:.1f} s", flush=True))
+        print(f"compiled {len(seconds)} kernel group(s) in {sum(seconds.values()):.1f} s")

@@ -31,7 +31,7 @@ def register(subparsers):
     p.add_argument("--chunks", type=int, default=20, help="progress / checkpoint updates per run (default 20)")
     p.add_argument("--checkpoint", default=None, help="save the state atomically to this .npz after each chunk")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    p.add_argument("--json", default=None, help="write grid, solution, errors, steps and wall time here")
+    p.add_argument("--json", default=None, help="write grid, solution, errors, steps, run time (wall_s) and compile time (compile_s) here")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     add_backend_options(p)
     p.set_defaults(func=run)
@@ -95,6 +95,7 @@ def run(args):
             raise ValueError(f"checkpoint {args.checkpoint} is for a different run ({meta.get('options')}); "
                              f"use the same options or start without --resume")
         start, wall0 = (int(meta["step"]), arrays["u"]), float(meta["wall"])
+    compile_s = B.compile_kernel(scheme, dtype)
     bar = Progress(0, desc=f"burgers {args.ic} {args.scheme}", enabled=not args.quiet,
                    start=start[0] if start else 0)
     t0 = time.perf_counter()
@@ -114,7 +115,7 @@ def run(args):
     result = {"problem": args.ic, "nu": nu, "scheme": {"name": str(args.scheme), "flux": scheme.flux,
                                                       "limiter": scheme.limiter, "rk": scheme.rk},
               "dtype": str(np.dtype(dtype)), "nx": args.nx, "dx": dx, "t": t_end, "dt": dt, "steps": nsteps,
-              "cfl": args.cfl, "wall_s": wall, "x": x, "u": u}
+              "cfl": args.cfl, "wall_s": wall, "compile_s": compile_s, "x": x, "u": u}
     if ref is not None:
         result["errors"] = error_norms(u, ref)
         result["exact"] = ref
@@ -124,6 +125,6 @@ def run(args):
     err_text = (f"L1 {errs['L1']:.3e}  L2 {errs['L2']:.3e}  Linf {errs['Linf']:.3e}" if errs
                 else "no exact reference for viscous Riemann data")
     print(f"burgers {args.ic}  nu={nu:.6g}  {args.scheme} ({scheme.flux}/{scheme.limiter}/{scheme.rk})  "
-          f"nx={args.nx}  t={t_end:g}  steps={nsteps}  dt={dt:.3e}  wall={wall:.3f}s")
+          f"nx={args.nx}  t={t_end:g}  steps={nsteps}  dt={dt:.3e}  run {wall:.3f} s, compile {compile_s:.2f} s")
     print(f"  errors vs exact: {err_text}" + (f"\n  wrote {args.json}" if args.json else ""))
     return 0

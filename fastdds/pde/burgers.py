@@ -158,7 +158,10 @@ class Result:
     dt : float
     nsteps : int
     wall : float
-        Seconds spent in the kernel.
+        Seconds spent in the kernel (running, not compiling).
+    compile : float
+        Seconds spent compiling the scheme's kernel, or loading it from Numba's on-disk cache
+        (about 0 once it ran in this process).
     """
 
     u: np.ndarray
@@ -166,6 +169,7 @@ class Result:
     dt: float
     nsteps: int
     wall: float
+    compile: float = 0.0
 
 
 def _check_state(u0, dtype):
@@ -271,6 +275,7 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
     if int(chunks) < 1:
         raise ValueError(f"chunks = {chunks} must be >= 1")
     done, out = _start(start, u, nsteps)
+    compile_s = compile_kernel(s, u.dtype)
     wall = 0.0
     bounds = np.linspace(0, nsteps, min(int(chunks), nsteps) + 1).round().astype(int)
     for b in bounds[1:]:
@@ -287,7 +292,24 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
         done = int(b)
         if callback is not None:
             callback(done, nsteps, out)
-    return Result(out, nsteps * dt, dt, nsteps, wall)
+    return Result(out, nsteps * dt, dt, nsteps, wall, compile_s)
+
+
+def compile_kernel(scheme, dtype=np.float64):
+    """Compile the time loop of one scheme's (flux, limiter) pair for `dtype`, or load it from
+    Numba's on-disk cache, so that the compile can be timed apart from the run.
+
+    Parameters
+    ----------
+    scheme : str or Scheme
+    dtype : float64 or float32
+
+    Returns
+    -------
+    float : seconds spent (about 0 when it is compiled already in this process)
+    """
+    s = get_scheme(scheme)
+    return backend.kernels("burgers", like=np.empty(0)).prepare(FLUXES[s.flux], LIMITERS[s.limiter], backend.resolve_dtype(dtype))
 
 
 def dissipation_speed(u0):
