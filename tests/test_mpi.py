@@ -206,3 +206,23 @@ def test_a_halo_narrower_than_the_reach_is_wrong():
 
     assert np.array_equal(advance(dec, u0, [1] * 4, 4, run), ref)
     assert np.abs(advance(dec, u0, [0] * 4, 1, run) - ref).max() > 0.1
+
+
+@needs_mpi
+def test_reproduce_command_spreads_seeds_over_ranks(tmp_path):
+    """`mpiexec -n 3 fastdds reproduce eikonal --runs 3`: each rank one seed, rank 0 the JSON, the
+    records equal those of one process running the seeds in turn."""
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    args = ["-m", "fastdds.cli", "reproduce", "eikonal", "--quick", "--runs", "3", "--no-progress", "--out"]
+    subprocess.run([sys.executable, *args, str(tmp_path / "one")], check=True, timeout=240, env=env,
+                   capture_output=True)
+    proc = subprocess.run([MPIEXEC, "-n", "3", sys.executable, *args, str(tmp_path / "mpi")], timeout=240, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.count("wrote ") == 1  # only rank 0 reports
+    one, mpi = (json.loads((tmp_path / d / "eikonal_quick.json").read_text()) for d in ("one", "mpi"))
+    assert [r["seed"] for r in mpi["runs"]] == [1, 2, 3]
+    for a, b in zip(one["runs"], mpi["runs"]):
+        assert (a["L2"], a["rel_L2"], a["loss"]) == (b["L2"], b["rel_L2"], b["loss"])
+    assert sorted(p.name for p in (tmp_path / "mpi").iterdir()) == [
+        "eikonal_quick.json", "eikonal_quick_run1.npz", "eikonal_quick_run2.npz", "eikonal_quick_run3.npz"]

@@ -31,6 +31,8 @@ def run(args):
     result = reproduce(args.out, args.data, seeds=args.seeds, quick=args.quick,
                        keys=args.models.split(",") if args.models else None, epochs=args.epochs, resume=args.resume,
                        progress=not args.no_progress)
+    if result is None:  # an MPI rank other than 0: rank 0 prints and writes
+        return 0
     for reason in result["skipped"]:
         print(f"skipped {reason}")
     print(result["markdown"])

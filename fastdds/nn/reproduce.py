@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import io
 from ..layers import Chain
+from ..parallel import launched_world
 from .cfc import CfC
 from .dynpmnn import DynPMNN, FHNNet, MLPBaseline
 from .node import NODE
@@ -222,29 +223,46 @@ def reproduce(out="runs/dynpmnn", data=None, seeds=5, quick=False, keys=None, ep
     -------
     dict: "quick", "seeds", "rows" (as written to results.json), "markdown" (results.md),
     "skipped" (models that could not run, with the reason) and "written" (the two paths).
+    Under ``mpiexec -n N`` (or ``srun``) the (model, seed) runs are spread over the ranks, one
+    thread each; rank 0 writes the tables and the other ranks return None.
     """
     from ..datasets import california_housing, split_published
 
     out = Path(out)
     split = split_published(*california_housing(data))
     specs = models(quick)
+    jobs = plan(keys, seeds, quick)
+
+    def run(task):
+        key, s = task
+        done = out / "runs" / f"{key}_seed{s}.json"
+        if resume and done.is_file():
+            return json.loads(done.read_text())
+        return run_net(key, specs[key], split, s, out, quick, epochs, resume, progress and world is None)
+
+    tasks = [(key, s) for key, n_seeds in jobs if specs[key].build is not None for s in range(n_seeds)]
+    world = launched_world()
+    if world is None:
+        records = dict(zip(tasks, map(run, tasks)))
+    else:  # under mpiexec / srun: the runs spread over the ranks, rank 0 writes the tables
+        from ..parallel import ensemble
+
+        gathered = ensemble.run_seeds(run, tasks, world)
+        if world.Get_rank() != 0:
+            return None
+        records = dict(zip(tasks, gathered))
     rows, skipped = [], []
-    for key, n_seeds in plan(keys, seeds, quick):
+    for key, n_seeds in jobs:
         spec = specs[key]
-        if spec.build is None:
-            try:
-                import sklearn  # noqa: F401
-            except ImportError:
-                skipped.append(f"{key}: scikit-learn is not installed")
-                continue
-            rows.append(summary(key, spec, [run_hgb(split, s) for s in range(n_seeds)]))
+        if spec.build is not None:
+            rows.append(summary(key, spec, [records[(key, s)] for s in range(n_seeds)]))
             continue
-        runs = []
-        for s in range(n_seeds):
-            done = out / "runs" / f"{key}_seed{s}.json"
-            runs.append(json.loads(done.read_text()) if resume and done.is_file() else
-                        run_net(key, spec, split, s, out, quick, epochs, resume, progress))
-        rows.append(summary(key, spec, runs))
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            skipped.append(f"{key}: scikit-learn is not installed")
+            continue
+        rows.append(summary(key, spec, [run_hgb(split, s) for s in range(n_seeds)]))
     result = {"quick": quick, "seeds": 1 if quick else int(seeds), "rows": rows}
     text = markdown(result)
     io.write_json(out / "results.json", result)

@@ -9,3 +9,22 @@ mpi4py; without it every function here runs as one process (rank 0 of 1).
     data      data-parallel PINN loss, gradients (one Allreduce a step), Adam and L-BFGS
     ensemble  seeds spread over ranks, one thread each; results gathered; run folders merged
 """
+
+import os
+
+LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+"""Environment variables that mpiexec (MPICH's hydra, Open MPI, PMIx) or srun set in each rank."""
+
+
+def launched_world():
+    """The MPI world when this process is one of several ranks started by mpiexec / srun, else None.
+
+    A plain process (no launcher variable in its environment) never imports mpi4py, so the
+    commands stay one-process programs unless they are launched under MPI.
+    """
+    if not any(v in os.environ for v in LAUNCHER_VARIABLES):
+        return None
+    from . import comm
+
+    world = comm.world()
+    return world if world.Get_size() > 1 else None

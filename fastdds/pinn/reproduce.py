@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import io, optim
 from ..norms import error_norms, relative_l2
+from ..parallel import launched_world
 from . import problems
 from .train import train
 
@@ -265,9 +266,13 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
         Seed of the first run; disjoint seed ranges in separate `out` folders split a
         reproduction over processes or cluster jobs.
 
+    Under ``mpiexec -n N`` (or ``srun``) the seeds are spread over the ranks, one thread
+    each (`fastdds.parallel.ensemble.run_seeds`); every rank writes its runs' weights, rank 0
+    the JSON, and the other ranks return None.
+
     Returns
     -------
-    dict : the JSON content.
+    dict : the JSON content (None on ranks other than 0).
     """
     if runs < 1:
         raise ValueError(f"--runs {runs}: need at least one run")
@@ -285,11 +290,21 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
     result = {"target": name, "quick": quick, "dtype": np.dtype(dtype).name, "config": target.describe(),
               "reference": _REFERENCE[name], "runs": []}
     t0 = time.perf_counter()
-    for seed in range(first_seed, first_seed + runs):
+    seeds = list(range(first_seed, first_seed + runs))
+    world = launched_world()
+    if world is not None:  # under mpiexec / srun: the seeds spread over the ranks, rank 0 writes
+        from ..parallel import ensemble
+
+        todo = [s for s in seeds if s not in done]
+        records = ensemble.run_seeds(lambda s: run_one(target, s, out, stem, dtype, resume, False), todo, world)
+        if world.Get_rank() != 0:
+            return None
+        done.update(zip(todo, records))
+    for seed in seeds:
         record = done.get(seed) or run_one(target, seed, out, stem, dtype, resume, progress)
         result["runs"].append(record)
         result["summary"] = summarise(result["runs"])
-        io.write_json(path, result)
+        io.write_json(path, result, backup=seed == seeds[0])  # an earlier invocation's file is kept once
         Path(record["checkpoint"]).unlink(missing_ok=True)  # the run is recorded; its checkpoint is spent
     log(table(result))
     log(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
