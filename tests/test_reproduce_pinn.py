@@ -167,3 +167,19 @@ def test_sigterm_writes_a_checkpoint_and_resume_finishes(tmp_path):
     assert done.returncode == 0, done.stderr
     run = json.loads((tmp_path / "eikonal_quick.json").read_text())["runs"][0]
     assert run["adam_steps"] == 2000 and not ckpt.exists()
+
+
+def test_summarize_merges_job_array_folders(tmp_path, capsys):
+    """Two jobs with --first-seed 1 and 2 merged by `fastdds summarize` equal one job of two runs."""
+    from fastdds import cli
+
+    base = ["reproduce", "eikonal", "--quick", "--no-progress"]
+    for s in (1, 2):
+        assert cli.main(base + ["--runs", "1", "--first-seed", str(s), "--out", str(tmp_path / f"task{s}")]) == 0
+    assert cli.main(base + ["--runs", "2", "--out", str(tmp_path / "one")]) == 0
+    assert cli.main(["summarize", str(tmp_path / "task1"), str(tmp_path / "task2"), "--out", str(tmp_path / "all")]) == 0
+    assert "2 runs, seeds [1, 2]" in capsys.readouterr().out
+    merged, one = (json.loads((tmp_path / d / "eikonal_quick.json").read_text()) for d in ("all", "one"))
+    assert merged["summary"]["L2"] == one["summary"]["L2"]
+    assert [r["L2"] for r in merged["runs"]] == [r["L2"] for r in one["runs"]]
+    assert cli.main(["summarize", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
