@@ -309,6 +309,9 @@ def test_burgers_scheme_kernel(dev, rng):
     np.testing.assert_array_equal(to_host(outs[0]), to_host(outs[1]))
     with pytest.raises(ValueError, match="unknown"):
         _gpu("burgers").scheme_kernel(5, 0)
+    assert _gpu("burgers").prepare(1, 2, np.float32) >= 0.0
+    with pytest.raises(ValueError, match="unknown"):
+        _gpu("burgers").prepare(0, 3, np.float64)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the simulator's NumPy scalars warn as they overflow

@@ -12,12 +12,15 @@ the host; the NaN/inf check every `check_every` steps is a reduction of the arra
 device-to-host transfer of one flag).
 """
 
+import time
+
+import numpy as np
 from numba import cuda
 
 from ..cpu import burgers as _cpu
 from ..cpu.burgers import C_ALPHA, C_DIFF, C_DTDX, C_HALF, C_LEFT, C_RIGHT, C_TWO, C_ZERO, GHOST, N_FLUXES, \
     N_LIMITERS
-from .launch import array_module, device, launch
+from .launch import array_module, device, device_module, launch
 
 _flux, _limit, _node_update = device(_cpu._flux), device(_cpu._limit), device(_cpu._node_update)
 
@@ -137,3 +140,19 @@ def scheme_kernel(fcode, lcode):
         return advance(u, out, nsteps, key[0], key[1], rk_a, rk_b, bc, coefs, check_every, work)
 
     return advance_scheme
+
+
+def prepare(fcode, lcode, dtype):
+    """Compile the device kernels of one (flux, limiter) pair for `dtype` by running them on 8
+    nodes, as ``fastdds.kernels.cpu.burgers.prepare`` does for the CPU loop.
+
+    Returns
+    -------
+    float : seconds spent (about 0 when the kernels were already compiled in this process).
+    """
+    t0 = time.perf_counter()
+    xp, dtype = device_module(), np.dtype(dtype)
+    coefs = xp.asarray(np.array([0.1, 0.01, 1.0, 0.5, 0.0, 0.0, 0.0, 2.0], dtype=dtype))
+    scheme_kernel(fcode, lcode)(xp.zeros(8, dtype), xp.empty(8, dtype), 1, xp.zeros(1, dtype), xp.ones(1, dtype), 0,
+                                coefs, 1, xp.empty((3, 12), dtype))
+    return time.perf_counter() - t0

@@ -37,6 +37,11 @@ def array_module(x):
     return importlib.import_module("cupy") if type(x).__module__.startswith("cupy") else np
 
 
+def device_module():
+    """The array module of device arrays here: cupy, or numpy under the simulator."""
+    return np if config.ENABLE_CUDASIM else importlib.import_module("cupy")
+
+
 BLOCK_THREADS = 32 if config.ENABLE_CUDASIM else 1024
 
 
