@@ -27,10 +27,11 @@ def register(subparsers):
 
 def run(args):
     from fastdds.nn.reproduce import reproduce
+    from fastdds.parallel import map_runs
 
     result = reproduce(args.out, args.data, seeds=args.seeds, quick=args.quick,
                        keys=args.models.split(",") if args.models else None, epochs=args.epochs, resume=args.resume,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, map_runs=map_runs())
     if result is None:  # an MPI rank other than 0: rank 0 prints and writes
         return 0
     for reason in result["skipped"]:

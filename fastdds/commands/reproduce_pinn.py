@@ -28,6 +28,7 @@ def register(subparsers):
 
 def run(args):
     from fastdds import backend
+    from fastdds.parallel import map_runs
     from fastdds.pinn.reproduce import reproduce
 
     dtype = apply_backend_options(args)
@@ -35,4 +36,4 @@ def run(args):
         raise ValueError("PINN training runs on the cpu backend only for now (fastdds.nn.mlp has no GPU kernels); "
                          "drop --backend gpu")
     reproduce(args.pinn_target, runs=args.runs, quick=args.quick, out=args.out, resume=args.resume, dtype=dtype,
-              progress=not args.no_progress, first_seed=args.first_seed)
+              progress=not args.no_progress, first_seed=args.first_seed, map_runs=map_runs())

@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import io
 from ..layers import Chain
-from ..parallel import launched_world
 from .cfc import CfC
 from .dynpmnn import DynPMNN, FHNNet, MLPBaseline
 from .node import NODE
@@ -122,6 +121,10 @@ def run_net(key, spec, data, seed, out, quick=False, epochs=None, resume=False, 
     resume : bool
         Continue from the run's checkpoint when there is one.
     progress : bool
+    map_runs : callable(run, tasks) -> list of records or None, optional
+        Makes the (model, seed) runs instead of a plain loop: under ``mpiexec`` the command
+        passes `fastdds.parallel.ensemble.run_seeds`, which spreads them over the ranks, one
+        thread each, and returns the records on rank 0 only; None back means this returns None.
 
     Returns
     -------
@@ -199,7 +202,7 @@ def plan(keys=None, seeds=5, quick=False):
 
 
 def reproduce(out="runs/dynpmnn", data=None, seeds=5, quick=False, keys=None, epochs=None, resume=False,
-              progress=True):
+              progress=True, map_runs=None):
     """Run the study and write its results.
 
     Parameters
@@ -223,8 +226,6 @@ def reproduce(out="runs/dynpmnn", data=None, seeds=5, quick=False, keys=None, ep
     -------
     dict: "quick", "seeds", "rows" (as written to results.json), "markdown" (results.md),
     "skipped" (models that could not run, with the reason) and "written" (the two paths).
-    Under ``mpiexec -n N`` (or ``srun``) the (model, seed) runs are spread over the ranks, one
-    thread each; rank 0 writes the tables and the other ranks return None.
     """
     from ..datasets import california_housing, split_published
 
@@ -238,19 +239,13 @@ def reproduce(out="runs/dynpmnn", data=None, seeds=5, quick=False, keys=None, ep
         done = out / "runs" / f"{key}_seed{s}.json"
         if resume and done.is_file():
             return json.loads(done.read_text())
-        return run_net(key, specs[key], split, s, out, quick, epochs, resume, progress and world is None)
+        return run_net(key, specs[key], split, s, out, quick, epochs, resume, progress and map_runs is None)
 
     tasks = [(key, s) for key, n_seeds in jobs if specs[key].build is not None for s in range(n_seeds)]
-    world = launched_world()
-    if world is None:
-        records = dict(zip(tasks, map(run, tasks)))
-    else:  # under mpiexec / srun: the runs spread over the ranks, rank 0 writes the tables
-        from ..parallel import ensemble
-
-        gathered = ensemble.run_seeds(run, tasks, world)
-        if world.Get_rank() != 0:
-            return None
-        records = dict(zip(tasks, gathered))
+    gathered = list(map(run, tasks)) if map_runs is None else map_runs(run, tasks)
+    if gathered is None:  # another MPI rank writes the tables
+        return None
+    records = dict(zip(tasks, gathered))
     rows, skipped = [], []
     for key, n_seeds in jobs:
         spec = specs[key]

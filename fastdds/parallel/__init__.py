@@ -28,3 +28,15 @@ def launched_world():
 
     world = comm.world()
     return world if world.Get_size() > 1 else None
+
+
+def map_runs():
+    """What the reproduce commands pass as `map_runs`: `ensemble.run_seeds` over the launched
+    world (runs spread over the ranks, records on rank 0, None elsewhere), or None in a plain
+    process (the runs then go one after another)."""
+    world = launched_world()
+    if world is None:
+        return None
+    from .ensemble import run_seeds
+
+    return lambda run, items: run_seeds(run, items, world)

@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import io, optim
 from ..norms import error_norms, relative_l2
-from ..parallel import launched_world
 from . import problems
 from .train import train
 
@@ -243,7 +242,7 @@ def summarise(records):
 
 
 def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float64, progress=True, log=print,
-              first_seed=1):
+              first_seed=1, map_runs=None):
     """Run seeds first_seed..first_seed + runs - 1 of target `name`, writing JSON results and weights into `out`.
 
     The JSON (``{stem}.json``, or ``{stem}_quick.json``) is rewritten atomically after each run,
@@ -265,10 +264,12 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
     first_seed : int
         Seed of the first run; disjoint seed ranges in separate `out` folders split a
         reproduction over processes or cluster jobs.
+    map_runs : callable(run, seeds) -> list of records or None, optional
 
-    Under ``mpiexec -n N`` (or ``srun``) the seeds are spread over the ranks, one thread
-    each (`fastdds.parallel.ensemble.run_seeds`); every rank writes its runs' weights, rank 0
-    the JSON, and the other ranks return None.
+    With `map_runs` the runs not yet done are made by ``map_runs(run, seeds)`` first (under
+    ``mpiexec`` the command passes `fastdds.parallel.ensemble.run_seeds`, which spreads them
+    over the ranks, one thread each, and returns the records on rank 0 only); every rank writes
+    its runs' weights, and where `map_runs` returns None this returns None and writes nothing.
 
     Returns
     -------
@@ -291,13 +292,10 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
               "reference": _REFERENCE[name], "runs": []}
     t0 = time.perf_counter()
     seeds = list(range(first_seed, first_seed + runs))
-    world = launched_world()
-    if world is not None:  # under mpiexec / srun: the seeds spread over the ranks, rank 0 writes
-        from ..parallel import ensemble
-
+    if map_runs is not None:  # e.g. spread over MPI ranks; None back: another rank writes
         todo = [s for s in seeds if s not in done]
-        records = ensemble.run_seeds(lambda s: run_one(target, s, out, stem, dtype, resume, False), todo, world)
-        if world.Get_rank() != 0:
+        records = map_runs(lambda s: run_one(target, s, out, stem, dtype, resume, False), todo)
+        if records is None:
             return None
         done.update(zip(todo, records))
     for seed in seeds:
