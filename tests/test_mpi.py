@@ -226,3 +226,24 @@ def test_reproduce_command_spreads_seeds_over_ranks(tmp_path):
         assert (a["L2"], a["rel_L2"], a["loss"]) == (b["L2"], b["rel_L2"], b["loss"])
     assert sorted(p.name for p in (tmp_path / "mpi").iterdir()) == [
         "eikonal_quick.json", "eikonal_quick_run1.npz", "eikonal_quick_run2.npz", "eikonal_quick_run3.npz"]
+
+
+@needs_mpi
+def test_reproduce_dynpmnn_spreads_runs_over_ranks(tmp_path, shared_data):
+    """`mpiexec -n 2 fastdds reproduce dynpmnn`: the (model, seed) runs spread over 2 ranks give
+    the table of one process."""
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    args = ["-m", "fastdds.cli", "reproduce", "dynpmnn", "--quick", "--models", "dynpmnn,fhnnet:2,mlp",
+            "--data", str(shared_data / "cal_housing.csv.gz"), "--no-progress", "--out"]
+    subprocess.run([sys.executable, *args, str(tmp_path / "one")], check=True, timeout=240, env=env,
+                   capture_output=True)
+    proc = subprocess.run([MPIEXEC, "-n", "2", sys.executable, *args, str(tmp_path / "mpi")], timeout=240, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.count("written ") == 1  # only rank 0 reports
+    one, mpi = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("one", "mpi"))
+    assert [r["key"] for r in mpi["rows"]] == ["dynpmnn", "fhnnet", "mlp"]
+    for a, b in zip(one["rows"], mpi["rows"]):
+        assert (a["key"], a["seeds"], a["diverged"], a["rmse_mean"], a["rmse_std"], a["r2_mean"]) == \
+            (b["key"], b["seeds"], b["diverged"], b["rmse_mean"], b["rmse_std"], b["r2_mean"])
+    assert len(list((tmp_path / "mpi" / "runs").glob("*.json"))) == 4
