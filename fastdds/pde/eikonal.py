@@ -1,4 +1,4 @@
-"""Eikonal solvers: fast sweeping for |grad u| = 1 / speed on 1-D, 2-D and 3-D grids, and the
+"""Eikonal solvers: fast sweeping for |grad u| = 1 / speed on 1-D to 12-D grids, and the
 explicit time-dependent 1-D Hamilton-Jacobi form -u_t + |u_x| - 1 = 0.
 
 The fast-sweeping API is scikit-fmm's, with its signatures, defaults and semantics:
@@ -13,7 +13,10 @@ never entered and come back masked), and so do speeds below machine epsilon. fas
 keyword-only: a scalar speed, ``source_radius`` (exact values in a disc round isolated zeros of
 phi, the point-source correction), ``tol``, ``max_sweeps``, ``return_info``. ``arrival_time``
 starts from a mask of source cells instead of a level set. The compiled cores live in
-``fastdds.kernels.cpu.eikonal``.
+``fastdds.kernels.cpu.eikonal``: 1-D to 3-D grids run on padded 2-D / 3-D kernels, 4-D to 12-D
+grids on the N-D kernels (flat arrays with per-axis strides; the Godunov update sorts the axes'
+upwind values and adds axes while the root stays above the next one; the 2^d orderings, axis a
+reversed when bit a of the ordering is set), which give the same answers to round-off.
 
 Fast sweeping (Zhao 2005) is Gauss-Seidel: each cell update reads neighbours already updated in
 the same sweep, in an order that alternates over the 2^d grid orderings. It is therefore NOT a
@@ -34,6 +37,8 @@ from ..operators import Banded, Identity
 
 _PAD = 2
 _EPS = np.finfo(np.float64).eps  # scikit-fmm masks speeds below this
+_MAX_DIM = 12  # as scikit-fmm
+_ND_FROM = 4  # grids with this many axes or more take the N-D kernels (tests lower it to force them)
 
 
 @dataclass
@@ -75,9 +80,8 @@ def _mask_of(a):
 
 def _check_grid(phi, dx, periodic):
     """Validate phi's shape, dx and periodic; return dx and periodic as one tuple entry per axis."""
-    if phi.ndim not in (1, 2, 3) or phi.size == 0:
-        raise ValueError(f"phi must be a 1-D, 2-D or 3-D array with cells (scikit-fmm goes to 12-D); "
-                         f"got shape {phi.shape}")
+    if not 1 <= phi.ndim <= _MAX_DIM or phi.size == 0:
+        raise ValueError(f"phi must be a 1-D to {_MAX_DIM}-D array with cells (as scikit-fmm); got shape {phi.shape}")
     dxs = np.atleast_1d(np.asarray(dx, dtype=np.float64))
     if dxs.ndim != 1 or dxs.size not in (1, phi.ndim) or (np.ndim(dx) > 0 and dxs.size != phi.ndim):
         raise ValueError(f"dx must be of length len(phi.shape) = {phi.ndim} (or a scalar); got {dx!r}")
@@ -108,8 +112,11 @@ def _check_settings(order, narrow, self_test, tol, max_sweeps):
 
 
 class _Grid:
-    """The padded kernel layout of an array shape: 1-D grids run as 2-D with one row.
+    """The kernel layout of an array shape.
 
+    Below `_ND_FROM` axes the 2-D / 3-D kernels run on arrays padded by `_PAD` cells per side
+    (1-D grids as 2-D with one row); from `_ND_FROM` axes on (``nd``) the N-D kernels run on the
+    flat unpadded array (``pad`` = 0, no ghost cells: they wrap periodic axes themselves).
     ``kshape``, ``kdx``, ``kper``: shape, spacing and periodic flags of the kernel grid;
     ``pshape``: padded shape; ``inner``: the slices of the cells in a padded array; ``ghost``,
     ``src``, ``reader``: the periodic copy lists of the sweep kernels.
@@ -117,13 +124,24 @@ class _Grid:
 
     def __init__(self, shape, dxs, pers):
         self.shape = tuple(shape)
-        lift = len(shape) == 1
+        self.nd = len(shape) >= _ND_FROM
+        lift = len(shape) == 1 and not self.nd
+        self.pad = 0 if self.nd else _PAD
         self.kshape = (1,) + self.shape if lift else self.shape
         self.kdx = (1.0,) + dxs if lift else dxs
         self.kper = (False,) + pers if lift else pers
-        self.pshape = tuple(n + 2 * _PAD for n in self.kshape)
-        self.inner = tuple(slice(_PAD, -_PAD) for _ in self.kshape)
-        self.ghost, self.src, self.reader = self._wrap_lists()
+        self.pshape = tuple(n + 2 * self.pad for n in self.kshape)
+        self.inner = tuple(slice(self.pad, n + self.pad) for n in self.kshape)
+        if self.nd:
+            self.ghost = self.src = self.reader = np.empty(0, np.int64)
+        else:
+            self.ghost, self.src, self.reader = self._wrap_lists()
+
+    def nd_args(self):
+        """shape, flat strides and periodic flags of an N-D grid as the N-D kernels take them."""
+        strides = np.cumprod((self.shape[1:] + (1,))[::-1])[::-1]
+        return (np.array(self.shape, np.int64), np.ascontiguousarray(strides, dtype=np.int64),
+                np.array(self.kper, np.bool_))
 
     def alias(self):
         """For every padded flat index the cell it holds: itself, or the mirrored cell of a ghost."""
@@ -204,6 +222,16 @@ def _slowness(grid, speed, dtype, obstacles):
     return grid.padded(f, 1.0)
 
 
+def _band3(p, valid, grid, gradient, u, state, side, sp, em, fext):
+    """`interface_band` on the 3-D views of a padded 1-D to 3-D grid."""
+    h3 = (1.0,) * (3 - len(grid.kdx)) + grid.kdx
+    per3 = (False,) * (3 - len(grid.kper)) + grid.kper
+    pad = (0,) * (3 - len(grid.kshape)) + (_PAD,) * len(grid.kshape)
+    v3 = lambda a: grid.view3(grid.kernel(np.ascontiguousarray(a)))  # noqa: E731
+    return _kern().interface_band(v3(p), v3(valid), *h3, *per3, gradient, grid.view3(u), grid.view3(state),
+                                  grid.view3(side), pad, v3(sp), v3(em), fext)
+
+
 def _start(p, obstacles, grid, gradient, speed=None, ext_mask=None):
     """Padded start (u, state, side, band, fext) of a level set p (fext None unless speed given)."""
     valid = np.ones(p.shape, np.uint8) if obstacles is None else (~obstacles).astype(np.uint8)
@@ -220,13 +248,15 @@ def _start(p, obstacles, grid, gradient, speed=None, ext_mask=None):
         sp = np.ascontiguousarray(np.broadcast_to(np.asarray(speed, dtype=p.dtype), p.shape))
         em = np.zeros(p.shape, np.uint8) if ext_mask is None else ext_mask.astype(np.uint8)
     else:
-        fext, sp, em = np.empty((0, 0, 0), p.dtype), p, valid
-    h3 = (1.0,) * (3 - len(grid.kdx)) + grid.kdx
-    per3 = (False,) * (3 - len(grid.kper)) + grid.kper
-    pad = (0,) * (3 - len(grid.kshape)) + (_PAD,) * len(grid.kshape)
-    v3 = lambda a: grid.view3(grid.kernel(np.ascontiguousarray(a)))  # noqa: E731
-    band = kern.interface_band(v3(p), v3(valid), *h3, *per3, gradient, grid.view3(u), grid.view3(state),
-                               grid.view3(side), pad, v3(sp), v3(em), fext if speed is None else grid.view3(fext))
+        fext, sp, em = np.empty((0,) * (1 if grid.nd else 3), p.dtype), p, valid
+    if grid.nd:
+        shape, strides, pers = grid.nd_args()
+        flat = lambda a: np.ascontiguousarray(a).reshape(-1)  # noqa: E731
+        band = kern.interface_band_nd(flat(p), flat(valid), shape, strides, np.array(grid.kdx), pers, gradient,
+                                      u.reshape(-1), state.reshape(-1), side.reshape(-1), flat(sp), flat(em),
+                                      fext.reshape(-1))
+    else:
+        band = _band3(p, valid, grid, gradient, u, state, side, sp, em, fext if speed is None else grid.view3(fext))
     if band == 0:
         raise ValueError("the array phi contains no zero contour (no zero level set): it never changes sign "
                          "and is nowhere 0 outside masked cells; give a level set that is negative inside the "
@@ -243,23 +273,24 @@ def _point_sources(p, obstacles, grid, u, state, radius, slowness):
     kern = _kern()
     pk = grid.kernel(p)
     free = np.ones(grid.kshape, bool) if obstacles is None else ~grid.kernel(obstacles)
-    padded_p = np.pad(np.where(free, pk, np.nan), _PAD, constant_values=np.nan)
+    padded_p = np.pad(np.where(free, pk, np.nan), 1, constant_values=np.nan)
     zeros = np.argwhere((pk == 0) & free)
-    fixed = 0
+    fixed, g = 0, grid.pad
     for z in zeros:
-        c = tuple(int(i) + _PAD for i in z)
-        around = [padded_p[c[:a] + (c[a] + o,) + c[a + 1:]] for a in range(pk.ndim) for o in (-1, 1)]
+        c = tuple(int(i) + g for i in z)
+        z1 = tuple(int(i) + 1 for i in z)
+        around = [padded_p[z1[:a] + (z1[a] + o,) + z1[a + 1:]] for a in range(pk.ndim) for o in (-1, 1)]
         around = np.array([v for v in around if np.isfinite(v)])
         if around.size == 0 or np.any(around == 0) or not (np.all(around > 0) or np.all(around < 0)):
             continue
         reach = [int(radius / h) for h in grid.kdx]
-        box = tuple(slice(max(_PAD, ci - r), min(n + _PAD, ci + r + 1)) for ci, r, n in zip(c, reach, grid.kshape))
+        box = tuple(slice(max(g, ci - r), min(n + g, ci + r + 1)) for ci, r, n in zip(c, reach, grid.kshape))
         axes = np.meshgrid(*[(np.arange(b.start, b.stop) - ci) * h for b, ci, h in zip(box, c, grid.kdx)],
                            indexing="ij")
         r = np.sqrt(sum(x * x for x in axes))
         f0 = 1.0 if slowness is None else slowness[c]
         disc = (r <= radius * (1 + 1e-12)) & (state[box] != kern.FIXED) | (r == 0)
-        disc &= free[tuple(slice(b.start - _PAD, b.stop - _PAD) for b in box)]
+        disc &= free[tuple(slice(b.start - g, b.stop - g) for b in box)]
         sub = u[box]
         sub[disc] = np.minimum(sub[disc], r[disc] * f0)
         state[box][disc] = kern.FIXED
@@ -281,16 +312,26 @@ def _sweep(grid, start, f, order, narrow, tol, max_sweeps, self_test):
         tol = (1e-10 if u.dtype == np.float64 else 1e-5) * min(grid.kdx[-len(grid.shape):])
     if f is None:
         f = np.broadcast_to(np.ones((), dtype=u.dtype), grid.pshape)
-    run = kern.sweep2d if len(grid.kshape) == 2 else kern.sweep3d
-    wrap = (grid.ghost, grid.src, grid.reader)
-    sweeps, converged = run(u, state, side, f, *w, int(order), tol, cap, int(max_sweeps), *wrap)
+    if grid.nd:
+        shape, strides, pers = grid.nd_args()
+        flat_f, flat_w = np.ascontiguousarray(f).reshape(-1), np.array(w)
+
+        def run(v, active, t, n):
+            return kern.sweep_nd(v.reshape(-1), active.reshape(-1), side.reshape(-1), flat_f, shape, strides, pers,
+                                 flat_w, int(order), t, cap, n)
+    else:
+        sweep = kern.sweep2d if len(grid.kshape) == 2 else kern.sweep3d
+
+        def run(v, active, t, n):
+            return sweep(v, active, side, f, *w, int(order), t, cap, n, grid.ghost, grid.src, grid.reader)
+    sweeps, converged = run(u, state, tol, int(max_sweeps))
     if not converged:
         warnings.warn(f"fast sweeping stopped after max_sweeps = {max_sweeps} sweeps without converging; "
                       f"raise max_sweeps (mazes of obstacles need more)", RuntimeWarning, stacklevel=3)
     if self_test:
         check = u.copy()
         active = np.where(state >= kern.FIXED, state, np.uint8(1))
-        if not run(check, active, side, f, *w, int(order), 10 * tol, cap, 1, *wrap)[1]:
+        if not run(check, active, 10 * tol, 1)[1]:
             with np.errstate(invalid="ignore"):
                 moved = float(np.nanmax(np.abs(check - u)))  # inf - inf (unreached cells) is NaN
             raise RuntimeError(f"self_test failed: one more sweep moves the result by {moved:.3g} (> {10 * tol:g})")
@@ -302,8 +343,9 @@ def _finish(grid, u, side, obstacles, signed):
     (obstacles, outside the narrow band, unreachable), a plain ndarray when none is."""
     uu, ss = grid.unpad(u), grid.unpad(side)
     out = np.empty(grid.kshape, dtype=u.dtype)
-    unreached = _kern().finish(grid.view3(np.ascontiguousarray(grid.kernel(uu))),
-                               grid.view3(np.ascontiguousarray(grid.kernel(ss))), signed, grid.view3(out))
+    view3 = (lambda a: a.reshape(1, 1, -1)) if grid.nd else grid.view3
+    unreached = _kern().finish(view3(np.ascontiguousarray(grid.kernel(uu))),
+                               view3(np.ascontiguousarray(grid.kernel(ss))), signed, view3(out))
     out = out.reshape(grid.shape)
     if obstacles is None and unreached == 0:
         return out
@@ -347,9 +389,13 @@ def _level_set(phi, speed, dx, self_test, order, narrow, periodic, ext_mask, int
         return out, info
     cells = np.flatnonzero((state.reshape(-1) < _kern().FIXED) & np.isfinite(u.reshape(-1)))
     cells = cells[np.argsort(u.reshape(-1)[cells], kind="stable")]
-    strides = np.array([s // u.itemsize for s in u.strides], dtype=np.int64)
-    _kern().extend(u.reshape(-1), fext.reshape(-1), cells, strides, np.array([1.0 / h**2 for h in grid.kdx]),
-                   grid.alias())
+    weights = np.array([1.0 / h**2 for h in grid.kdx])
+    if grid.nd:
+        shape, strides, pers = grid.nd_args()
+        _kern().extend_nd(u.reshape(-1), fext.reshape(-1), cells, shape, strides, weights, pers)
+    else:
+        strides = np.array([s // u.itemsize for s in u.strides], dtype=np.int64)
+        _kern().extend(u.reshape(-1), fext.reshape(-1), cells, strides, weights, grid.alias())
     fe = grid.unpad(fext).copy()
     if np.ma.isMaskedArray(out):
         fe[out.mask] = 0.0
@@ -363,7 +409,7 @@ def distance(phi, dx=1.0, self_test=False, order=2, narrow=0.0, periodic=False, 
 
     Parameters
     ----------
-    phi : array_like or numpy masked array, 1-D, 2-D or 3-D, float32 or float64 (others become float64)
+    phi : array_like or numpy masked array, 1-D to 12-D, float32 or float64 (others become float64)
         Level set; its zero contour is the interface and the result takes its sign. Masked cells
         are obstacles: paths go around them and they come back masked.
     dx : float or sequence of float
@@ -422,7 +468,7 @@ def travel_time(phi, speed, dx=1.0, self_test=False, order=2, narrow=0.0, period
 
     Parameters
     ----------
-    phi : array_like or masked array, 1-D, 2-D or 3-D
+    phi : array_like or masked array, 1-D to 12-D
         Level set as in `distance`.
     speed : array_like (or masked array) of phi's shape, or a float (fastdds extension)
         Speed (units of length per unit time). Cells with speed below machine epsilon (zero,
@@ -453,7 +499,7 @@ def extension_velocities(phi, speed, dx=1.0, self_test=False, order=2, ext_mask=
 
     Parameters
     ----------
-    phi : array_like or masked array, 1-D, 2-D or 3-D
+    phi : array_like or masked array, 1-D to 12-D
     speed : array_like of phi's shape (or a float), any finite values
     dx, self_test, order, narrow, periodic : as `distance`.
     ext_mask : bool array_like of phi's shape, optional
@@ -476,7 +522,7 @@ def arrival_time(sources, speed=1.0, dx=1.0, order=2, values=None, obstacles=Non
 
     Parameters
     ----------
-    sources : bool ndarray, 1-D, 2-D or 3-D
+    sources : bool ndarray, 1-D to 12-D
         True at the source cells (at least one).
     speed : float or ndarray of sources' shape
         Speed; cells below machine epsilon are obstacles (speed 1 gives the distance).
@@ -685,18 +731,18 @@ def hj1d_chain(scheme, n, dt, nsteps, dtype=np.float64, alpha=1.0):
     const = np.zeros(n, dtype=dtype)
     const[inner] = dt
     if scheme == "lax_friedrichs":
-        P = Banded((-1, 0, 1), np.stack([_rows(n, v, inner) for v in c["p"]]), "dirichlet", dtype=dtype)
-        R = Banded((-1, 1), np.stack([_rows(n, -g, inner), _rows(n, g, inner)]), "dirichlet", dtype=dtype)
+        P = Banded((-1, 0, 1), np.stack([_rows(n, v, inner) for v in c["p"]]), "zero", dtype=dtype)
+        R = Banded((-1, 1), np.stack([_rows(n, -g, inner), _rows(n, g, inner)]), "zero", dtype=dtype)
         step = Layer(P, [(Identity(n, -dt, dtype), "abs", R, None)], c=const)
         return Chain([step] * int(nsteps))
     top, bottom = slice(1, n - 1), slice(n + 1, 2 * n - 1)
     N = 2 * n
-    keep = Banded((0,), _rows(N, 1.0, slice(0, n))[None], "dirichlet", dtype=dtype)
-    R1 = Banded((-n - 1, -n + 1), np.stack([_rows(N, -g, bottom), _rows(N, g, bottom)]), "dirichlet", dtype=dtype)
+    keep = Banded((0,), _rows(N, 1.0, slice(0, n))[None], "zero", dtype=dtype)
+    R1 = Banded((-n - 1, -n + 1), np.stack([_rows(N, -g, bottom), _rows(N, g, bottom)]), "zero", dtype=dtype)
     first = Layer(keep, [(None, "abs", R1, None)])
-    P2 = Banded((0,), _rows(N, 1.0, top)[None], "dirichlet", dtype=dtype)
+    P2 = Banded((0,), _rows(N, 1.0, top)[None], "zero", dtype=dtype)
     R2 = Banded((-1, 0, 1, n), np.stack([_rows(N, v, top) for v in c["d"]] + [_rows(N, 1.0, top)]),
-                "dirichlet", dtype=dtype)
+                "zero", dtype=dtype)
     b2 = np.concatenate([const, np.zeros(n, dtype=dtype)])
     second = Layer(P2, [(Identity(N, -dt, dtype), "relu", R2, None)], c=b2)
     return Chain([first, second] * int(nsteps))
