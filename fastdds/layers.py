@@ -24,7 +24,6 @@ import numpy as np
 
 from . import backend, initializers
 from .activations import get_activation
-from .kernels import BOUNDARY_CODES
 from .operators import Banded, Dense, Identity, Operator
 from .validation import as_state, check_finite
 
@@ -124,7 +123,7 @@ class Branch:
 
     def _banded_args(self, like):
         xp = backend.array_module(like)
-        return [(xp.asarray(op.offsets), op.diagonals, BOUNDARY_CODES[op.boundary]) for op in (self.R, self.Q)]
+        return [(xp.asarray(op.offsets), op.diagonals, op.code) for op in (self.R, self.Q)]
 
     def forward(self, x, y, keep):
         """y += Q sigma(R x + b); returns (a, s1) for the backward when `keep`, else None."""

@@ -14,9 +14,8 @@ Row moments M_k(i) = sum_j A_ij ((j - i) h)^k make stencils and weight matrices 
 import numpy as np
 import scipy.sparse as sp
 
-from . import backend
+from . import backend, boundaries
 from .fornberg import fornberg_weights, stencil_offsets
-from .kernels import BOUNDARY_CODES
 from .validation import as_out, as_state, check_finite
 
 _DENSE_SPECTRUM_LIMIT = 20_000
@@ -273,18 +272,22 @@ class Banded(Operator):
     offsets : sequence of int, shape (m,)
         Distinct offsets with |offset| < n.
     diagonals : ndarray, shape (m, n) or (m,)
-    boundary : {"periodic", "dirichlet", "neumann"}
-        What i + offset outside [0, n) refers to: periodic wraps (circulant), dirichlet drops
-        the term (zero ghost values), neumann mirrors about the end node (-1 -> 1, n -> n - 2).
+    boundary : {"periodic", "zero", "neumann"}
+        What i + offset outside [0, n) refers to (``fastdds.boundaries``): periodic wraps
+        (circulant), zero drops the term (zero ghost values), neumann mirrors about the end node
+        (-1 -> 1, n -> n - 2). "dirichlet" (end nodes held at prescribed values) is a solver's
+        boundary, not an operator's: its layer forms hold the end nodes with identity end rows
+        of a "zero" operator; Banded refuses it, naming "zero" (its former "dirichlet").
     n : int, optional
         Size; required for constant (1-D) diagonals.
     dtype : optional
         Default: the diagonals' float dtype, else float64.
     """
 
-    def __init__(self, offsets, diagonals, boundary="dirichlet", n=None, dtype=None):
-        if boundary not in BOUNDARY_CODES:
-            raise ValueError(f"unknown boundary {boundary!r}; choose one of {sorted(BOUNDARY_CODES)}")
+    BOUNDARIES = ("periodic", "zero", "neumann")
+
+    def __init__(self, offsets, diagonals, boundary="zero", n=None, dtype=None):
+        self.code = boundaries.code(boundary, self.BOUNDARIES, "Banded")
         xp = backend.array_module(diagonals) if hasattr(diagonals, "dtype") else backend.xp()
         dtype = backend.resolve_dtype(dtype, like=diagonals)
         d = xp.asarray(diagonals, dtype=dtype)
@@ -331,11 +334,11 @@ class Banded(Operator):
 
     def _apply_into(self, x, out):
         """The kernel's own NaN/inf test answers (a GPU twin that returns None is tested after)."""
-        return self._kernels(x).apply(x, self._offsets_on(x), self.diagonals, BOUNDARY_CODES[self.boundary], out)
+        return self._kernels(x).apply(x, self._offsets_on(x), self.diagonals, self.code, out)
 
     def _apply_transpose_into(self, y, out):
         kernels = self._kernels(y)
-        return kernels.apply_transpose(y, self._offsets_on(y), self.diagonals, BOUNDARY_CODES[self.boundary], out)
+        return kernels.apply_transpose(y, self._offsets_on(y), self.diagonals, self.code, out)
 
     @property
     def params(self):
@@ -343,7 +346,7 @@ class Banded(Operator):
 
     def grad(self, x, dy):
         g = backend.array_module(x).zeros_like(self.diagonals)
-        self._kernels(x).diag_grad(x, dy, self._offsets_on(x), BOUNDARY_CODES[self.boundary], g)
+        self._kernels(x).diag_grad(x, dy, self._offsets_on(x), self.code, g)
         return [g]
 
     def _columns(self):
@@ -404,7 +407,7 @@ class Banded(Operator):
         return super().spectrum(kind)
 
     @classmethod
-    def stencil(cls, coeffs, n, h=1.0, boundary="dirichlet", offsets=None, power=0, dtype=None):
+    def stencil(cls, coeffs, n, h=1.0, boundary="zero", offsets=None, power=0, dtype=None):
         """A constant stencil on an n-point grid.
 
         Parameters
@@ -414,7 +417,7 @@ class Banded(Operator):
         n : int
         h : float
             Grid spacing; the weights are divided by h**power.
-        boundary : {"periodic", "dirichlet", "neumann"}
+        boundary : {"periodic", "zero", "neumann"}
         offsets : sequence of int, optional
             Default: centred, -(m-1)//2 .. m//2.
         power : int
@@ -425,7 +428,7 @@ class Banded(Operator):
         return cls(offs, c, boundary, n=n, dtype=dtype)
 
     @classmethod
-    def derivative(cls, order, accuracy, n, h=1.0, kind="central", boundary="dirichlet", dtype=None):
+    def derivative(cls, order, accuracy, n, h=1.0, kind="central", boundary="zero", dtype=None):
         """Finite-difference derivative d^order/dx^order from Fornberg's weights.
 
         Parameters
@@ -437,7 +440,7 @@ class Banded(Operator):
         h : float
             Grid spacing (units of x).
         kind : {"central", "forward", "backward"}
-        boundary : {"periodic", "dirichlet", "neumann"}
+        boundary : {"periodic", "zero", "neumann"}
         """
         offs = stencil_offsets(order, accuracy, kind)
         return cls.stencil(fornberg_weights(offs, order), n, h, boundary, offsets=offs, power=order,
@@ -445,7 +448,7 @@ class Banded(Operator):
 
     @classmethod
     def from_sparse(cls, matrix, dtype=None):
-        """Banded (dirichlet) operator holding every nonzero diagonal of a square sparse matrix."""
+        """Banded ("zero" boundary) operator holding every nonzero diagonal of a square sparse matrix."""
         coo = sp.coo_matrix(matrix)
         coo.sum_duplicates()
         if coo.shape[0] != coo.shape[1]:
@@ -455,9 +458,9 @@ class Banded(Operator):
             offs = np.zeros(1, dtype=np.int64)
         d = np.zeros((offs.size, coo.shape[0]))
         d[np.searchsorted(offs, coo.col - coo.row), coo.row] = coo.data
-        return cls(offs, d, "dirichlet", dtype=dtype)
+        return cls(offs, d, "zero", dtype=dtype)
 
     @classmethod
     def from_dense(cls, matrix, dtype=None):
-        """Banded (dirichlet) operator from a dense square matrix."""
+        """Banded ("zero" boundary) operator from a dense square matrix."""
         return cls.from_sparse(sp.coo_matrix(backend.to_numpy(matrix)), dtype)

@@ -70,7 +70,7 @@ def register(name, description, build):
     SCHEMES[name] = SchemeEntry(build, description)
 
 
-def build(name, nx=101, nu=0.01 / math.pi, boundary="dirichlet", cfl=0.5, r=0.25, t_end=0.3, dtype=np.float64):
+def build(name, nx=101, nu=0.01 / math.pi, boundary=None, cfl=0.5, r=0.25, t_end=0.3, dtype=np.float64):
     """One time step of a registered scheme as Blocks, with its initial state and step count.
 
     Parameters
@@ -81,8 +81,9 @@ def build(name, nx=101, nu=0.01 / math.pi, boundary="dirichlet", cfl=0.5, r=0.25
         Grid nodes (ends included).
     nu : float
         Viscosity (Burgers) or diffusivity (heat); unused by hj1d.
-    boundary : str
-        "dirichlet", "periodic" (Burgers and heat) or "outflow" (Burgers).
+    boundary : str, optional
+        A name of ``fastdds.boundaries``: Burgers "dirichlet" (default), "periodic" or "outflow";
+        heat "zero" (default) or "periodic"; hj1d holds u = 0 at both ends and ignores it.
     cfl : float in (0, 1]
         Burgers and hj1d: dt as a fraction of the largest stable step.
     r : float
@@ -128,6 +129,7 @@ def _burgers(flux, rk, *, name, nx, nu, boundary, cfl, r, t_end, dtype):
     nsteps = math.ceil(t_end / (cfl * dt_max))
     dt = t_end / nsteps
     alpha = speed if flux == "lf" else None
+    boundary = "dirichlet" if boundary is None else boundary
     blocks = B.step_layers(scheme, nx, dx, dt, nu, boundary, alpha=alpha, dtype=dtype)
     info = dict(scheme=name, nx=nx, dx=dx, dt=dt, nsteps=nsteps, nu=nu, boundary=boundary)
     if alpha is not None:
@@ -143,6 +145,7 @@ def _heat(method, *, name, nx, nu, boundary, cfl, r, t_end, dtype):
     dx = 1.0 / (nx - 1)
     dt = r * dx * dx / nu
     nsteps = max(1, math.ceil(t_end / dt))
+    boundary = "zero" if boundary is None else boundary
     layer = (heat.ftcs_layer if method == "ftcs" else heat.rk4_layer)(nx, r, boundary=boundary, dtype=dtype)
     return SchemeStep([layer], _unit_sine(nx, dtype), nsteps,
                       dict(scheme=name, nx=nx, dx=dx, dt=dt, nsteps=nsteps, nu=nu, boundary=boundary))

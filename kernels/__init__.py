@@ -24,5 +24,6 @@ ACTIVATION_CODES = {
     "cube": 13,
 }
 
-# Boundary codes of banded operators.
-BOUNDARY_CODES = {"periodic": 0, "dirichlet": 1, "neumann": 2}
+# Boundary codes shared by every kernel (banded, layer and Burgers kernels, both backends); the
+# meaning of each name is documented once, in ``fastdds.boundaries``.
+BOUNDARY_CODES = {"periodic": 0, "zero": 1, "neumann": 2, "dirichlet": 3, "outflow": 4}

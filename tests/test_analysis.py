@@ -11,7 +11,7 @@ from fastdds.operators import Banded, Dense, Identity
 
 def tridiagonal(n, a, b, c):
     """Toeplitz tridiagonal: a on the diagonal, b above, c below (Dirichlet, not periodic)."""
-    return Banded((-1, 0, 1), np.array([c, a, b]), "dirichlet", n=n)
+    return Banded((-1, 0, 1), np.array([c, a, b]), "zero", n=n)
 
 
 # ---- random-matrix laws -------------------------------------------------------------------

@@ -52,7 +52,7 @@ def _mode_error(method, nx, dt, T, D, U, boundary):
 
 
 @pytest.mark.parametrize("method", ["ftcs", "rk4", "cn"])
-@pytest.mark.parametrize("boundary, U", [("periodic", 1.0), ("dirichlet", 0.0)])
+@pytest.mark.parametrize("boundary, U", [("periodic", 1.0), ("zero", 0.0)])
 def test_second_order_in_space_against_exact_mode_decay(method, boundary, U):
     D, T = 0.1, 0.1
     errs = []
@@ -81,7 +81,7 @@ def test_time_order_against_semi_discrete_solution(method, order):
     assert orders.min() > order - 0.15, (errs, orders)
 
 
-@pytest.mark.parametrize("boundary", ["periodic", "dirichlet"])
+@pytest.mark.parametrize("boundary", ["periodic", "zero"])
 @pytest.mark.parametrize("method", ["ftcs", "rk4"])
 def test_chain_equals_fused_kernel(method, boundary, rng):
     nx, dx, dt, D, U, ns = 40, 0.025, 2e-4, 1.0, 3.0, 300
@@ -95,7 +95,7 @@ def test_chain_equals_fused_kernel(method, boundary, rng):
 
 
 def test_ftcs_layer_coefficients():
-    layer = H.ftcs_layer(10, 0.3, 0.1, "dirichlet")
+    layer = H.ftcs_layer(10, 0.3, 0.1, "zero")
     W = layer.P.to_dense()
     assert np.allclose(np.diag(W, -1), 0.4) and np.allclose(np.diag(W), 0.4) and np.allclose(np.diag(W, 1), 0.2)
     assert np.allclose(H.ftcs_layer(10, 0.3, 0.1).P.to_dense()[0, -1], 0.4)  # periodic corner

@@ -34,7 +34,7 @@ def make_layer(kind, act, n, rng):
     if kind == "banded":
         return Layer(Banded.stencil([1.0, -2.0, 1.0], n, boundary="periodic"),
                      [(Banded([-1, 0, 1], rng.standard_normal((3, n)), "neumann"), act,
-                       Banded([0, 1], rng.standard_normal((2, n)), "dirichlet"), rng.standard_normal(n)),
+                       Banded([0, 1], rng.standard_normal((2, n)), "zero"), rng.standard_normal(n)),
                       (Banded.stencil([0.3, -0.4], n, boundary="periodic", offsets=[-1, 0]), act, None, None)])
     return Layer(Identity(n, 0.9), [(Identity(n, 0.5), act, Banded.stencil([1.0, -1.0], n), None)])
 
@@ -179,7 +179,7 @@ def test_layer_bad_input(rng):
         Chain([Layer(Identity(3)), np.tanh])
 
 
-@pytest.mark.parametrize("boundary", ["periodic", "dirichlet", "neumann"])
+@pytest.mark.parametrize("boundary", ["periodic", "zero", "neumann"])
 def test_fused_banded_branch_matches_dense_path(boundary, rng):
     """The one-kernel banded branch agrees with the same layer on Dense operators to round-off."""
     n = 40

@@ -86,7 +86,7 @@ def test_parameter_counts():
     assert Leapfrog(n_in=3, width=4, hidden=5, depth=3).nparams == 16 + 3 * 45 + 5
 
 
-@pytest.mark.parametrize("boundary", ["periodic", "dirichlet"])
+@pytest.mark.parametrize("boundary", ["periodic", "zero"])
 def test_ftcs_euler_radius_is_its_amplification_factor(rng, boundary):
     nx, r = 16, 0.3
     layer = H.ftcs_layer(nx, r, boundary=boundary)

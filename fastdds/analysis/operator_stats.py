@@ -142,7 +142,7 @@ def fhn_fixed_point_operators(fhn):
             a = mats[min(k, len(mats) - 1)]
             diags[0, j], diags[0, n + j] = a[0, 0], a[1, 1]
             diags[1, j], diags[2, n + j] = a[0, 1], a[1, 0]
-        out.append((f"fp{k}", Banded((0, n, -n), diags, "dirichlet")))
+        out.append((f"fp{k}", Banded((0, n, -n), diags, "zero")))
     return out
 
 

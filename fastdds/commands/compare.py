@@ -21,7 +21,8 @@ def register(subparsers):
     p.add_argument("--nx", type=int, default=101, help="FD grid nodes (default 101)")
     p.add_argument("--activation", default="tanh", help="hidden activation of PINN weight files (default tanh)")
     p.add_argument("--nu", type=float, default=0.01 / math.pi, help="viscosity / diffusivity (default 0.01/pi)")
-    p.add_argument("--boundary", default="dirichlet", help="FD boundary (default dirichlet)")
+    p.add_argument("--boundary", default=None,
+                   help="FD boundary (fastdds.boundaries; default: Burgers dirichlet, heat zero)")
     p.add_argument("--cfl", type=float, default=0.5, help="time step as a fraction of the stable one (default 0.5)")
     p.add_argument("--r", type=float, default=0.25, help="heat: diffusion number nu dt/dx^2 (default 0.25)")
     p.add_argument("--t-end", type=float, default=0.3, help="FD time for the dynamics (default 0.3)")

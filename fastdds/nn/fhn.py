@@ -182,8 +182,8 @@ class FHN(Block):
                  np.concatenate([-dt, zero] + extra), np.concatenate([zero, dt * b] + extra)]
         if drive:
             diags.append(np.concatenate([dt, zero, zero]))
-        P = Banded(offsets, np.stack(diags), "dirichlet", dtype=self.dtype)
-        branches = [Branch(Banded((0,), np.concatenate([q, zero] + extra)[None, :], "dirichlet", dtype=self.dtype),
+        P = Banded(offsets, np.stack(diags), "zero", dtype=self.dtype)
+        branches = [Branch(Banded((0,), np.concatenate([q, zero] + extra)[None, :], "zero", dtype=self.dtype),
                            act) for q, act in ((2 * dt * (1 + a), "square_half"), (-dt, "cube"))]
         c = None if drive else np.concatenate([dt * self.I, zero])
         return Layer(P, branches, c)
@@ -261,7 +261,7 @@ class FHN(Block):
             for v, w in fp:
                 j11 = -(3.0 * v * v - 2.0 * (1.0 + a) * v + a)
                 diags = np.array([[1.0 + dt * j11, 1.0 - dt * b * g], [-dt, 0.0], [0.0, dt * b]])
-                out.append(FixedPointStep(j, np.array([v, w]), Banded((0, 1, -1), diags, "dirichlet")))
+                out.append(FixedPointStep(j, np.array([v, w]), Banded((0, 1, -1), diags, "zero")))
         return out
 
     def stability(self, x=None, warn=True):

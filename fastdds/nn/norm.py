@@ -86,4 +86,4 @@ class LayerNorm(Block):
     def layers(self):
         """Chain([Standardize, Layer(Banded diag(weight), c = bias)]) over the same arrays."""
         return Chain([Standardize(self.n_in, self.eps, self.dtype),
-                      Layer(Banded((0,), self.weight[None, :], "dirichlet", dtype=self.dtype), c=self.bias)])
+                      Layer(Banded((0,), self.weight[None, :], "zero", dtype=self.dtype), c=self.bias)])

@@ -179,9 +179,9 @@ class LMResNet(_Residual):
     @staticmethod
     def _step(d, W1, b1, W2, h, activation, dtype, masks, k):
         top, bot = np.r_[np.ones(d), np.zeros(d)], np.r_[np.zeros(d), np.ones(d)]
-        P = Banded((0, -d), np.vstack([top, bot]), "dirichlet", dtype=dtype)
-        R_k = Banded((0, d), np.vstack([-top, top]), "dirichlet", dtype=dtype)
-        K = Banded((0,), np.array([k]), "dirichlet", n=2 * d, dtype=dtype)
+        P = Banded((0, -d), np.vstack([top, bot]), "zero", dtype=dtype)
+        R_k = Banded((0, d), np.vstack([-top, top]), "zero", dtype=dtype)
+        K = Banded((0,), np.array([k]), "zero", n=2 * d, dtype=dtype)
         return _two_step(P, [(K, "identity", R_k, None)], d, h * W2, W1, b1, activation, masks, (P, R_k))
 
 
@@ -200,7 +200,7 @@ class Leapfrog(_Residual):
 
     @staticmethod
     def _step(d, W1, b1, W2, h, activation, dtype, masks):
-        P = Banded((d, -d), np.array([1.0, 1.0]), "dirichlet", n=2 * d, dtype=dtype)
+        P = Banded((d, -d), np.array([1.0, 1.0]), "zero", n=2 * d, dtype=dtype)
         return _two_step(P, [], d, 2 * h * W2, W1, b1, activation, masks, (P,))
 
 

@@ -234,12 +234,13 @@ def _local_operator(op, rows, physical, dec):
     if isinstance(op, Identity):
         return Identity(rows.size, op.scale, op.dtype)
     if (op.boundary == "periodic") != dec.periodic:
-        raise ValueError(f"a {op.boundary} operator on a {'periodic' if dec.periodic else 'non-periodic'} "
-                         f"decomposition; build the Decomposition with periodic={op.boundary == 'periodic'}")
+        kind = "periodic" if dec.periodic else "non-periodic"
+        raise ValueError(f"an operator with boundary {op.boundary!r} on a {kind} decomposition; "
+                         f"build the Decomposition with periodic={op.boundary == 'periodic'}")
     if op.shape[0] != dec.n:
         raise ValueError(f"an operator of size {op.shape[0]} on a decomposed grid of {dec.n} nodes")
     d = op.diagonals[:, 0] if op.constant else op.diagonals[:, rows]
-    return Banded(op.offsets, d, op.boundary if physical else "dirichlet", n=rows.size, dtype=op.dtype)
+    return Banded(op.offsets, d, op.boundary if physical else "zero", n=rows.size, dtype=op.dtype)
 
 
 def local_layer(layer, dec, width):
@@ -247,7 +248,7 @@ def local_layer(layer, dec, width):
 
     Banded operators keep the rows of the extended nodes (variable diagonals sliced, constant
     ones shared); their boundary is the global one where the array reaches a physical end and
-    "dirichlet" elsewhere (at a cut end any treatment will do: the halo absorbs its garbage).
+    "zero" elsewhere (at a cut end any treatment will do: the halo absorbs its garbage).
     Vectors (c, biases) are sliced.
     """
     if not isinstance(layer, Layer):
@@ -368,7 +369,7 @@ def heat_solve(u, dec, dx, dt, nsteps, D, U=0.0, method="ftcs", steps_per_exchan
     """`fastdds.pde.heat.ftcs` or `rk4` on a decomposed grid (periodic or Dirichlet).
 
     FTCS reaches one node a step, RK4 four (four stages of the 3-point stencil). Every rank runs
-    the single-process kernel with the "dirichlet" boundary on [halo | own | halo]: at a physical
+    the single-process kernel with the "zero" boundary on [halo | own | halo]: at a physical
     end that is the problem's zero end value, at a cut end garbage that the halo absorbs.
 
     Parameters
@@ -390,6 +391,6 @@ def heat_solve(u, dec, dx, dt, nsteps, D, U=0.0, method="ftcs", steps_per_exchan
     step, per_step = steppers[method]
 
     def run(ext, i, j, w):
-        return step(ext, dx, dt, j - i, D, U, boundary="dirichlet")
+        return step(ext, dx, dt, j - i, D, U, boundary="zero")
 
     return advance(dec, np.asarray(u), [per_step] * int(nsteps), per_step * int(steps_per_exchange), run)

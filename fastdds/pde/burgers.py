@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .. import backend
+from .. import backend, boundaries
 from ..layers import Chain, Layer
 from ..operators import Banded
 from ..tableaus import SHU_OSHER
@@ -38,7 +38,8 @@ from ..validation import check_finite, check_time_step
 
 FLUXES = {"lf": 0, "rusanov": 1, "eo": 2, "central": 3, "upwind": 4}
 LIMITERS = {"none": 0, "minmod": 1, "vanleer": 2}
-BOUNDARIES = {"periodic": 0, "dirichlet": 1, "outflow": 2}
+BOUNDARIES = ("periodic", "dirichlet", "outflow")
+"""Boundaries of the Burgers solvers and layer forms (meanings in ``fastdds.boundaries``)."""
 
 
 RK = SHU_OSHER
@@ -209,6 +210,7 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
     cfl : float
         Fraction of the largest stable step, in (0, 1].
     boundary : {"periodic", "dirichlet", "outflow"}
+        Meanings in ``fastdds.boundaries``: dirichlet holds the end nodes at `left`, `right`.
     left, right : float
         Dirichlet values.
     alpha : float, optional
@@ -243,8 +245,7 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
     """
     s = get_scheme(scheme, flux, limiter, rk)
     u = _check_state(u0, dtype)
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"unknown boundary {boundary!r}; choose one of {sorted(BOUNDARIES)}")
+    bc = boundaries.code(boundary, BOUNDARIES, "burgers.solve")
     for name, v in (("dx", dx), ("nu", nu), ("left", left), ("right", right)):
         if not np.isfinite(v):
             raise ValueError(f"{name} = {v} must be finite")
@@ -283,7 +284,7 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
             continue
         t0 = time.perf_counter()
         bad = kern.advance(out, out, b - done, FLUXES[s.flux], LIMITERS[s.limiter], rk_a, rk_b,
-                           BOUNDARIES[boundary], coefs, int(check_every), work)
+                           bc, coefs, int(check_every), work)
         wall += time.perf_counter() - t0
         if bad >= 0:
             bad += done
@@ -392,7 +393,7 @@ def _stencil(offsets, coeffs, nx, boundary, dtype):
             rows = np.arange(nx)[(np.arange(nx) + o < 0) | (np.arange(nx) + o >= nx)]
             diags[centre, rows] += diags[k, rows]
             diags[k, rows] = 0.0
-    return Banded(offsets, diags, "dirichlet", dtype=dtype)
+    return Banded(offsets, diags, "zero", dtype=dtype)
 
 
 def step_layers(scheme, nx, dx, dt, nu, boundary="periodic", alpha=None, dtype=None):
@@ -432,8 +433,7 @@ def step_layers(scheme, nx, dx, dt, nu, boundary="periodic", alpha=None, dtype=N
     if not s.is_chain:
         raise ValueError(f"scheme {scheme!r} is not a chain of layers (see the fastdds.pde.burgers docstring); "
                          f"chains exist for the fluxes 'lf', 'eo', 'central' without a limiter")
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"unknown boundary {boundary!r}; choose one of {sorted(BOUNDARIES)}")
+    boundaries.code(boundary, BOUNDARIES, "burgers.step_layers")
     if nu < 0:
         raise ValueError(f"viscosity nu = {nu} is negative; Burgers needs nu >= 0")
     if alpha is not None and s.flux != "lf":

@@ -9,11 +9,13 @@ stencil (s + r, -2 r, r - s), r = D dt / dx^2, s = U dt / (2 dx). Three time ste
                      (the stability polynomial of `fastdds.tableaus.RK4`, whose constants
                      the kernel also receives)
 
-Boundaries: "periodic" (n nodes, x_n = x_0) or "dirichlet" (the array holds the interior nodes;
-the values beyond both ends are zero). Each stepper runs all its steps in one fused kernel
-(``fastdds.kernels.cpu.tridiag``). FTCS and RK4 are chains of layers (`ftcs_layer`: one banded P
-per step; `rk4_layer`: one banded P = R4(dt L), a 9-point stencil, per step, since RK4 of a linear
-system is a polynomial in its operator). Crank-Nicolson is not a banded chain: its step
+Boundaries (``fastdds.boundaries``): "periodic" (n nodes, x_n = x_0) or "zero" (the array holds
+the interior nodes; the values beyond both ends are zero: homogeneous Dirichlet data on nodes
+outside the array; spelled "dirichlet" before the shared vocabulary, which now refuses it
+here). Each stepper runs all its steps in one fused kernel (``fastdds.kernels.cpu.tridiag``).
+FTCS and RK4 are chains of layers (`ftcs_layer`: one banded P per step; `rk4_layer`: one banded
+P = R4(dt L), a 9-point stencil, per step, since RK4 of a linear system is a polynomial in its
+operator). Crank-Nicolson is not a banded chain: its step
 (I - dt L/2)^{-1} (I + dt L/2) is a dense matrix.
 """
 
@@ -22,13 +24,13 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from .. import backend
+from .. import backend, boundaries
 from ..layers import Layer
 from ..operators import Banded
 from ..tableaus import RK4
 from ..validation import check_finite, check_time_step
 
-BOUNDARIES = ("periodic", "dirichlet")
+BOUNDARIES = ("periodic", "zero")
 _RK4 = RK4.stability_polynomial()  # (1, 1, 1/2, 1/6, 1/24)
 
 
@@ -87,8 +89,7 @@ def max_stable_dt(method, dx, D, U=0.0):
 
 
 def _check(u0, dx, dt, nsteps, D, U, boundary, dtype):
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"unknown boundary {boundary!r}; choose one of {BOUNDARIES}")
+    boundaries.code(boundary, BOUNDARIES, "the heat solvers")
     u = np.asarray(u0) if not hasattr(u0, "dtype") else u0
     if backend.is_gpu_array(u):
         raise NotImplementedError("the GPU twin of the tridiag kernels is not written yet; use the cpu backend")
@@ -130,7 +131,7 @@ def ftcs(u0, dx, dt, nsteps, D, U=0.0, boundary="periodic", unsafe=False, dtype=
     nsteps : int
     D, U : float
         Diffusivity (>= 0) and advection speed.
-    boundary : {"periodic", "dirichlet"}
+    boundary : {"periodic", "zero"}
     unsafe : bool
         Warn instead of raising when dt exceeds `max_stable_dt`.
     dtype : optional
@@ -166,7 +167,7 @@ def rk4(u0, dx, dt, nsteps, D, U=0.0, boundary="periodic", unsafe=False, dtype=N
 def crank_nicolson(u0, dx, dt, nsteps, D, U=0.0, boundary="periodic", dtype=None):
     """Crank-Nicolson steps (I - dt L/2) u_new = (I + dt L/2) u; unconditionally stable.
 
-    The tridiagonal solve is the Thomas algorithm (dirichlet) or its cyclic form by
+    The tridiagonal solve is the Thomas algorithm (zero) or its cyclic form by
     Sherman-Morrison (periodic), inside one fused kernel for all steps.
 
     Parameters and returns as in `ftcs` (no stability limit, so no `unsafe`).
@@ -197,7 +198,7 @@ def solve_tridiagonal(lower, diag, upper, rhs, periodic=False):
     -------
     ndarray, the shape of rhs, its float dtype. No pivoting: A should be diagonally dominant.
     """
-    b, squeeze = _check(rhs, 1.0, 1.0, 0, 0.0, 0.0, "dirichlet", None)
+    b, squeeze = _check(rhs, 1.0, 1.0, 0, 0.0, 0.0, "zero", None)
     coeffs = []
     for name, c in (("lower", lower), ("diag", diag), ("upper", upper)):
         c = np.asarray(c, dtype=b.dtype)
@@ -213,8 +214,7 @@ def solve_tridiagonal(lower, diag, upper, rhs, periodic=False):
 
 
 def _check_layer(nx, r, s, boundary, method, unsafe):
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"unknown boundary {boundary!r}; choose one of {BOUNDARIES}")
+    boundaries.code(boundary, BOUNDARIES, "the heat layers")
     if int(nx) < 3:
         raise ValueError(f"nx = {nx}; a grid needs at least 3 nodes")
     if not (np.isfinite(r) and r >= 0 and np.isfinite(s)):
@@ -237,7 +237,7 @@ def ftcs_layer(nx, r, s=0.0, boundary="periodic", unsafe=False, dtype=None):
     nx : int
     r, s : float
         r = D dt / dx^2 (>= 0), s = U dt / (2 dx).
-    boundary : {"periodic", "dirichlet"}
+    boundary : {"periodic", "zero"}
     unsafe : bool
         Warn instead of raising for an unstable step (r > 1/2 or 4 s^2 > 2 r).
     dtype : optional

@@ -21,9 +21,10 @@ Time stepping is an explicit Runge-Kutta method in Shu-Osher form given as data,
 (Euler: a = (0,), b = (1,); SSP-RK2: (0, 1/2), (1, 1/2); SSP-RK3: (0, 3/4, 1/3), (1, 1/4, 2/3)).
 
 Buffers are extended by two ghost nodes per side; stage outputs ping-pong between two work rows
-and swap with the step's start state, so nothing is allocated per step. Boundary codes: 0 periodic
-(n nodes, x_n = x_0), 1 Dirichlet (end nodes hold `left` and `right` and are not updated; the
-ghosts are their odd reflections), 2 outflow (ghosts copy the end node). A first-order
+and swap with the step's start state, so nothing is allocated per step. Boundary codes
+(``fastdds.kernels.BOUNDARY_CODES``): periodic (n nodes, x_n = x_0), dirichlet (end nodes hold
+`left` and `right` and are not updated; the ghosts are their odd reflections), outflow (ghosts
+copy the end node). A first-order
 stage is one pass in which each node is computed from its three neighbours (`_node_loop`); a MUSCL
 stage runs in blocks of BLOCK nodes: the face fluxes of a block go to a small buffer that stays in
 L1, then the nodes are updated. Every loop runs over contiguous slices with no loop-carried value
@@ -37,7 +38,10 @@ import time
 import numba as nb
 import numpy as np
 
+from .. import BOUNDARY_CODES
+
 GHOST = 2
+PERIODIC, DIRICHLET, OUTFLOW = (BOUNDARY_CODES[b] for b in ("periodic", "dirichlet", "outflow"))
 BLOCK = 512
 # coefs layout
 C_DTDX, C_DIFF, C_ALPHA, C_HALF, C_ZERO, C_LEFT, C_RIGHT, C_TWO = range(8)
@@ -173,11 +177,11 @@ def _fill(w, bc, coefs):
     """Set ghost nodes (and Dirichlet end nodes) of the extended state w."""
     m = w.size - 2 * GHOST
     lo, hi = GHOST, GHOST + m - 1
-    if bc == 0:
+    if bc == PERIODIC:
         for g in range(GHOST):
             w[g] = w[m + g]
             w[hi + 1 + g] = w[lo + g]
-    elif bc == 1:
+    elif bc == DIRICHLET:
         w[lo], w[hi] = coefs[C_LEFT], coefs[C_RIGHT]
         for g in range(1, GHOST + 1):
             w[lo - g] = coefs[C_TWO] * w[lo] - w[lo + g]
@@ -279,7 +283,7 @@ def advance(u, out, nsteps, fcode, lcode, rk_a, rk_b, bc, coefs, check_every, wo
     rk_a, rk_b : ndarray, shape (s,), dtype of u
         Shu-Osher coefficients of the s-stage Runge-Kutta method.
     bc : int
-        0 periodic, 1 Dirichlet, 2 outflow.
+        Boundary code of ``fastdds.kernels.BOUNDARY_CODES``: periodic, dirichlet or outflow.
     coefs : ndarray, shape (8,), dtype of u
         dt/dx, nu dt/dx^2, alpha, 0.5, 0, left value, right value, 2 (layout C_*).
     check_every : int

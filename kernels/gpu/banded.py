@@ -18,7 +18,7 @@ from .launch import array_module, device, launch
 
 _col = device(_cpu_col)
 
-PERIODIC, DIRICHLET = BOUNDARY_CODES["periodic"], BOUNDARY_CODES["dirichlet"]
+PERIODIC, ZERO = BOUNDARY_CODES["periodic"], BOUNDARY_CODES["zero"]
 
 
 @cuda.jit(device=True)
@@ -45,7 +45,7 @@ def row_apply_transpose(y, b, j, offsets, diags, bc):
         i = j - o
         if 0 <= i < n:
             acc += diags[k, 0 if const else i] * y[b, i]
-        if bc != DIRICHLET:
+        if bc != ZERO:
             if bc == PERIODIC:
                 i1, i2, ok1, ok2 = j - n - o, j + n - o, True, True
             else:
@@ -111,7 +111,7 @@ def apply(x, offsets, diags, bc, out):
     offsets : device array of int64, shape (m,)
     diags : device array, shape (m, n) or (m, 1), dtype of x
     bc : int
-        Boundary code (0 periodic, 1 dirichlet, 2 neumann).
+        Boundary code of ``fastdds.kernels.BOUNDARY_CODES``: periodic, zero or neumann.
     out : device array, shape (batch, n), dtype of x; overwritten
     """
     apply_into(x, offsets, diags, bc, out, False)

@@ -18,8 +18,8 @@ import numpy as np
 from numba import cuda
 
 from ..cpu import burgers as _cpu
-from ..cpu.burgers import C_ALPHA, C_DIFF, C_DTDX, C_HALF, C_LEFT, C_RIGHT, C_TWO, C_ZERO, GHOST, N_FLUXES, \
-    N_LIMITERS
+from ..cpu.burgers import C_ALPHA, C_DIFF, C_DTDX, C_HALF, C_LEFT, C_RIGHT, C_TWO, C_ZERO, DIRICHLET, GHOST, \
+    N_FLUXES, N_LIMITERS, PERIODIC
 from .launch import array_module, device, device_module, launch
 
 _flux, _limit, _node_update = device(_cpu._flux), device(_cpu._limit), device(_cpu._node_update)
@@ -60,11 +60,11 @@ def _fill(w, bc, coefs):
     if cuda.grid(1) == 0:
         m = w.size - 2 * GHOST
         lo, hi = GHOST, GHOST + m - 1
-        if bc == 0:
+        if bc == PERIODIC:
             for g in range(GHOST):
                 w[g] = w[m + g]
                 w[hi + 1 + g] = w[lo + g]
-        elif bc == 1:
+        elif bc == DIRICHLET:
             w[lo], w[hi] = coefs[C_LEFT], coefs[C_RIGHT]
             for g in range(1, GHOST + 1):
                 w[lo - g] = coefs[C_TWO] * w[lo] - w[lo + g]
@@ -90,7 +90,7 @@ def advance(u, out, nsteps, fcode, lcode, rk_a, rk_b, bc, coefs, check_every, wo
     rk_a, rk_b : device array, shape (s,), dtype of u
         Shu-Osher coefficients of the s-stage Runge-Kutta method.
     bc : int
-        0 periodic, 1 Dirichlet, 2 outflow.
+        Boundary code of ``fastdds.kernels.BOUNDARY_CODES``: periodic, dirichlet or outflow.
     coefs : device array, shape (8,), dtype of u
         dt/dx, nu dt/dx^2, alpha, 0.5, 0, left value, right value, 2 (layout C_*).
     check_every : int

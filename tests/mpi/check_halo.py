@@ -43,7 +43,7 @@ def banded_chains(n=61):
         dec = Decomposition(n, boundary == "periodic", world)
         for width in (1, 3):
             report(f"lf layer chain {boundary} width {width}", dec, run_chain(chain, dec.local(u0), dec, width), ref)
-    for boundary in ("periodic", "dirichlet", "neumann"):  # variable 5-point diagonals, a tanh branch, a batch
+    for boundary in ("periodic", "zero", "neumann"):  # variable 5-point diagonals, a tanh branch, a batch
         P = Banded((-2, -1, 0, 1, 2), 0.2 * rng.standard_normal((5, n)), boundary)
         Q = Banded((-1, 0, 1), 0.3 * rng.standard_normal((3, n)), boundary)
         R = Banded((0, 1), 0.5 * rng.standard_normal((2, n)), boundary)
@@ -67,7 +67,7 @@ def heat_2d_slabs(nx=9, ny=12, nsteps=6):
                   np.full(n, r)])
     y, x = np.mgrid[0:ny, 0:nx]
     u0 = np.exp(-((x - 3.0) ** 2 + (y - 2.0) ** 2) / 4.0).ravel()
-    for boundary in ("dirichlet", "periodic"):  # zero beyond every edge / periodic in y, zero beyond x
+    for boundary in ("zero", "periodic"):  # zero beyond every edge / periodic in y, zero beyond x
         step = Layer(Banded((-nx, -1, 0, 1, nx), d, boundary))
         chain = Chain([step] * nsteps)
         dec = Decomposition(n, boundary == "periodic", world)
@@ -105,7 +105,7 @@ def heat_runs(n=61, nsteps=15):
     dx, D, U = 1.0 / n, 0.1, 0.5
     for method, stepper in (("ftcs", heat.ftcs), ("rk4", heat.rk4)):
         dt = 0.5 * heat.max_stable_dt(method, dx, D, U)
-        for boundary in ("periodic", "dirichlet"):
+        for boundary in ("periodic", "zero"):
             ref = stepper(u0, dx, dt, nsteps, D, U, boundary=boundary)
             dec = Decomposition(n, boundary == "periodic", world)
             for k in (1, 3):
