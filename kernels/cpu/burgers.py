@@ -27,9 +27,9 @@ and swap with the step's start state, so nothing is allocated per step. Boundary
 copy the end node). A first-order stage is one pass in which each node is computed from its
 three neighbours (`_node_loop`); a MUSCL stage runs in blocks of BLOCK nodes: the face fluxes
 of a block go to a small buffer that stays in L1, then the nodes are updated. Every loop runs
-over contiguous slices with no loop-carried value and vectorises (max and min are written as selects; multiply-adds may contract to FMA).
-All constants arrive in `coefs`, an array of the state's dtype, so float32 runs stay in float32
-arithmetic.
+over contiguous slices with no loop-carried value and vectorises (max and min are written as
+selects; multiply-adds may contract to FMA). All constants arrive in `coefs`, an array of the
+state's dtype, so float32 runs stay in float32 arithmetic.
 """
 
 import time
