@@ -87,3 +87,39 @@ def test_info_compile_warms_the_named_groups(capsys):
     assert "compiled 1 kernel group(s)" in out
     assert cli.main(["info", "--compile", "nope"]) != 0
     assert "unknown kernel group(s) ['nope']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["solve", "burgers", "--cfl", "0"], "--cfl: 0 is not positive"),
+    (["solve", "burgers", "--cfl", "-1"], "--cfl: -1 is not positive"),
+    (["solve", "burgers", "--cfl", "nan"], "--cfl: nan is not a finite number"),
+    (["solve", "burgers", "--t", "inf"], "--t: inf is not a finite number"),
+    (["solve", "burgers", "--nx", "2.5"], "--nx: '2.5' is not an integer"),
+    (["solve", "burgers", "--nu", "-0.1"], "--nu: -0.1 is not non-negative"),
+    (["solve", "eikonal", "--max-output", "0"], "--max-output: 0 is not a positive count"),
+    (["reproduce", "dynpmnn", "--epochs", "0"], "--epochs: 0 is not a positive count"),
+    (["reproduce", "dynpmnn", "--epochs", "-1"], "--epochs: -1 is not a positive count"),
+    (["reproduce", "eikonal", "--runs", "0"], "--runs: 0 is not a positive count"),
+])
+def test_bad_numbers_are_refused_before_any_work(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    cases = [(["solve", "burgers", "--json", str(tmp_path)], "is a folder; give a file name inside it"),
+             (["solve", "eikonal", "--json", str(afile / "out.json")], "is a file, not a folder"),
+             (["reproduce", "eikonal", "--out", str(afile)], "is a file; give a folder"),
+             (["reproduce", "eikonal", "--out", str(afile / "sub")], "is a file"),
+             (["compare", "w.npz", "--markdown", str(tmp_path)], "is a folder")]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            cli.main(argv)
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
+    assert afile.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]

@@ -18,3 +18,77 @@ def apply_backend_options(args):
     if args.backend:
         backend.set_backend(args.backend)
     return np.dtype(args.dtype)
+
+
+def _number(text, kind, test, what):
+    import argparse
+    import math
+
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    if not test(value):
+        raise argparse.ArgumentTypeError(f"{text} is not {what}")
+    return value
+
+
+def finite(text):
+    """argparse type: a finite float."""
+    return _number(text, float, lambda v: True, "finite")
+
+
+def positive(text):
+    """argparse type: a finite float > 0."""
+    return _number(text, float, lambda v: v > 0, "positive (give a value > 0)")
+
+
+def nonnegative(text):
+    """argparse type: a finite float >= 0."""
+    return _number(text, float, lambda v: v >= 0, "non-negative (give a value >= 0)")
+
+
+def count(text):
+    """argparse type: an integer >= 1."""
+    return _number(text, int, lambda v: v >= 1, "a positive count (give an integer >= 1)")
+
+
+def output_file(text):
+    """argparse type: a path a file can be written to (checked before any work: not a folder, no
+    file where a parent folder must be, a writable nearest existing folder)."""
+    import argparse
+    import os
+    from pathlib import Path
+
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name inside it, e.g. {path / 'out.json'}")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: no write permission in {parent}")
+    return text
+
+
+def output_dir(text):
+    """argparse type: a folder that exists or can be made (not a file, nor under one; writable)."""
+    import argparse
+    import os
+    from pathlib import Path
+
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; give a folder for the output")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot make the folder {text}: {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write into {text}: no write permission in {parent}")
+    return text

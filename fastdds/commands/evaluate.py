@@ -1,5 +1,8 @@
 """``fastdds evaluate WEIGHTS.npz --problem NAME``: errors of trained PINN weights against the exact solution."""
 
+from ._common import output_file
+
+
 PROBLEMS = ("burgers-viscous", "burgers-inviscid", "eikonal", "raissi-burgers")
 
 
@@ -11,7 +14,7 @@ def register(subparsers):
                     "inputs are (x, t), unscaled (raissi-burgers: rescaled to [-1, 1], as fastdds trains it).")
     p.add_argument("weights", help="weight file (.npz)")
     p.add_argument("--problem", required=True, choices=PROBLEMS, help="the problem the weights solve")
-    p.add_argument("--json", default=None, help="also write the metrics to this JSON file")
+    p.add_argument("--json", type=output_file, default=None, help="also write the metrics to this JSON file")
     p.set_defaults(func=run)
 
 

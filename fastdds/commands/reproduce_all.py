@@ -4,15 +4,18 @@ Runs the four PINN setups of study A and the California Housing study B through 
 subcommands, into OUT/<target>/, and stops at the first failure.
 """
 
+from ._common import count, output_dir
+
+
 PINN_TARGETS = ("burgers-viscous", "burgers-inviscid", "eikonal", "raissi-burgers")
 
 
 def register(subparsers):
     p = subparsers.add_parser("all", help="every published setup: the four PINN studies and DynPMNN")
     p.add_argument("--quick", action="store_true", help="each setup's reduced schedule, one run each (CI smoke run)")
-    p.add_argument("--runs", type=int, default=None,
+    p.add_argument("--runs", type=count, default=None,
                    help="runs per PINN setup and seeds for DynPMNN (default 10 and 5; 1 with --quick)")
-    p.add_argument("--out", default="runs", help="output folder (default runs/)")
+    p.add_argument("--out", type=output_dir, default="runs", help="output folder (default runs/)")
     p.add_argument("--data", default=None, help="California Housing file or folder (see `fastdds reproduce dynpmnn`)")
     p.add_argument("--resume", action="store_true", help="continue interrupted setups from their checkpoints")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")

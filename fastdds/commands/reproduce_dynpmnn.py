@@ -3,16 +3,19 @@ NODE, CfC, MLP) with fastdds' FHN networks and a gradient-boosting reference; th
 `fastdds.nn.reproduce`.
 """
 
+from ._common import count, output_dir
+
+
 # the keys of fastdds.nn.reproduce.models() (listed here so that `fastdds --help` stays fast; a test holds them equal)
 MODEL_KEYS = ("dynpmnn", "dynpmnn_stable", "fhnnet", "fhnnet_deep", "fhnnet_published", "cfc", "mlp", "hgb", "node")
 
 
 def register(subparsers):
     p = subparsers.add_parser("dynpmnn", help="DynPMNN vs NODE / CfC / MLP on California Housing (Felipe-Sosa et al.)")
-    p.add_argument("--seeds", type=int, default=5, help="independent runs per model (default 5)")
+    p.add_argument("--seeds", type=count, default=5, help="independent runs per model (default 5)")
     p.add_argument("--quick", action="store_true",
                    help="CI smoke run: 2 epochs, 1 seed, smaller NODE / CfC / MLP (flagged in the table)")
-    p.add_argument("--out", default="runs/dynpmnn", help="output folder (default runs/dynpmnn)")
+    p.add_argument("--out", type=output_dir, default="runs/dynpmnn", help="output folder (default runs/dynpmnn)")
     p.add_argument("--resume", action="store_true", help="skip finished runs, continue interrupted ones")
     p.add_argument("--data", default=None,
                    help="StatLib cal_housing file (.csv/.csv.gz/.data) or its folder (default: $FASTDDS_DATA, "
@@ -20,7 +23,7 @@ def register(subparsers):
     p.add_argument("--models", default=None,
                    help="comma-separated subset of: " + ", ".join(MODEL_KEYS) +
                         "; KEY:N runs N seeds of that model instead of --seeds (e.g. node:2)")
-    p.add_argument("--epochs", type=int, default=None, help="override the epoch limit (default 100, quick 2)")
+    p.add_argument("--epochs", type=count, default=None, help="override the epoch limit (default 100, quick 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
 

@@ -1,6 +1,6 @@
 """``fastdds reproduce burgers-viscous | burgers-inviscid | eikonal | raissi-burgers``: the published PINN runs."""
 
-from ._common import add_backend_options, apply_backend_options
+from ._common import add_backend_options, apply_backend_options, count, output_dir
 
 TARGETS = {
     "burgers-viscous": "viscous Burgers, sin(2 pi x): 2-8x100-1 tanh, Adam 30k + L-BFGS 1k (Ganguly et al.)",
@@ -13,12 +13,12 @@ TARGETS = {
 def register(subparsers):
     for name, text in TARGETS.items():
         p = subparsers.add_parser(name, help=text, description=text)
-        p.add_argument("--runs", type=int, default=10, help="independent runs, seeds FIRST..FIRST+RUNS-1 (default 10)")
-        p.add_argument("--first-seed", type=int, default=1, metavar="FIRST",
+        p.add_argument("--runs", type=count, default=10, help="independent runs, seeds FIRST..FIRST+RUNS-1 (default 10)")
+        p.add_argument("--first-seed", type=count, default=1, metavar="FIRST",
                        help="seed of the first run (default 1); split runs over processes with disjoint ranges")
         p.add_argument("--quick", action="store_true",
                        help="reduced point sets and schedule (same network), under 2 minutes a run on 2 cores")
-        p.add_argument("--out", default=None, help=f"output folder (default runs/{name})")
+        p.add_argument("--out", type=output_dir, default=None, help=f"output folder (default runs/{name})")
         p.add_argument("--resume", action="store_true",
                        help="skip finished runs and continue the interrupted one from its checkpoint")
         p.add_argument("--no-progress", action="store_true", help="no progress line")

@@ -1,7 +1,7 @@
 """``fastdds solve burgers``: a conservative FD/FV scheme for Burgers' equation, with errors against
 the exact reference (Cole-Hopf for the viscous problems, the entropy solution for Riemann data)."""
 
-from ._common import add_backend_options, apply_backend_options
+from ._common import add_backend_options, apply_backend_options, count, finite, nonnegative, output_file, positive
 
 PROBLEMS = {  # domain, default viscosity
     "sin2pi": ((0.0, 1.0), 0.01 / 3.141592653589793),
@@ -16,22 +16,22 @@ def register(subparsers):
                                           "and report L1 / L2 / Linf errors against the exact solution.")
     p.add_argument("--ic", choices=sorted(PROBLEMS), default="sin2pi",
                    help="sin2pi: sin(2 pi x) on [0,1]; raissi: -sin(pi x) on [-1,1]; riemann: ul | ur at x0 on [0,1]")
-    p.add_argument("--nu", type=float, default=None, help="viscosity (default 0.01/pi; riemann: 0)")
+    p.add_argument("--nu", type=nonnegative, default=None, help="viscosity (default 0.01/pi; riemann: 0)")
     p.add_argument("--scheme", default="muscl-rk3",
                    help="lf, rusanov, eo, central, upwind, muscl-rk2, muscl-rk3 (default)")
     p.add_argument("--flux", default=None, help="override the scheme's flux (lf, rusanov, eo, central, upwind)")
     p.add_argument("--limiter", default=None, help="override the limiter (none, minmod, vanleer)")
     p.add_argument("--rk", default=None, help="override the time stepper (euler, ssp-rk2, ssp-rk3)")
-    p.add_argument("--nx", type=int, default=2001, help="grid nodes including both ends (default 2001)")
-    p.add_argument("--t", type=float, default=0.3, help="final time (default 0.3)")
-    p.add_argument("--cfl", type=float, default=0.9, help="fraction of the largest stable step (default 0.9)")
-    p.add_argument("--ul", type=float, default=1.0, help="riemann: left state (default 1)")
-    p.add_argument("--ur", type=float, default=0.0, help="riemann: right state (default 0)")
-    p.add_argument("--x0", type=float, default=0.5, help="riemann: initial jump position (default 0.5)")
-    p.add_argument("--chunks", type=int, default=20, help="progress / checkpoint updates per run (default 20)")
-    p.add_argument("--checkpoint", default=None, help="save the state atomically to this .npz after each chunk")
+    p.add_argument("--nx", type=count, default=2001, help="grid nodes including both ends (default 2001)")
+    p.add_argument("--t", type=positive, default=0.3, help="final time (default 0.3)")
+    p.add_argument("--cfl", type=positive, default=0.9, help="fraction of the largest stable step (default 0.9)")
+    p.add_argument("--ul", type=finite, default=1.0, help="riemann: left state (default 1)")
+    p.add_argument("--ur", type=finite, default=0.0, help="riemann: right state (default 0)")
+    p.add_argument("--x0", type=finite, default=0.5, help="riemann: initial jump position (default 0.5)")
+    p.add_argument("--chunks", type=count, default=20, help="progress / checkpoint updates per run (default 20)")
+    p.add_argument("--checkpoint", type=output_file, default=None, help="save the state atomically to this .npz after each chunk")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    p.add_argument("--json", default=None, help="write grid, solution, errors, steps, run time (wall_s) and compile time (compile_s) here")
+    p.add_argument("--json", type=output_file, default=None, help="write grid, solution, errors, steps, run time (wall_s) and compile time (compile_s) here")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     add_backend_options(p)
     p.set_defaults(func=run)

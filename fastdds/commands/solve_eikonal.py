@@ -2,7 +2,7 @@
 explicit 1-D Hamilton-Jacobi schemes for -u_t + |u_x| - 1 = 0, with errors against the exact
 solution."""
 
-from ._common import add_backend_options, apply_backend_options
+from ._common import add_backend_options, apply_backend_options, count, nonnegative, output_file, positive
 
 BOX = ((-0.3, -0.2, -0.25), (0.4, 0.5, 0.35))  # lower and upper corners (first d used)
 
@@ -14,20 +14,20 @@ def register(subparsers):
                                           "[-1,1] x [0,1] stepped from u(1,x) = 0 to t = 0. Reports L1 = mean|e|, "
                                           "L2 = RMS(e), Linf = max|e| against the exact solution.")
     p.add_argument("--problem", choices=("point", "box", "time1d"), default="point")
-    p.add_argument("--n", type=int, default=1001, help="nodes per axis, ends included (default 1001)")
+    p.add_argument("--n", type=count, default=1001, help="nodes per axis, ends included (default 1001)")
     p.add_argument("--dim", type=int, choices=(2, 3), default=2, help="point / box: dimension (default 2)")
     p.add_argument("--order", type=int, choices=(1, 2), default=2,
                    help="point / box: sweeping order (default 2, as scikit-fmm and fastdds.pde.eikonal.distance)")
-    p.add_argument("--source-radius", type=float, default=0.0,
+    p.add_argument("--source-radius", type=nonnegative, default=0.0,
                    help="point: exact distances within this radius of the source (point-source correction; "
                         "default 0, off)")
     p.add_argument("--scheme", choices=("godunov", "lax_friedrichs"), default="godunov",
                    help="time1d: numerical Hamiltonian (default godunov)")
-    p.add_argument("--cfl", type=float, default=0.9, help="time1d: fraction of the largest stable step (default 0.9)")
-    p.add_argument("--alpha", type=float, default=1.0, help="time1d: Lax-Friedrichs dissipation speed >= 1")
-    p.add_argument("--max-output", type=int, default=250_000,
+    p.add_argument("--cfl", type=positive, default=0.9, help="time1d: fraction of the largest stable step (default 0.9)")
+    p.add_argument("--alpha", type=positive, default=1.0, help="time1d: Lax-Friedrichs dissipation speed >= 1")
+    p.add_argument("--max-output", type=count, default=250_000,
                    help="largest solution written to --json; bigger grids are written with a stride (default 250000)")
-    p.add_argument("--json", default=None, help="write grid, solution, errors, sweeps/steps and wall time here")
+    p.add_argument("--json", type=output_file, default=None, help="write grid, solution, errors, sweeps/steps and wall time here")
     add_backend_options(p)
     p.set_defaults(func=run)
 

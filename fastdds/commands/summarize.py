@@ -1,5 +1,8 @@
 """``fastdds summarize FOLDER... --out OUT``: merge the results of runs made by separate jobs."""
 
+from ._common import output_dir
+
+
 
 def register(subparsers):
     p = subparsers.add_parser("summarize", help="merge the result JSON of run folders written by separate jobs",
@@ -7,7 +10,7 @@ def register(subparsers):
                                           "by separate jobs, e.g. a SLURM job array with --first-seed, into "
                                           "one file per name with the summary recomputed.")
     p.add_argument("folders", nargs="+", help="run folders (each holding e.g. burgers_viscous.json)")
-    p.add_argument("--out", required=True, help="folder to write the merged files into")
+    p.add_argument("--out", type=output_dir, required=True, help="folder to write the merged files into")
     p.set_defaults(func=run)
 
 
