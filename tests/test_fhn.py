@@ -216,3 +216,9 @@ def test_repelling_fixed_point_is_reported_not_flagged():
     rep = layer.stability(warn=False)
     assert rep.repelling >= 1 and rep.stable and "repel" in rep.message
     np.testing.assert_array_equal(max_stable_dt(np.array([0.4]), 0.2, 0.02, 3.0), [0.0])
+
+
+@pytest.mark.parametrize("name", ["a", "b", "g", "I", "dt"])
+def test_non_finite_parameter_is_refused(name):
+    with pytest.raises(ValueError, match=f"FHN parameter {name} is nan; it must be finite"):
+        FHN(3, **{name: float("nan")})

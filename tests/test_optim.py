@@ -35,3 +35,9 @@ def test_adam_refuses_what_it_cannot_update_in_place():
         Adam([np.zeros(3), np.zeros(3, dtype=np.float32)])
     with pytest.raises(ValueError, match="gradient of shape"):
         Adam([np.zeros(3)]).step([np.zeros(4)])
+
+
+@pytest.mark.parametrize("lr", [float("nan"), float("inf"), 0.0, -1e-3])
+def test_adam_refuses_a_bad_learning_rate(lr):
+    with pytest.raises(ValueError, match="learning rate is .*; it must be a finite number > 0"):
+        Adam([np.zeros(3)], lr=lr)

@@ -98,6 +98,8 @@ class FHN(Block):
         self.dtype = backend.resolve_dtype(dtype)
         for name, val in {"a": a, "b": b, "g": g, "I": I, "dt": dt}.items():
             setattr(self, name, np.broadcast_to(np.asarray(val, dtype=self.dtype), (self.n,)).copy())
+            if not np.isfinite(getattr(self, name)).all():
+                raise ValueError(f"FHN parameter {name} is {val}; it must be finite")
         if np.any(self.dt <= 0):
             raise ValueError(f"dt must be positive; got {self.dt}")
         self.train = tuple(t for t in TRAINABLE if t in train)
