@@ -64,8 +64,8 @@ class Adam:
             raise ValueError(f"Adam betas must lie in [0, 1); got {betas}")
         self.eps, self.weight_decay = float(eps), float(weight_decay)
         lr0 = float(self.schedule(0))
-        if not (np.isfinite(lr0) and lr0 > 0):
-            raise ValueError(f"Adam learning rate is {lr0}; it must be a finite number > 0 (e.g. lr=1e-3)")
+        if not (np.isfinite(lr0) and lr0 >= 0):
+            raise ValueError(f"Adam learning rate is {lr0}; it must be a finite number >= 0 (e.g. lr=1e-3)")
         if not (np.isfinite(self.eps) and self.eps > 0 and np.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"Adam eps = {eps} must be finite and > 0 and weight_decay = {weight_decay} finite and >= 0")
         self.m = [backend.array_module(p).zeros_like(p) for p in self.params]

@@ -37,7 +37,14 @@ def test_adam_refuses_what_it_cannot_update_in_place():
         Adam([np.zeros(3)]).step([np.zeros(4)])
 
 
-@pytest.mark.parametrize("lr", [float("nan"), float("inf"), 0.0, -1e-3])
+@pytest.mark.parametrize("lr", [float("nan"), float("inf"), -1e-3])
 def test_adam_refuses_a_bad_learning_rate(lr):
-    with pytest.raises(ValueError, match="learning rate is .*; it must be a finite number > 0"):
+    with pytest.raises(ValueError, match="learning rate is .*; it must be a finite number >= 0"):
         Adam([np.zeros(3)], lr=lr)
+
+
+def test_adam_with_zero_learning_rate_leaves_the_parameters():
+    """lr = 0 is what an L-BFGS-only schedule (raissi-burgers) builds its unused Adam with."""
+    p = np.arange(3.0)
+    Adam([p], lr=0.0).step([np.ones(3)])
+    np.testing.assert_array_equal(p, np.arange(3.0))
