@@ -55,40 +55,40 @@ def count(text):
     return _number(text, int, lambda v: v >= 1, "a positive count (give an integer >= 1)")
 
 
+def _check_writable(start, text, doing):
+    """Raise unless the nearest existing folder at or above `start` is a writable folder."""
+    import argparse
+    import os
+
+    parent = start
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot {doing} {text}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot {doing} {text}: no write permission in {parent}")
+
+
 def output_file(text):
     """argparse type: a path a file can be written to (checked before any work: not a folder, no
     file where a parent folder must be, a writable nearest existing folder)."""
     import argparse
-    import os
     from pathlib import Path
 
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name inside it, e.g. {path / 'out.json'}")
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise argparse.ArgumentTypeError(f"cannot write {text}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"cannot write {text}: no write permission in {parent}")
+    _check_writable(path.parent, text, "write")
     return text
 
 
 def output_dir(text):
     """argparse type: a folder that exists or can be made (not a file, nor under one; writable)."""
     import argparse
-    import os
     from pathlib import Path
 
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a file; give a folder for the output")
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise argparse.ArgumentTypeError(f"cannot make the folder {text}: {parent} is a file")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"cannot write into {text}: no write permission in {parent}")
+    _check_writable(path, text, "make the folder")
     return text
