@@ -128,7 +128,7 @@ def test_reproduce_bad_arguments(tmp_path):
 def test_first_seed_splits_runs_over_processes(tmp_path, monkeypatch):
     seen = []
 
-    def fake_run(target, seed, out, stem, dtype, resume, progress):
+    def fake_run(target, seed, out, stem, dtype, resume, progress, evaluate=None):
         seen.append(seed)
         return {"seed": seed, "L1": seed, "L2": seed, "Linf": seed, "rel_L2": seed, "wall_time": 1.0,
                 "loss": {"final": 0.1}, "adam_steps": 0, "lbfgs_iters": 0,

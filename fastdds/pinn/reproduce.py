@@ -154,6 +154,36 @@ def metrics(model, problem, eval_grid=(256, 101, 1.0), t_eval=0.3, nx=100):
     return dict(error_norms(u, ref), rel_L2=relative_l2(_predict(model, xg.ravel(), tg.ravel(), dtype), ue))
 
 
+def error_at_time(problem, t_eval=0.3, nx=1001):
+    """A training hook: the errors of a network against ``problem.exact`` on one time line.
+
+    Parameters
+    ----------
+    problem : Problem
+        Its x range (lower[0] .. upper[0]) and exact solution are used.
+    t_eval : float
+    nx : int >= 2
+        Equispaced x, ends included.
+
+    Returns
+    -------
+    callable(model) -> dict
+        L1, L2 (= RMS), Linf of u - u_exact over the nx points (`fastdds.norms.error_norms`) and
+        rel_L2 (`fastdds.norms.relative_l2`), floats; for `fastdds.pinn.train.train`'s `evaluate`.
+    """
+    if int(nx) < 2:
+        raise ValueError(f"nx = {nx}: the error needs at least 2 points")
+    x = np.linspace(problem.lower[0], problem.upper[0], int(nx))
+    t = np.full_like(x, t_eval)
+    ref = problem.exact(x, t)
+
+    def errors(model):
+        u = _predict(model, x, t, model.params[0].dtype)
+        return dict(error_norms(u, ref), rel_L2=relative_l2(u, ref))
+
+    return errors
+
+
 def _predict(model, x, t, dtype):
     return model(np.stack([x, t], axis=1).astype(dtype))[:, 0].astype(np.float64)
 
@@ -167,7 +197,8 @@ def _loss_summary(hist):
             "parts": hist["parts"], "adam_every_1000": adam[::1000].tolist(), "lbfgs_every_100": lb[::100].tolist()}
 
 
-def run_one(target, seed, out, stem, dtype=np.float64, resume=False, progress=True, checkpoint_every=500):
+def run_one(target, seed, out, stem, dtype=np.float64, resume=False, progress=True, checkpoint_every=500,
+            evaluate=None):
     """Train one run of `target` with `seed`; write its weights; return its metrics record.
 
     Parameters
@@ -181,24 +212,34 @@ def run_one(target, seed, out, stem, dtype=np.float64, resume=False, progress=Tr
     resume : bool
     progress : bool
     checkpoint_every : int
+    evaluate : dict, optional
+        Record the error during training: keyword arguments of `error_at_time` (t_eval, nx)
+        and ``every`` (Adam steps / L-BFGS iterations between evaluations, default 100).
 
     Returns
     -------
-    dict : seed, L1, L2, Linf, rel_L2, params, adam_steps, lbfgs_iters, wall_time, loss, weights,
-    checkpoint (deleted by `reproduce` once the record is saved).
+    dict : seed, L1, L2, Linf, rel_L2, params, adam_steps, lbfgs_iters, wall_time, grad_evals, loss,
+    weights, checkpoint (deleted by `reproduce` once the record is saved), and with `evaluate`
+    ``evaluations`` (see `fastdds.pinn.train.train`) and ``evaluate`` (its settings).
     """
     problem = target.build(seed, **target.sizes)
     net = build_model(target, problem, seed, dtype)
     ckpt = out / f"{stem}_run{seed}.ckpt.npz"
+    hook = {}
+    if evaluate is not None:
+        settings = dict(evaluate)
+        hook = {"evaluate_every": int(settings.pop("every", 100)), "evaluate": error_at_time(problem, **settings)}
     hist = train(net, problem.astype(dtype), target.adam_steps, target.schedule(), target.lbfgs_maxiter,
                  target.lbfgs_options, checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume,
-                 progress=progress, desc=f"{target.name} run {seed}")
+                 progress=progress, desc=f"{target.name} run {seed}", **hook)
     weights = out / f"{stem}_run{seed}.npz"
     net.save(weights)
     record = {"seed": seed, **metrics(net, problem, target.eval_grid), "params": int(net.nparams),
               "adam_steps": hist["adam_steps"], "lbfgs_iters": hist["lbfgs_iters"],
-              "lbfgs_message": hist["lbfgs_message"], "wall_time": hist["wall_time"],
+              "lbfgs_message": hist["lbfgs_message"], "wall_time": hist["wall_time"], "grad_evals": hist["grad_evals"],
               "loss": _loss_summary(hist), "weights": str(weights), "checkpoint": str(ckpt)}
+    if evaluate is not None:
+        record.update(evaluations=hist["evaluations"], evaluate=dict(evaluate))
     return record
 
 
@@ -242,7 +283,7 @@ def summarise(records):
 
 
 def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float64, progress=True, log=print,
-              first_seed=1, map_runs=None):
+              first_seed=1, map_runs=None, target=None, evaluate=None):
     """Run seeds first_seed..first_seed + runs - 1 of target `name`, writing JSON results and weights into `out`.
 
     The JSON (``{stem}.json``, or ``{stem}_quick.json``) is rewritten atomically after each run,
@@ -265,6 +306,11 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
         Seed of the first run; disjoint seed ranges in separate `out` folders split a
         reproduction over processes or cluster jobs.
     map_runs : callable(run, seeds) -> list of records or None, optional
+    target : Target, optional
+        Run this configuration instead of the published one (e.g. a shortened schedule); the
+        JSON names `name` and describes `target`.
+    evaluate : dict, optional
+        Record the error during training (`run_one`'s `evaluate`).
 
     With `map_runs` the runs not yet done are made by ``map_runs(run, seeds)`` first (under
     ``mpiexec`` the command passes `fastdds.parallel.ensemble.run_seeds`, which spreads them
@@ -279,7 +325,7 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
         raise ValueError(f"--runs {runs}: need at least one run")
     if first_seed < 1:
         raise ValueError(f"--first-seed {first_seed}: seeds start at 1")
-    target = get_target(name, quick)
+    target = get_target(name, quick) if target is None else target
     out = Path(out if out is not None else Path("runs") / name)
     stem = name.replace("-", "_") + ("_quick" if quick else "")
     path = out / f"{stem}.json"
@@ -294,12 +340,12 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
     seeds = list(range(first_seed, first_seed + runs))
     if map_runs is not None:  # e.g. spread over MPI ranks; None back: another rank writes
         todo = [s for s in seeds if s not in done]
-        records = map_runs(lambda s: run_one(target, s, out, stem, dtype, resume, False), todo)
+        records = map_runs(lambda s: run_one(target, s, out, stem, dtype, resume, False, evaluate=evaluate), todo)
         if records is None:
             return None
         done.update(zip(todo, records))
     for seed in seeds:
-        record = done.get(seed) or run_one(target, seed, out, stem, dtype, resume, progress)
+        record = done.get(seed) or run_one(target, seed, out, stem, dtype, resume, progress, evaluate=evaluate)
         result["runs"].append(record)
         result["summary"] = summarise(result["runs"])
         io.write_json(path, result, backup=seed == seeds[0])  # an earlier invocation's file is kept once

@@ -13,6 +13,13 @@ A finished Adam phase can be extended: call again with more `adam_steps` and ``r
 
 Checkpoints are written atomically (`fastdds.io.save_checkpoint`) every `checkpoint_every`
 steps, at the end of each phase, and on Ctrl-C.
+
+An optional `evaluate` hook (e.g. the error against an exact solution) is called on the
+network every `evaluate_every` Adam steps or L-BFGS iterations, before the first step and at
+the end; its results go into the history (``evaluations``) with the training wall time and the
+number of loss-and-gradient evaluations so far. The hook only reads the network: the losses
+and parameters are bit-identical with and without it, and its own run time is not counted in
+the wall time.
 """
 
 import time
@@ -32,13 +39,15 @@ class _State:
         self.lbfgs_iters, self.wall, self.initial = 0, 0.0, None
         self.loss_adam, self.loss_lbfgs, self.parts = [], [], {}
         self.lbfgs_message, self.t0 = "", 0.0
+        self.grad_evals, self.evaluations = 0, []
 
 
 def _save(path, net, opt, st):
     io.save_training_state(path, net.params, opt,
                            {"model": type(net).__name__, "config": net.config(),
                             "lbfgs_iters": st.lbfgs_iters, "wall_time": st.wall, "initial": st.initial,
-                            "parts": st.parts, "lbfgs_message": st.lbfgs_message},
+                            "parts": st.parts, "lbfgs_message": st.lbfgs_message,
+                            "grad_evals": st.grad_evals, "evaluations": st.evaluations},
                            {"history.adam": np.asarray(st.loss_adam, dtype=np.float64),
                             "history.lbfgs": np.asarray(st.loss_lbfgs, dtype=np.float64)})
 
@@ -49,10 +58,11 @@ def _load(path, net, opt, st):
     st.loss_lbfgs = arrays["history.lbfgs"].tolist()
     st.lbfgs_iters, st.wall, st.initial = int(meta["lbfgs_iters"]), float(meta["wall_time"]), meta["initial"]
     st.parts, st.lbfgs_message = meta["parts"], meta["lbfgs_message"]
+    st.grad_evals, st.evaluations = int(meta.get("grad_evals", 0)), list(meta.get("evaluations", []))
 
 
 def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=None, checkpoint=None,
-          checkpoint_every=1000, resume=False, progress=True, desc="train"):
+          checkpoint_every=1000, resume=False, progress=True, desc="train", evaluate=None, evaluate_every=100):
     """Train `net` on `problem`: `adam_steps` Adam steps, then L-BFGS-B for `lbfgs_maxiter` iterations.
 
     Parameters
@@ -79,22 +89,31 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
         Show a progress line on stderr.
     desc : str
         Label of the progress line.
+    evaluate : callable(net) -> dict of float, optional
+        Called before the first step, every `evaluate_every` Adam steps and L-BFGS iterations,
+        and at the end (the network at those parameters; it must not change them).
+    evaluate_every : int
+        Steps (Adam) or iterations (L-BFGS) between evaluations.
 
     Returns
     -------
     dict
         ``loss_adam`` (ndarray, loss before each Adam step), ``loss_lbfgs`` (ndarray, loss after
         each L-BFGS iteration), ``initial_loss``, ``final_loss``, ``parts`` (last loss per group), ``adam_steps``,
-        ``lbfgs_iters``, ``lbfgs_message``, ``wall_time`` (s, summed over resumes).
+        ``lbfgs_iters``, ``lbfgs_message``, ``wall_time`` (s, summed over resumes), ``grad_evals``
+        (loss-and-gradient evaluations of the training, the initial one included, the final one
+        not), and with `evaluate` ``evaluations``: a list of dicts adam_steps, lbfgs_iters,
+        grad_evals, wall_time (training seconds up to that point, the evaluations' own time left
+        out) and the hook's results.
 
     Raises
     ------
     KeyboardInterrupt
         After writing a checkpoint (when `checkpoint` is given).
     """
-    if adam_steps < 0 or lbfgs_maxiter < 0 or checkpoint_every < 1:
+    if adam_steps < 0 or lbfgs_maxiter < 0 or checkpoint_every < 1 or evaluate_every < 1:
         raise ValueError(f"adam_steps={adam_steps}, lbfgs_maxiter={lbfgs_maxiter} must be >= 0 and "
-                         f"checkpoint_every={checkpoint_every} >= 1")
+                         f"checkpoint_every={checkpoint_every}, evaluate_every={evaluate_every} >= 1")
     _check_points(net, problem)
     opt = optim.Adam(net.params, lr)
     st = _State()
@@ -109,22 +128,42 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
         if checkpoint is not None:
             _save(checkpoint, net, opt, st)
 
+    def record():
+        """Run the hook (when given and not run at this step yet), its time off the clock."""
+        steps = (opt.step_count, st.lbfgs_iters)
+        if evaluate is None or (st.evaluations and
+                                (st.evaluations[-1]["adam_steps"], st.evaluations[-1]["lbfgs_iters"]) == steps):
+            return
+        start = time.perf_counter()
+        values = evaluate(net)
+        st.evaluations.append({"adam_steps": steps[0], "lbfgs_iters": steps[1], "grad_evals": st.grad_evals,
+                               "wall_time": st.wall + start - st.t0, **values})
+        st.t0 += time.perf_counter() - start
+
     updating = False
     try:
         if st.initial is None:
             st.initial = loss_and_grads(net, problem)[0]
+            st.grad_evals += 1
+        record()
         while opt.step_count < adam_steps and not st.lbfgs_iters:
             loss, st.parts, grads = loss_and_grads(net, problem)
             updating = True
             opt.step(grads)
             st.loss_adam.append(loss)
+            st.grad_evals += 1
             updating = False
             bar.update(opt.step_count, loss=loss, lr=opt.schedule(opt.step_count - 1))
+            if opt.step_count % evaluate_every == 0:
+                record()
             if opt.step_count % checkpoint_every == 0:
                 save()
+        record()
         save()
         if st.lbfgs_iters < lbfgs_maxiter and not st.lbfgs_message:
-            _run_lbfgs(net, problem, lbfgs_maxiter, lbfgs_options or {}, st, bar, checkpoint_every, save)
+            _run_lbfgs(net, problem, lbfgs_maxiter, lbfgs_options or {}, st, bar, checkpoint_every, save,
+                       evaluate_every, record)
+            record()
             save()
     except KeyboardInterrupt:
         if not updating:
@@ -133,10 +172,13 @@ def train(net, problem, adam_steps=0, lr=1e-3, lbfgs_maxiter=0, lbfgs_options=No
     finally:
         bar.close()
     final, st.parts, _ = loss_and_grads(net, problem)
-    return {"loss_adam": np.asarray(st.loss_adam), "loss_lbfgs": np.asarray(st.loss_lbfgs),
+    hist = {"loss_adam": np.asarray(st.loss_adam), "loss_lbfgs": np.asarray(st.loss_lbfgs),
             "initial_loss": st.initial, "final_loss": final,
             "parts": st.parts, "adam_steps": opt.step_count, "lbfgs_iters": st.lbfgs_iters,
-            "lbfgs_message": st.lbfgs_message, "wall_time": st.wall}
+            "lbfgs_message": st.lbfgs_message, "wall_time": st.wall, "grad_evals": st.grad_evals}
+    if evaluate is not None:
+        hist["evaluations"] = st.evaluations
+    return hist
 
 
 def _check_points(net, problem):
@@ -150,17 +192,19 @@ def _check_points(net, problem):
                              f"train on problem.astype(np.{dtype})")
 
 
-def _run_lbfgs(net, problem, maxiter, options, st, bar, every, save):
+def _run_lbfgs(net, problem, maxiter, options, st, bar, every, save, evaluate_every, record):
     """L-BFGS-B on the flat parameter vector for the iterations left; keeps `st` current.
 
-    Calls `save` every `every` iterations with the parameters at the accepted iterate; on
-    Ctrl-C the parameters are put back to that iterate before re-raising.
+    Calls `save` every `every` iterations and `record` every `evaluate_every` iterations with
+    the parameters at the accepted iterate (the next loss evaluation sets its own, so this
+    changes nothing); on Ctrl-C the parameters are put back to that iterate before re-raising.
     """
     last = [net.get_flat()]
 
     def fun_and_grad(x):
         net.set_flat(x)
         loss, _, grads = loss_and_grads(net, problem)
+        st.grad_evals += 1
         return loss, net.grads_to_flat(grads)
 
     def callback(intermediate_result):
@@ -168,6 +212,9 @@ def _run_lbfgs(net, problem, maxiter, options, st, bar, every, save):
         st.lbfgs_iters += 1
         st.loss_lbfgs.append(float(intermediate_result.fun))
         bar.update(bar.n + 1, loss=float(intermediate_result.fun))
+        if st.lbfgs_iters % evaluate_every == 0:
+            net.set_flat(last[0])
+            record()
         if st.lbfgs_iters % every == 0:
             net.set_flat(last[0])
             save()
