@@ -30,6 +30,7 @@ import numpy as np
 
 FIXED = 2
 SETTLE = 16  # order 2 only lowers values after SETTLE cycles of the 2^d orderings
+THIRD = 1.0 / 3.0  # divisions on the sweep's dependence chain become products (1 ulp)
 
 
 @nb.njit(inline="always", cache=True)
@@ -59,7 +60,7 @@ def _solve2(m0, w0, a0, m1, w1, a1, f):
     disc = s0 * f * f - w0 * w1 * (a0 - a1) * (a0 - a1)
     if disc < 0.0:
         return -1.0
-    return (w0 * a0 + w1 * a1 + math.sqrt(disc)) / s0
+    return (w0 * a0 + w1 * a1 + math.sqrt(disc)) * (1.0 / s0)
 
 
 @nb.njit(inline="always", cache=True)
@@ -72,13 +73,14 @@ def _solve3(m0, w0, a0, m1, w1, a1, m2, w2, a2, f):
     disc = s0 * f * f - (w0 * w1 * (a0 - a1) ** 2 + w0 * w2 * (a0 - a2) ** 2 + w1 * w2 * (a1 - a2) ** 2)
     if disc < 0.0:
         return -1.0
-    return (w0 * a0 + w1 * a1 + w2 * a2 + math.sqrt(disc)) / s0
+    return (w0 * a0 + w1 * a1 + w2 * a2 + math.sqrt(disc)) * (1.0 / s0)
 
 
 @nb.njit(inline="always", cache=True)
 def _term2(u, side, im1, ip1, im2, ip2, s, w):
     """Upwind term of one axis for the second-order update (im1, ip1, im2, ip2: the index tuples
-    of the cells 1 and 2 away on either side; only the upwind side's far cell is read).
+    of the cells 1 and 2 away on either side; both far cells are loaded before the upwind side is
+    chosen, which keeps the load off the Gauss-Seidel dependence chain).
 
     Returns (m, w2, a): m the first-order upwind value min(u_-1, u_+1). The next cell v on that
     side counts with its signed value relative to the cell (-v when it lies across the
@@ -86,14 +88,15 @@ def _term2(u, side, im1, ip1, im2, ip2, s, w):
     above m, the one-sided difference (3u - 4 u_1 + u_2) / (2 dx) gives weight w2 = 9 w / 4 and
     a = (4 u_1 - u_2) / 3, else the first-order w2 = w and a = m.
     """
-    um1, up1 = u[im1], u[ip1]
-    far = im2 if um1 <= up1 else ip2
-    m = min(um1, up1)
-    v = u[far]
-    if side[far] != s and v < math.inf:
+    um1, up1, um2, up2, sm2, sp2 = u[im1], u[ip1], u[im2], u[ip2], side[im2], side[ip2]
+    if um1 <= up1:
+        m, v, sv = um1, um2, sm2
+    else:
+        m, v, sv = up1, up2, sp2
+    if sv != s and v < math.inf:
         v = -v
     if v <= m < math.inf:
-        return m, 2.25 * w, (4.0 * m - v) / 3.0
+        return m, 2.25 * w, (4.0 * m - v) * THIRD
     return m, w, m
 
 
@@ -360,7 +363,10 @@ def _update2d(u, f, w0, w1, h0, h1, i, j):
 
 @nb.njit(inline="always", cache=True)
 def _update2d_order2(u, side, f, w0, w1, i, j):
-    """Second-order value at (i, j) in 2-D (first order where the second-order root is not real)."""
+    """Second-order value at (i, j) in 2-D (first order where the second-order root is not real;
+    inf at once where no neighbour is reached yet)."""
+    if min(u[i - 1, j], u[i + 1, j], u[i, j - 1], u[i, j + 1]) == math.inf:
+        return math.inf
     s, fc = side[i, j], f[i, j]
     m0, q0, a0 = _term2(u, side, (i - 1, j), (i + 1, j), (i - 2, j), (i + 2, j), s, w0)
     m1, q1, a1 = _term2(u, side, (i, j - 1), (i, j + 1), (i, j - 2), (i, j + 2), s, w1)
@@ -387,7 +393,11 @@ def _update3d(u, f, w0, w1, w2, i, j, k):
 
 @nb.njit(inline="always", cache=True)
 def _update3d_order2(u, side, f, w0, w1, w2, i, j, k):
-    """Second-order value at (i, j, k) in 3-D (first order where the second-order root is not real)."""
+    """Second-order value at (i, j, k) in 3-D (first order where the second-order root is not real;
+    inf at once where no neighbour is reached yet)."""
+    if min(u[i - 1, j, k], u[i + 1, j, k], u[i, j - 1, k], u[i, j + 1, k],
+           u[i, j, k - 1], u[i, j, k + 1]) == math.inf:
+        return math.inf
     s, fc = side[i, j, k], f[i, j, k]
     m0, q0, a0 = _term2(u, side, (i - 1, j, k), (i + 1, j, k), (i - 2, j, k), (i + 2, j, k), s, w0)
     m1, q1, a1 = _term2(u, side, (i, j - 1, k), (i, j + 1, k), (i, j - 2, k), (i, j + 2, k), s, w1)
@@ -650,7 +660,7 @@ def _nd_solve(m, w, a, perm, d, f):
         disc = s * f * f - pairs
         if disc < 0.0:
             return -1.0
-        u = (num + math.sqrt(disc)) / s
+        u = (num + math.sqrt(disc)) * (1.0 / s)
     return u
 
 
@@ -672,7 +682,7 @@ def _nd_update(u, side, f, c, x, shape, strides, pers, w, order, m, q, a, perm):
             if v < math.inf and side[far] != s:
                 v = -v
             if v <= mk < math.inf:
-                q[k], a[k] = 2.25 * w[k], (4.0 * mk - v) / 3.0
+                q[k], a[k] = 2.25 * w[k], (4.0 * mk - v) * THIRD
     _nd_sort(m, perm, d)
     v = _nd_solve(m, q, a, perm, d, f[c])
     if v >= 0.0 or order == 1:
