@@ -38,8 +38,9 @@ class Row:
 
 
 def data_sets(quick=False):
-    """The trajectories of the study by (case, name): "base" and "long" (more snapshots, for
-    the noise rows) of both cases, "fine" (snapshots 5x closer) and their sizes."""
+    """The trajectories of the study by (case, name): "base"; "fine" (snapshots 5x closer);
+    "long" (more snapshots, for the noise rows); "sparse" (as long, a snapshot every 4 solver
+    steps: more change between snapshots against the noise)."""
     T, B = (21, 2) if quick else (51, 4)
     TL, BL = (51, 4) if quick else (201, 8)
     return {
@@ -49,6 +50,8 @@ def data_sets(quick=False):
         ("burgers", "base"): lambda: burgers_data(snapshots=T, batch=B),
         ("burgers", "fine"): lambda: burgers_data(snapshots=T, batch=B, cfl=0.1),
         ("burgers", "long"): lambda: burgers_data(snapshots=TL, batch=BL),
+        ("advection-diffusion", "sparse"): lambda: advection_diffusion_data(snapshots=TL, batch=BL, substeps=4),
+        ("burgers", "sparse"): lambda: burgers_data(snapshots=TL, batch=BL, substeps=4),
     }
 
 
@@ -63,6 +66,8 @@ def rows(quick=False):
             out += [Row(case, method="adam", steps=3000), Row(case, width=5, stride=4, method="lbfgs")]
         out += [Row(case, stride=4, method="lbfgs", noise=noise, data="long")
                 for noise in ((1e-3,) if quick else (1e-4, 1e-3, 1e-2))]
+        if not quick:
+            out.append(Row(case, stride=16, method="lbfgs", noise=1e-2, data="sparse"))
     return out
 
 
