@@ -7,7 +7,9 @@ the same signatures, so adding a GPU twin touches no caller.
 """
 
 import importlib
+import importlib.util
 import os
+import pkgutil
 
 import numpy as np
 
@@ -19,11 +21,14 @@ _KERNELS = {}  # (device, group) -> kernel module, so a call in a hot path skips
 
 
 def _gpu_problem():
-    """Return None when a CUDA GPU is usable through CuPy, else a sentence saying why not."""
+    """Return None when a CUDA GPU is usable through CuPy and numba-cuda, else a sentence saying why not."""
     try:
         import cupy
     except ImportError:
         return "CuPy is not installed; install it with pip install 'fastdds[gpu]' (CUDA 12) or 'fastdds[gpu-cuda13]'"
+    if importlib.util.find_spec("numba_cuda") is None:
+        return ("numba-cuda is not installed (the GPU kernels are numba-cuda kernels); install it with "
+                "pip install 'numba-cuda[cu12]' (CUDA 12) or 'numba-cuda[cu13]', or pip install 'fastdds[gpu]'")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDA driver missing or broken: report CuPy's own words
@@ -96,8 +101,17 @@ def is_gpu_array(x):
     return type(x) is not np.ndarray and type(x).__module__.startswith("cupy")
 
 
+def gpu_groups():
+    """Names of the kernel groups that have a GPU twin (``fastdds.kernels.gpu.<group>``)."""
+    gpu = importlib.import_module("fastdds.kernels.gpu")
+    return sorted(m.name for m in pkgutil.iter_modules(gpu.__path__) if m.name != "launch")
+
+
 def kernels(group, like=None):
-    """The kernel module ``fastdds.kernels.{cpu|gpu}.{group}``.
+    """The kernel module ``fastdds.kernels.{cpu|gpu}.{group}``: the one place that picks a device.
+
+    Callers pass the array they work on and allocate through `array_module` of it, so the same
+    lines run on NumPy and on CuPy arrays.
 
     Parameters
     ----------
@@ -105,20 +119,57 @@ def kernels(group, like=None):
         Kernel group, e.g. "banded", "activations".
     like : array, optional
         Dispatch on this array's device; default: the active backend.
+
+    Raises
+    ------
+    ValueError
+        No such kernel group.
+    RuntimeError
+        A GPU array (or the gpu backend) meets a group with no GPU twin (NotImplementedError,
+        naming the groups that have one), or numba-cuda / CUDA is not usable (the message says
+        how to fix it).
     """
     device = ("gpu" if is_gpu_array(like) else "cpu") if like is not None else get_backend()
     module = _KERNELS.get((device, group))
     if module is not None:
         return module
-    try:
-        module = importlib.import_module(f"fastdds.kernels.{device}.{group}")
-    except ModuleNotFoundError as exc:
-        if device == "gpu" and exc.name == f"fastdds.kernels.gpu.{group}":
+    if importlib.util.find_spec(f"fastdds.kernels.cpu.{group}") is None:
+        raise ValueError(f"unknown kernel group {group!r}")
+    if device == "gpu":
+        if group not in gpu_groups():
             raise NotImplementedError(
-                f"the GPU twin of the {group!r} kernels is not written yet; use the cpu backend") from exc
-        raise
-    _KERNELS[device, group] = module
+                f"the {group!r} kernels have no GPU twin (GPU twins: {', '.join(gpu_groups())}); run this on "
+                f"the cpu backend: pass NumPy arrays (fastdds.backend.to_numpy(x)) or set_backend('cpu')")
+        problem = _gpu_problem()
+        if problem is not None:
+            raise RuntimeError(f"the GPU kernels of {group!r} are not usable: {problem}")
+    module = _KERNELS[device, group] = importlib.import_module(f"fastdds.kernels.{device}.{group}")
     return module
+
+
+def on_device(host, like, cache):
+    """A constant host array on `like`'s device, copied there once per device.
+
+    Parameters
+    ----------
+    host : ndarray
+        A NumPy array that its owner never changes (e.g. a stencil's offsets).
+    like : array
+        Its device is the one wanted.
+    cache : dict
+        Held by the owner of `host`: device id -> the device copy.
+
+    Returns
+    -------
+    `host` itself for a NumPy `like`, else the device copy.
+    """
+    if not is_gpu_array(like):
+        return host
+    key = getattr(like.device, "id", like.device)
+    copy = cache.get(key)
+    if copy is None:
+        copy = cache[key] = array_module(like).asarray(host)
+    return copy
 
 
 def resolve_dtype(dtype=None, like=None):

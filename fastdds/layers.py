@@ -122,8 +122,7 @@ class Branch:
         return isinstance(self.Q, Banded) and isinstance(self.R, Banded)
 
     def _banded_args(self, like):
-        xp = backend.array_module(like)
-        return [(xp.asarray(op.offsets), op.diagonals, op.code) for op in (self.R, self.Q)]
+        return [(op._offsets_on(like), op.diagonals, op.code) for op in (self.R, self.Q)]
 
     def forward(self, x, y, keep):
         """y += Q sigma(R x + b); returns (a, s1) for the backward when `keep`, else None."""
@@ -365,10 +364,11 @@ def linear(n_in, n_out, rng, init="torch", dtype=np.float64):
 
     Returns
     -------
-    Layer with params [W (n_out, n_in), b (n_out,)]
+    Layer with params [W (n_out, n_in), b (n_out,)], arrays of the active backend (``backend.xp``)
     """
-    W = initializers.weight(init, n_in, n_out, rng, dtype)
-    return dense(W, initializers.torch_uniform(rng, n_in, (n_out,), dtype))
+    xp = backend.xp()
+    W = xp.asarray(initializers.weight(init, n_in, n_out, rng, dtype))
+    return dense(W, xp.asarray(initializers.torch_uniform(rng, n_in, (n_out,), dtype)))
 
 
 def pointwise(n, activation, dtype=None):

@@ -291,7 +291,7 @@ class Banded(Operator):
         xp = backend.array_module(diagonals) if hasattr(diagonals, "dtype") else backend.xp()
         dtype = backend.resolve_dtype(dtype, like=diagonals)
         d = xp.asarray(diagonals, dtype=dtype)
-        offs = np.asarray(offsets, dtype=np.int64).reshape(-1)
+        offs = np.asarray(backend.to_numpy(offsets), dtype=np.int64).reshape(-1)
         if d.ndim == 1:
             if n is None:
                 raise ValueError("constant diagonals (a 1-D array) need the size n")
@@ -313,6 +313,7 @@ class Banded(Operator):
             raise ValueError(f"offset {int(np.abs(offs).max())} does not fit a {n}-point grid (|offset| < n)")
         check_finite("diagonals", d)
         self.offsets = offs
+        self._device_offsets = {}  # device id -> offsets there (copied once, not per apply)
         self.diagonals = xp.ascontiguousarray(d)
         self.boundary = boundary
         self.shape = (n, n)
@@ -327,7 +328,7 @@ class Banded(Operator):
         return backend.kernels("banded", like=like)
 
     def _offsets_on(self, like):
-        return backend.array_module(like).asarray(self.offsets)
+        return backend.on_device(self.offsets, like, self._device_offsets)
 
     _fused_check = True
     _separate_out = True

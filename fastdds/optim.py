@@ -133,7 +133,7 @@ def lbfgs(fun_and_grad, x0, maxiter=1000, callback=None, **options):
 
     def fg(x):
         f, g = fun_and_grad(x)
-        return float(f), np.asarray(g, dtype=np.float64)
+        return float(f), np.asarray(backend.to_numpy(g), dtype=np.float64)
 
     return scipy.optimize.minimize(fg, np.asarray(x0, dtype=np.float64), jac=True, method="L-BFGS-B",
                                    callback=callback, options=opts)

@@ -38,8 +38,9 @@ def _gate(z, n, ts):
 
 def _gate_backward(saved, dh, ts):
     f1, f2, gate = saved
-    dz = np.empty((dh.shape[0], 4 * f1.shape[1]), dtype=dh.dtype)
-    backend.kernels("cfc", like=dh).cell_backward(np.ascontiguousarray(dh), ts, f1, f2, gate, dz)
+    xp = backend.array_module(dh)
+    dz = xp.empty((dh.shape[0], 4 * f1.shape[1]), dtype=dh.dtype)
+    backend.kernels("cfc", like=dh).cell_backward(xp.ascontiguousarray(dh), ts, f1, f2, gate, dz)
     return dz
 
 
@@ -105,7 +106,8 @@ class CfC(Block):
         self.backbone = linear(self.n_in + self.units, self.width, rng, init="glorot_uniform", dtype=self.dtype)
         self.heads = linear(self.width, 4 * self.units, rng, dtype=self.dtype)
         bound = np.sqrt(6.0 / (self.width + self.units))  # ncps: Glorot over (backbone, units) per head
-        self.heads.P.matrix[...] = rng.uniform(-bound, bound, size=(self.width, 4 * self.units)).T
+        heads = rng.uniform(-bound, bound, size=(self.width, 4 * self.units)).T
+        self.heads.P.matrix[...] = backend.array_module(self.heads.P.matrix).asarray(heads)
         self.readout = linear(self.units, 1, rng, dtype=self.dtype)
         self.params = self.backbone.params + self.heads.params + self.readout.params
 
@@ -129,7 +131,7 @@ class CfC(Block):
         d_u, g_h = self.heads._backward(c_h, _gate_backward(saved, dh, self.ts))
         dpre = d_u * ((LECUN_A * LECUN_B) * (1 - t * t))
         Wb = self.backbone.params[0]
-        gWb = np.zeros_like(Wb)
+        gWb = backend.array_module(Wb).zeros_like(Wb)
         gWb[:, :self.n_in] = dpre.T @ x
         return dpre @ Wb[:, :self.n_in], [gWb, dpre.sum(axis=0)] + g_h + g_r
 

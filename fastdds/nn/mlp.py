@@ -116,6 +116,12 @@ class _Streams:
             self.index[key] = 1 + col[key[0]] if len(key) == 1 else 1 + n1 + second.index(tuple(sorted(key)))
 
 
+def _workers_for(xp, lanes):
+    """Threads that share `lanes` lanes: Numba's thread count on the host (``fastdds.threads``),
+    one for device arrays (a device runs one chunk's products and kernels at a time anyway)."""
+    return num_workers(lanes) if xp is np else 1
+
+
 class _Workspace:
     """Preallocated arrays of one forward / reverse pass shape, in C chunks of P points (C P >= N,
     the padding points get zero gradients; C is 1 or a multiple of LANES): per layer its input
@@ -130,33 +136,36 @@ class _Workspace:
 
     Chunk c belongs to lane c % LANES, and `workers` threads share the lanes. A lane runs its
     chunks in order and sums its own gradients, and the lanes are summed in order, so results
-    do not depend on the number of threads."""
+    do not depend on the number of threads. The arrays are of the array module `xp` (that of the
+    points), and so is `pairs`, the stream layout's second-derivative pairs the kernels read."""
 
-    def __init__(self, sizes, dtype, N, streams, keep, tanh):
+    def __init__(self, sizes, dtype, N, streams, keep, tanh, xp=np):
         S = streams.S
         C = max(-(-N // CHUNK_POINTS), min(LANES, N // MIN_CHUNK_POINTS))
         C = 1 if C == 1 else -(-C // LANES) * LANES
         P = -(-N // C)
         self.S, self.N, self.C, self.P = S, N, C, P
         self.lanes = min(LANES, C)
-        self.workers = num_workers(self.lanes)
+        self.xp = xp
+        self.workers = _workers_for(xp, self.lanes)
         held = C if keep else self.workers
-        self.a = [np.zeros((C, sizes[0], S, P), dtype=dtype)]
+        self.a = [xp.zeros((C, sizes[0], S, P), dtype=dtype)]
         for k, i in enumerate(streams.firsts):
             self.a[0][:, i, 1 + k] = 1.0
-        self.a += [np.empty((held, w, S, P), dtype=dtype) for w in sizes[1:-1]]
-        self.z = [np.empty((held, w, S, P), dtype=dtype) for w in sizes[1:-1]]
-        self.z.append(np.empty((C, sizes[-1], S, P), dtype=dtype))
+        self.a += [xp.empty((held, w, S, P), dtype=dtype) for w in sizes[1:-1]]
+        self.z = [xp.empty((held, w, S, P), dtype=dtype) for w in sizes[1:-1]]
+        self.z.append(xp.empty((C, sizes[-1], S, P), dtype=dtype))
         full = keep and not tanh  # tanh rebuilds s1, s2, s3 from the kept a' block by block
-        self.s = [np.empty((C, w, 3, P) if full else (self.workers, 1, 3, min(P, BLOCK)), dtype=dtype)
-                  for w in sizes[1:-1]] + [np.empty((0, 0, 0, 0), dtype=dtype)]
+        self.s = [xp.empty((C, w, 3, P) if full else (self.workers, 1, 3, min(P, BLOCK)), dtype=dtype)
+                  for w in sizes[1:-1]] + [xp.empty((0, 0, 0, 0), dtype=dtype)]
         R, n_ch, n_leaf = streams.R, streams.n_ch, streams.n_leaf
-        self.g = np.empty((self.workers, 2, max(sizes[1:]), R, P) if keep else 0, dtype=dtype)
-        self.dout = np.zeros((C, sizes[-1], R, P) if keep else 0, dtype=dtype)
-        self.coef = np.zeros((C, n_leaf, n_ch, P) if keep else 0, dtype=dtype)
-        self.leaves = np.empty((self.workers, max(sizes[:-1]), n_ch, P) if keep else 0, dtype=dtype)
+        self.g = xp.empty((self.workers, 2, max(sizes[1:]), R, P) if keep else 0, dtype=dtype)
+        self.dout = xp.zeros((C, sizes[-1], R, P) if keep else 0, dtype=dtype)
+        self.coef = xp.zeros((C, n_leaf, n_ch, P) if keep else 0, dtype=dtype)
+        self.leaves = xp.empty((self.workers, max(sizes[:-1]), n_ch, P) if keep else 0, dtype=dtype)
         nparams = sum(i * o + o for i, o in zip(sizes, sizes[1:]))
-        self.grads = np.empty((self.lanes, nparams) if keep else (0, 0), dtype=dtype)
+        self.grads = xp.empty((self.lanes, nparams) if keep else (0, 0), dtype=dtype)
+        self.pairs = xp.asarray(streams.pairs)
         self._chunks = [np.array([c for lane in range(w, self.lanes, self.workers)
                                   for c in range(lane, C, self.lanes)], dtype=np.int64)
                         for w in range(self.workers)]
@@ -167,7 +176,7 @@ class _Workspace:
 
     def to_chunks(self, v):
         """(N, d) -> (C, d, P): the points of v in chunks, the padding set to zero."""
-        out = np.zeros((self.C * self.P, v.shape[1]), dtype=v.dtype)
+        out = self.xp.zeros((self.C * self.P, v.shape[1]), dtype=v.dtype)
         out[:self.N] = v
         return out.reshape(self.C, self.P, -1).transpose(0, 2, 1)
 
@@ -249,14 +258,16 @@ class MLP(Block):
         self.dtype = backend.resolve_dtype(dtype)
         self.activation = get_activation(activation)
         rng = np.random.default_rng(seed)
+        xp = backend.xp()
         self.params = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            self.params += [initializers.weight(init, fan_in, fan_out, rng, self.dtype),
-                            np.zeros(fan_out, dtype=self.dtype)]
+            self.params += [xp.asarray(initializers.weight(init, fan_in, fan_out, rng, self.dtype)),
+                            xp.zeros(fan_out, dtype=self.dtype)]
         self.lower, self.upper = _check_box(lower, upper, sizes[0])
         if self.lower is not None:
             self._a = 2.0 / (self.upper - self.lower)  # d xi / d X, float64
-            self._scale = (self._a.astype(self.dtype).reshape(1, -1), (-self._a * self.lower - 1.0).astype(self.dtype))
+            self._scale = tuple(xp.asarray(v) for v in (self._a.astype(self.dtype).reshape(1, -1),
+                                                         (-self._a * self.lower - 1.0).astype(self.dtype)))
         self._offsets = np.cumsum([0] + [p.size for p in self.params[:-1]]).astype(np.int64)
         self._specs = {}
         self._free = OrderedDict()
@@ -288,9 +299,10 @@ class MLP(Block):
         dtype = backend.resolve_dtype(dtype, like=weights[0][0])
         net = cls([weights[0][0].shape[1]] + [W.shape[0] for W, _ in weights], activation, dtype=dtype,
                   lower=lower, upper=upper)
+        xp = backend.array_module(net.params[0])
         for l, (W, b) in enumerate(weights):
-            net.params[2 * l][...] = W
-            net.params[2 * l + 1][...] = b
+            net.params[2 * l][...] = xp.asarray(W)
+            net.params[2 * l + 1][...] = xp.asarray(b)
         return net
 
     @classmethod
@@ -321,24 +333,24 @@ class MLP(Block):
         a training run amplifies their round-off (``fastdds.kernels.cpu.mlp.backward_pass``):
         so runs reproduce bit for bit.
         """
-        return np.concatenate([p.T.ravel() for p in self.params]).astype(np.float64)
+        return np.concatenate([backend.to_numpy(p).T.ravel() for p in self.params]).astype(np.float64)
 
     def set_flat(self, vec):
         """Write a vector from `get_flat` (any float dtype) back into `params`, in place."""
-        vec = np.asarray(vec)
+        vec = np.asarray(backend.to_numpy(vec))
         if vec.shape != (self.nparams,):
             raise ValueError(f"flat parameter vector has shape {vec.shape}; expected ({self.nparams},)")
         check_finite("flat parameter vector", vec)
         o = 0
         for p in self.params:
-            p.T[...] = vec[o:o + p.size].reshape(p.T.shape)
+            p.T[...] = backend.array_module(p).asarray(vec[o:o + p.size].reshape(p.T.shape))
             o += p.size
 
     def grads_to_flat(self, grads):
         """Gradients aligned with `params` as one float64 vector, in the order of `get_flat`."""
         if len(grads) != len(self.params) or any(g.shape != p.shape for g, p in zip(grads, self.params)):
             raise ValueError("grads must be a list aligned with params (same length and shapes)")
-        return np.concatenate([np.asarray(g).T.ravel() for g in grads]).astype(np.float64)
+        return np.concatenate([backend.to_numpy(g).T.ravel() for g in grads]).astype(np.float64)
 
     # ---- the layer form ----------------------------------------------------------------------
     def layers(self):
@@ -363,13 +375,14 @@ class MLP(Block):
             spec = self._specs[key] = _Streams(key, self.sizes[0], self.sizes[-1])
         return spec
 
-    def _take(self, N, spec, keep):
-        """A free workspace of this shape out of the pool (a new one if none is free)."""
-        key = (N, spec.keys, keep, num_workers(LANES))
+    def _take(self, N, spec, keep, xp):
+        """A free workspace of this shape in the array module xp out of the pool (a new one if
+        none is free)."""
+        key = (N, spec.keys, keep, _workers_for(xp, LANES), xp.__name__)
         with self._lock:
             ws = self._free.pop(key, None)
         if ws is None:
-            ws = _Workspace(self.sizes, self.dtype, N, spec, keep, self.activation.code == TANH)
+            ws = _Workspace(self.sizes, self.dtype, N, spec, keep, self.activation.code == TANH, xp)
         return key, ws
 
     def _give_back(self, key, ws):
@@ -412,10 +425,12 @@ class MLP(Block):
 
     def _streams(self, X, spec, keep):
         """`streams` on validated points (C-contiguous, the network's dtype)."""
+        xp = backend.array_module(X)
         if self.lower is not None:
-            X = ((X - self.lower.astype(X.dtype)) * self._a.astype(X.dtype) - 1).astype(X.dtype, copy=False)
+            lower, a = (xp.asarray(v.astype(X.dtype)) for v in (self.lower, self._a))
+            X = ((X - lower) * a - 1).astype(X.dtype, copy=False)
         N, S = X.shape[0], spec.S
-        key, ws = self._take(N, spec, keep)
+        key, ws = self._take(N, spec, keep, xp)
         ws.a[0][:, :, 0] = ws.to_chunks(X)
         k = backend.kernels("mlp", like=X)
         code, alpha = self.activation.code, float(self.activation.alpha)
@@ -423,7 +438,7 @@ class MLP(Block):
         a, z, s = tuple(ws.a), tuple(ws.z), tuple(ws.s)
 
         def run(w):
-            k.forward_pass(code, alpha, weights, biases, spec.pairs, a, z, s, ws.chunks(w), w)
+            k.forward_pass(code, alpha, weights, biases, ws.pairs, a, z, s, ws.chunks(w), w)
 
         run_workers(run, ws.workers)
         out = ws.z[-1].transpose(2, 0, 3, 1).reshape(S, ws.C * ws.P, -1)[:, :N].copy()
@@ -509,7 +524,7 @@ class MLP(Block):
             key = tuple(key)
             if key not in spec.index:
                 raise ValueError(f"dout has key {key} but the forward computed only {list(spec.index)}")
-            v = np.asarray(v, dtype=self.dtype)
+            v = cache.ws.xp.asarray(v, dtype=self.dtype)
             if v.shape != (N, self.sizes[-1]):
                 raise ValueError(f"dout[{key}] has shape {v.shape}; expected ({N}, {self.sizes[-1]})")
             check_finite(f"dout[{key}]", v)
@@ -530,10 +545,10 @@ class MLP(Block):
         ws.grads[...] = 0
         weights = tuple(self.params[0::2])
         a, z, s = tuple(ws.a), tuple(ws.z), tuple(ws.s)
-        dx = np.empty((ws.C, self.n_in, ws.P) if input_grad else (0, 0, 0), dtype=self.dtype)
+        dx = ws.xp.empty((ws.C, self.n_in, ws.P) if input_grad else (0, 0, 0), dtype=self.dtype)
 
         def run(w):
-            k.backward_pass(self.activation.code, weights, spec.pairs, a, z, s, ws.dout, ws.coef, spec.n_nl,
+            k.backward_pass(self.activation.code, weights, ws.pairs, a, z, s, ws.dout, ws.coef, spec.n_nl,
                             ws.chunks(w), w, ws.lanes, ws.grads, self._offsets, ws.g, ws.leaves, dx)
 
         run_workers(run, ws.workers)
@@ -546,7 +561,7 @@ class MLP(Block):
         if input_grad:
             dX = ws.from_chunks(dx)
             if self.lower is not None:
-                dX *= self._a.astype(self.dtype)
+                dX *= ws.xp.asarray(self._a.astype(self.dtype))
         self._give_back(cache.key, ws)
         return grads, dX
 
@@ -561,14 +576,14 @@ class MLP(Block):
 
     def _check_points(self, X):
         if not hasattr(X, "dtype"):
-            X = np.asarray(X, dtype=self.dtype)
+            X = backend.array_module(self.params[0]).asarray(X, dtype=self.dtype)
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise ValueError(f"X has shape {X.shape}; expected (N, {self.sizes[0]})")
         if X.dtype != self.dtype:
             raise ValueError(f"X is {X.dtype} but the network is {self.dtype}; cast X with "
                              f"X.astype(net.dtype) or build the network with dtype={X.dtype}")
         check_finite("X", X)
-        return np.ascontiguousarray(X)
+        return backend.array_module(X).ascontiguousarray(X)
 
     def __repr__(self):
         scaled = "" if self.lower is None else f", lower={self.lower.tolist()}, upper={self.upper.tolist()}"

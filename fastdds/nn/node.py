@@ -84,7 +84,8 @@ class NODE(Block):
                 "seed": self.seed, "dtype": self.dtype.name}
 
     def _field(self, h, t, keep):
-        return self.field._forward(np.concatenate([h, np.full((h.shape[0], 1), t, dtype=h.dtype)], axis=1), keep)
+        xp = backend.array_module(h)
+        return self.field._forward(xp.concatenate([h, xp.full((h.shape[0], 1), t, dtype=h.dtype)], axis=1), keep)
 
     def _forward(self, x, keep):
         h, c_in = self.encoder._forward(x, keep)
@@ -105,7 +106,7 @@ class NODE(Block):
         """Discrete adjoint of the Runge-Kutta steps: stage by stage in reverse."""
         c_in, stages, c_out = cache
         dh, g_out = self.readout._backward(c_out, dy)
-        g_field = [np.zeros_like(p) for p in self.field.params]
+        g_field = [backend.array_module(p).zeros_like(p) for p in self.field.params]
         dt, tab, H = 1.0 / self.steps, self.tableau, self.hidden
         for caches in reversed(stages):
             dks = [dt * bi * dh for bi in tab.b]
@@ -184,13 +185,13 @@ class _OnSlice(Block):
     def _forward(self, x, keep):
         part = slice(self.start, self.start + self.block.n_in)
         y = x.copy()
-        y[:, part], cache = self.block._forward(np.ascontiguousarray(x[:, part]), keep)
+        y[:, part], cache = self.block._forward(backend.array_module(x).ascontiguousarray(x[:, part]), keep)
         return y, cache
 
     def _backward(self, cache, dy):
         part = slice(self.start, self.start + self.block.n_in)
         dx = dy.copy()
-        dx[:, part], grads = self.block._backward(cache, np.ascontiguousarray(dy[:, part]))
+        dx[:, part], grads = self.block._backward(cache, backend.array_module(dy).ascontiguousarray(dy[:, part]))
         return dx, grads
 
     def layers(self):

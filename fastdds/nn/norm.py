@@ -16,7 +16,7 @@ from ..operators import Banded
 def _standardize(x, eps):
     mu = x.mean(axis=1, keepdims=True)
     xc = x - mu
-    rstd = 1.0 / np.sqrt((xc * xc).mean(axis=1, keepdims=True) + eps)
+    rstd = 1.0 / backend.array_module(x).sqrt((xc * xc).mean(axis=1, keepdims=True) + eps)
     return xc * rstd, rstd
 
 
@@ -63,15 +63,16 @@ class LayerNorm(Block):
 
     Attributes
     ----------
-    params : [weight (n,), bias (n,)], initialised to ones and zeros
+    params : [weight (n,), bias (n,)], initialised to ones and zeros (arrays of the active backend)
     """
 
     def __init__(self, n, eps=1e-5, dtype=np.float64):
         self.n_in = self.n_out = int(n)
         self.eps = float(eps)
         self.dtype = backend.resolve_dtype(dtype)
-        self.weight = np.ones(self.n_in, dtype=self.dtype)
-        self.bias = np.zeros(self.n_in, dtype=self.dtype)
+        xp = backend.xp()
+        self.weight = xp.ones(self.n_in, dtype=self.dtype)
+        self.bias = xp.zeros(self.n_in, dtype=self.dtype)
         self.params = [self.weight, self.bias]
 
     def _forward(self, x, keep):

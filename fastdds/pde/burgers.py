@@ -175,12 +175,10 @@ class Result:
 
 def _check_state(u0, dtype):
     u = np.asarray(u0) if not hasattr(u0, "dtype") else u0
-    if backend.is_gpu_array(u):
-        raise NotImplementedError("the GPU twin of the burgers kernels is not written yet; use the cpu backend")
     dtype = backend.resolve_dtype(dtype, like=u)
     if u.ndim != 1 or u.size < 3:
         raise ValueError(f"u0 has shape {u.shape}; expected a 1-D grid of at least 3 nodes")
-    u = np.ascontiguousarray(u, dtype=dtype)
+    u = backend.array_module(u).ascontiguousarray(u, dtype=dtype)
     check_finite("u0", u)
     return u
 
@@ -267,16 +265,16 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
         raise ValueError("the central flux has no numerical dissipation and needs nu > 0; "
                          "use an upwind-type flux (lf, rusanov, eo, upwind) for inviscid Burgers")
     dt, nsteps = _time_step(dt, nsteps, t_end, cfl, dt_max, unsafe)
-    kern = backend.kernels("burgers", like=u)
-    coefs = np.array([dt / dx, nu * dt / dx**2, alpha, 0.5, 0.0, left, right, 2.0], dtype=u.dtype)
-    rk_a, rk_b = (np.array(c, dtype=u.dtype) for c in (RK[s.rk].a, RK[s.rk].b))
-    work = np.empty((3, u.size + 4), dtype=u.dtype)
+    kern, xp = backend.kernels("burgers", like=u), backend.array_module(u)
+    coefs = xp.asarray(np.array([dt / dx, nu * dt / dx**2, alpha, 0.5, 0.0, left, right, 2.0], dtype=u.dtype))
+    rk_a, rk_b = (xp.asarray(np.array(c, dtype=u.dtype)) for c in (RK[s.rk].a, RK[s.rk].b))
+    work = xp.empty((3, u.size + 4), dtype=u.dtype)
     if int(check_every) < 1:
         raise ValueError(f"check_every = {check_every} must be >= 1")
     if int(chunks) < 1:
         raise ValueError(f"chunks = {chunks} must be >= 1")
     done, out = _start(start, u, nsteps)
-    compile_s = compile_kernel(s, u.dtype)
+    compile_s = compile_kernel(s, u.dtype, like=u)
     wall = 0.0
     bounds = np.linspace(0, nsteps, min(int(chunks), nsteps) + 1).round().astype(int)
     for b in bounds[1:]:
@@ -296,7 +294,7 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
     return Result(out, nsteps * dt, dt, nsteps, wall, compile_s)
 
 
-def compile_kernel(scheme, dtype=np.float64):
+def compile_kernel(scheme, dtype=np.float64, like=None):
     """Compile the time loop of one scheme's (flux, limiter) pair for `dtype`, or load it from
     Numba's on-disk cache, so that the compile can be timed apart from the run.
 
@@ -304,13 +302,16 @@ def compile_kernel(scheme, dtype=np.float64):
     ----------
     scheme : str or Scheme
     dtype : float64 or float32
+    like : ndarray, optional
+        Compile for this array's device (the kernels `solve` runs on it); default: the active
+        backend's (``fastdds.backend.kernels``).
 
     Returns
     -------
     float : seconds spent (about 0 when it is compiled already in this process)
     """
     s = get_scheme(scheme)
-    return backend.kernels("burgers", like=np.empty(0)).prepare(FLUXES[s.flux], LIMITERS[s.limiter], backend.resolve_dtype(dtype))
+    return backend.kernels("burgers", like=like).prepare(FLUXES[s.flux], LIMITERS[s.limiter], backend.resolve_dtype(dtype))
 
 
 def dissipation_speed(u0):
@@ -332,7 +333,7 @@ def dissipation_speed(u0):
     -------
     float
     """
-    return float(np.abs(u0).max())
+    return float(backend.array_module(u0).abs(u0).max())
 
 
 def _start(start, u0, nsteps):
@@ -342,7 +343,7 @@ def _start(start, u0, nsteps):
     step, u = start
     if not 0 <= int(step) <= nsteps:
         raise ValueError(f"start step {step} is outside this run's 0..{nsteps} steps; resume with the same options")
-    u = np.asarray(u)
+    u = backend.array_module(u0).asarray(u)
     if u.shape != u0.shape or u.dtype != u0.dtype:
         raise ValueError(f"start state is {u.dtype} {u.shape} but this run is {u0.dtype} {u0.shape}; "
                          f"resume with the same options")

@@ -91,12 +91,10 @@ def max_stable_dt(method, dx, D, U=0.0):
 def _check(u0, dx, dt, nsteps, D, U, boundary, dtype):
     boundaries.code(boundary, BOUNDARIES, "the heat solvers")
     u = np.asarray(u0) if not hasattr(u0, "dtype") else u0
-    if backend.is_gpu_array(u):
-        raise NotImplementedError("the GPU twin of the tridiag kernels is not written yet; use the cpu backend")
     dtype = backend.resolve_dtype(dtype, like=u)
     if u.ndim not in (1, 2) or u.shape[-1] < 3:
         raise ValueError(f"u0 has shape {u.shape}; expected (n,) or (batch, n) with n >= 3")
-    u2 = np.ascontiguousarray(u.reshape(-1, u.shape[-1]), dtype=dtype)
+    u2 = backend.array_module(u).ascontiguousarray(u.reshape(-1, u.shape[-1]), dtype=dtype)
     check_finite("u0", u2)
     for name, v in (("dx", dx), ("dt", dt)):
         if not (np.isfinite(v) and v > 0):
@@ -144,9 +142,10 @@ def ftcs(u0, dx, dt, nsteps, D, U=0.0, boundary="periodic", unsafe=False, dtype=
     u, squeeze = _check(u0, dx, dt, nsteps, D, U, boundary, dtype)
     _check_stable("ftcs", dx, dt, D, U, unsafe)
     lo, di, up = _stencil(dx, dt, D, U, u.dtype)
-    out = np.empty_like(u)
-    backend.kernels("tridiag", like=u).explicit_steps(u, out, int(nsteps), lo, u.dtype.type(1 + di), up,
-                                                      boundary == "periodic", np.empty((2, u.shape[1]), u.dtype))
+    kern, xp = backend.kernels("tridiag", like=u), backend.array_module(u)
+    out = xp.empty_like(u)
+    kern.explicit_steps(u, out, int(nsteps), lo, u.dtype.type(1 + di), up, boundary == "periodic",
+                        xp.empty((2, u.shape[1]), u.dtype))
     return out[0] if squeeze else out
 
 
@@ -158,9 +157,10 @@ def rk4(u0, dx, dt, nsteps, D, U=0.0, boundary="periodic", unsafe=False, dtype=N
     u, squeeze = _check(u0, dx, dt, nsteps, D, U, boundary, dtype)
     _check_stable("rk4", dx, dt, D, U, unsafe)
     lo, di, up = _stencil(dx, dt, D, U, u.dtype)
-    out = np.empty_like(u)
-    backend.kernels("tridiag", like=u).rk4_steps(u, out, int(nsteps), lo, di, up, boundary == "periodic",
-                                                 _rk4_constants(RK4, u.dtype), np.empty((4, u.shape[1]), u.dtype))
+    kern, xp = backend.kernels("tridiag", like=u), backend.array_module(u)
+    out = xp.empty_like(u)
+    kern.rk4_steps(u, out, int(nsteps), lo, di, up, boundary == "periodic", xp.asarray(_rk4_constants(RK4, u.dtype)),
+                   xp.empty((4, u.shape[1]), u.dtype))
     return out[0] if squeeze else out
 
 
@@ -176,10 +176,11 @@ def crank_nicolson(u0, dx, dt, nsteps, D, U=0.0, boundary="periodic", dtype=None
     lo, di, up = _stencil(dx, dt, D, U, u.dtype)
     h = u.dtype.type(0.5)
     n = u.shape[1]
-    mat = [np.full((1, n), v, dtype=u.dtype) for v in (-h * lo, 1 - h * di, -h * up)]
-    out = np.empty_like(u)
-    backend.kernels("tridiag", like=u).implicit_steps(u, out, int(nsteps), h * lo, 1 + h * di, h * up, *mat,
-                                                      boundary == "periodic", np.empty((5, n), u.dtype))
+    kern, xp = backend.kernels("tridiag", like=u), backend.array_module(u)
+    mat = [xp.full((1, n), v, dtype=u.dtype) for v in (-h * lo, 1 - h * di, -h * up)]
+    out = xp.empty_like(u)
+    kern.implicit_steps(u, out, int(nsteps), h * lo, 1 + h * di, h * up, *mat, boundary == "periodic",
+                        xp.empty((5, n), u.dtype))
     return out[0] if squeeze else out
 
 
@@ -199,17 +200,17 @@ def solve_tridiagonal(lower, diag, upper, rhs, periodic=False):
     ndarray, the shape of rhs, its float dtype. No pivoting: A should be diagonally dominant.
     """
     b, squeeze = _check(rhs, 1.0, 1.0, 0, 0.0, 0.0, "zero", None)
+    kern, xp = backend.kernels("tridiag", like=b), backend.array_module(b)
     coeffs = []
     for name, c in (("lower", lower), ("diag", diag), ("upper", upper)):
-        c = np.asarray(c, dtype=b.dtype)
+        c = xp.asarray(c, dtype=b.dtype)
         c = c.reshape(1, -1) if c.ndim == 1 else c
         if c.ndim != 2 or c.shape[1] != b.shape[1] or c.shape[0] not in (1, b.shape[0]):
             raise ValueError(f"{name} has shape {c.shape}; expected ({b.shape[1]},) or ({b.shape[0]}, {b.shape[1]})")
         check_finite(name, c)
-        coeffs.append(np.ascontiguousarray(c))
-    out = np.empty_like(b)
-    kern = backend.kernels("tridiag", like=b)
-    kern.solve(*coeffs, b, out, bool(periodic), np.empty((3, b.shape[1]), b.dtype))
+        coeffs.append(xp.ascontiguousarray(c))
+    out = xp.empty_like(b)
+    kern.solve(*coeffs, b, out, bool(periodic), xp.empty((3, b.shape[1]), b.dtype))
     return out[0] if squeeze else out
 
 

@@ -25,7 +25,21 @@ def launch(kernel, n, *args):
     *args : the kernel's arguments (CuPy arrays on a device, NumPy arrays in the simulator)
     """
     if n > 0:
-        kernel[(n + THREADS - 1) // THREADS, THREADS](*args)
+        _run(kernel, (n + THREADS - 1) // THREADS, THREADS, args)
+
+
+def _run(kernel, blocks, threads, args):
+    """kernel[blocks, threads](*args). A device takes strided views through the CUDA array
+    interface; the simulator copies each NumPy argument to its fake device as one buffer and
+    refuses a strided view, so there such a view goes as a contiguous copy, copied back after."""
+    if not config.ENABLE_CUDASIM:
+        kernel[blocks, threads](*args)
+        return
+    strided = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and not a.flags.c_contiguous]
+    run = [np.ascontiguousarray(a) if i in strided else a for i, a in enumerate(args)]
+    kernel[blocks, threads](*run)
+    for i in strided:
+        args[i][...] = run[i]
 
 
 
@@ -48,7 +62,7 @@ BLOCK_THREADS = 32 if config.ENABLE_CUDASIM else 1024
 def launch_block(kernel, *args):
     """Run ``kernel`` as one block of BLOCK_THREADS threads (for kernels that need a barrier
     between the steps of one solve, ``cuda.syncthreads``)."""
-    kernel[1, BLOCK_THREADS](*args)
+    _run(kernel, 1, BLOCK_THREADS, args)
 
 
 def device(fn):
