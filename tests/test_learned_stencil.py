@@ -192,3 +192,13 @@ def test_cli_quick_run_writes_the_table(tmp_path, capsys):
     best = {c: min(max(r["nu_error"], r["speed_error"]) for r in rows if r["case"] == c) for c in L.CASES}
     assert best["advection-diffusion"] < 1e-3 and best["burgers"] < 0.01, best
     assert max(r["weights"] for r in rows) <= 10
+    # an interrupted run: three rows kept in the checkpoint, the rest re-run with the same seeds
+    from fastdds.nn.learned_stencil_study import reproduce
+
+    check = json.loads((tmp_path / "checkpoint.json").read_text())
+    check["keys"], check["rows"] = check["keys"][:3], check["rows"][:3]
+    check["rows"][0]["seconds"] = -1.0
+    (tmp_path / "checkpoint.json").write_text(json.dumps(check))
+    again = reproduce(tmp_path, quick=True, progress=False, resume=True)
+    assert again["resumed"] == 3 and again["results"][0]["seconds"] == -1.0
+    assert [r["nu"] for r in again["results"][3:]] == [r["nu"] for r in rows[3:]]

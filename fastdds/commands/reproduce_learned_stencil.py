@@ -11,6 +11,7 @@ def register(subparsers):
     p.add_argument("--quick", action="store_true", help="smaller data and fewer rows (a few seconds)")
     p.add_argument("--out", type=output_dir, default="runs/learned-stencil",
                    help="output folder for results.json and results.md (default runs/learned-stencil)")
+    p.add_argument("--resume", action="store_true", help="keep the rows finished by an interrupted run in --out")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors (the files are still written)")
     p.add_argument("--no-progress", action="store_true", help="no progress line")
     p.set_defaults(func=run)
@@ -19,7 +20,8 @@ def register(subparsers):
 def run(args):
     from fastdds.nn.learned_stencil_study import reproduce
 
-    result = reproduce(args.out, quick=args.quick, progress=not (args.no_progress or args.quiet))
+    result = reproduce(args.out, quick=args.quick, progress=not (args.no_progress or args.quiet),
+                        resume=args.resume)
     if not args.quiet:
         print(result["markdown"])
         print("written " + " and ".join(result["written"]))

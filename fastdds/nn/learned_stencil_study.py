@@ -4,7 +4,8 @@ Burgers (central flux, SSP-RK3) trajectories, and the nu and speed their row mom
 
 `reproduce` writes OUT/results.json (every row: data, noise, stencil width, stride, constraint,
 fit, dtype, weights, recovered and true coefficients, relative errors, fit time) and
-OUT/results.md (the table), atomically. Every row is seeded; the times are wall times of the
+OUT/results.md (the table), atomically, and keeps the finished rows in OUT/checkpoint.json so
+that an interrupted run can resume. Every row is seeded; the times are wall times of the
 fit alone on whatever machine runs it.
 """
 
@@ -115,8 +116,11 @@ def markdown(results, quick=False):
     return "\n".join(lines)
 
 
-def reproduce(out, quick=False, progress=True):
+def reproduce(out, quick=False, progress=True, resume=False):
     """Run the study; write OUT/results.json and OUT/results.md.
+
+    After each row the finished rows go to OUT/checkpoint.json (atomically); with `resume` the
+    rows found there (same row settings, same quick flag) are kept and only the others run.
 
     Parameters
     ----------
@@ -125,32 +129,47 @@ def reproduce(out, quick=False, progress=True):
     quick : bool
         Smaller data and a subset of the rows (seconds).
     progress : bool
+    resume : bool
 
     Returns
     -------
-    dict: results (list of row dicts), markdown, written (paths), seconds.
+    dict: results (list of row dicts), markdown, written (paths), seconds, resumed (rows reused).
     """
+    import json
+    from dataclasses import asdict
     from pathlib import Path
 
     t0 = time.perf_counter()
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoint = folder / "checkpoint.json"
     todo = rows(quick)
+    keys = [dict(asdict(row), quick=bool(quick)) for row in todo]
+    done = {}
+    if resume and checkpoint.exists():
+        saved = json.loads(checkpoint.read_text())
+        done = {json.dumps(k, sort_keys=True): r for k, r in zip(saved["keys"], saved["rows"])}
     makers = data_sets(quick)
     cache = {}
     bar = Progress(len(todo), "learned-stencil", enabled=progress)
-    results = []
-    for k, row in enumerate(todo):
-        key = (row.case, row.data)
-        if key not in cache:
-            cache[key] = makers[key]()
-        results.append(run_row(row, cache[key]))
+    results, resumed = [], 0
+    for k, (row, key) in enumerate(zip(todo, keys)):
+        old = done.get(json.dumps(key, sort_keys=True))
+        if old is not None:
+            results.append(old)
+            resumed += 1
+        else:
+            data_key = (row.case, row.data)
+            if data_key not in cache:
+                cache[data_key] = makers[data_key]()
+            results.append(run_row(row, cache[data_key]))
+            io.write_json(checkpoint, {"keys": keys[:k + 1], "rows": results}, backup=False)
         bar.update(k + 1, case=row.case, err=max(results[-1]["nu_error"], results[-1]["speed_error"]))
     bar.close()
     table = markdown(results, quick)
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
     seconds = time.perf_counter() - t0
     io.write_json(folder / "results.json", {"quick": bool(quick), "rows": results, "seconds": seconds,
                                             "pinn_params": PINN_PARAMS})
     io.write_text(folder / "results.md", table + "\n")
-    return {"results": results, "markdown": table, "seconds": seconds,
+    return {"results": results, "markdown": table, "seconds": seconds, "resumed": resumed,
             "written": [str(folder / "results.json"), str(folder / "results.md")]}
