@@ -257,19 +257,21 @@ class _Stencil:
         self.free = np.array([k for k in range(m) if k not in self.fixed], dtype=np.int64)
 
     def moments_of(self, p):
+        """Dimensionless moments (m, ...) of weights p (m, ...) (one column per row when per-row)."""
         return self.V @ np.asarray(p, dtype=np.float64)
 
     def weights(self, theta):
-        """The stencil weights (m,) for the free moments theta."""
-        mom = np.zeros(self.V.shape[0])
+        """The stencil weights (m,) or (m, n) for the free moments theta (m_free,) or (m_free, n)."""
+        mom = np.zeros((self.V.shape[0],) + theta.shape[1:])
         for k, v in self.fixed.items():
             mom[k] = v
         mom[self.free] = theta
         return self.Vinv @ mom
 
-    def pullback(self, g):
-        """dL/dtheta from dL/dp (m,): the free rows of V^-T g."""
-        return (self.Vinv.T @ np.asarray(g, dtype=np.float64).reshape(-1))[self.free]
+    def pullback(self, g, shape):
+        """dL/dtheta (of `shape`) from dL/dp (m, 1) or (m, n): the free rows of V^-T g."""
+        g = np.asarray(g, dtype=np.float64).reshape(self.V.shape[0], -1)
+        return (self.Vinv.T @ g)[self.free].reshape(shape)
 
 
 class LearnedStencil:
@@ -289,6 +291,10 @@ class LearnedStencil:
         {"P": {k: m_k}, "Q": {k: m_k}} fixed dimensionless moments (see `CONSTRAINTS`); None
         trains every moment.
     dtype : float32 or float64
+    per_row : bool
+        One stencil per grid row (diagonals of shape (width, nx): width * nx weights per
+        operator, no shift invariance assumed) instead of one constant stencil; the
+        constraints then hold on every row and `coefficients` averages the rows.
     seed : int
         Draws a small jitter (1e-3) of the initial free moments around P = I, Q = 0.
 
@@ -299,10 +305,12 @@ class LearnedStencil:
     theta : list of ndarray
         The trained free moments, one array per operator (P, then Q), dtype of the model.
     nweights : int
-        Stencil weights stored (width per operator); `nfree` of them are trained.
+        Stencil weights stored (width, or width * nx per row, per operator); `nfree` of them
+        are trained.
     """
 
-    def __init__(self, nx, width=3, nonlinear=False, stride=1, constraints=None, dtype=np.float64, seed=0):
+    def __init__(self, nx, width=3, nonlinear=False, stride=1, constraints=None, dtype=np.float64, per_row=False,
+                 seed=0):
         if int(width) != width or width < 3 or width % 2 == 0 or width >= nx:
             raise ValueError(f"width = {width} must be an odd integer >= 3 and below nx = {nx}")
         if int(stride) != stride or stride < 1:
@@ -315,27 +323,30 @@ class LearnedStencil:
                              f"{['P', 'Q'] if nonlinear else ['P']}")
         offsets = np.arange(width) - width // 2
         eye = (offsets == 0).astype(np.float64)
+        if per_row:
+            eye = np.repeat(eye[:, None], nx, axis=1)
         P = Banded(offsets, eye, "periodic", n=nx, dtype=dtype)
         ops = [P]
         branches = []
         if nonlinear:
-            Q = Banded(offsets, np.zeros(width), "periodic", n=nx, dtype=dtype)
+            Q = Banded(offsets, np.zeros_like(eye), "periodic", n=nx, dtype=dtype)
             branches = [(Q, "square_half", Banded([0], [1.0], "periodic", n=nx, dtype=dtype), None)]
             ops.append(Q)
         self.layer = Layer(P, branches)
         self.chain = Chain([self.layer] * int(stride))
-        self.nx, self.width, self.nonlinear, self.stride, self.dtype = int(nx), int(width), bool(nonlinear), int(stride), dtype
+        self.nx, self.width, self.nonlinear, self.stride = int(nx), int(width), bool(nonlinear), int(stride)
+        self.dtype, self.per_row = dtype, bool(per_row)
         self.stencils = [_Stencil(op, constraints.get(name, {})) for name, op in zip("PQ", ops)]
         rng = np.random.default_rng(seed)
         self.theta = []
         for st in self.stencils:
-            start = st.moments_of(st.op.diagonals[:, 0])[st.free]
-            self.theta.append((start + 1e-3 * rng.standard_normal(start.size)).astype(dtype))
+            start = st.moments_of(st.op.diagonals if per_row else st.op.diagonals[:, 0])[st.free]
+            self.theta.append(np.ascontiguousarray(start + 1e-3 * rng.standard_normal(start.shape), dtype=dtype))
         self._write()
 
     @property
     def nweights(self):
-        return self.width * len(self.stencils)
+        return int(sum(st.op.diagonals.size for st in self.stencils))
 
     @property
     def nfree(self):
@@ -344,7 +355,7 @@ class LearnedStencil:
     def _write(self):
         """Set the operators' diagonals from theta."""
         for st, th in zip(self.stencils, self.theta):
-            st.op.diagonals[:, 0] = st.weights(th)
+            st.op.diagonals[...] = st.weights(th).reshape(st.op.diagonals.shape)
 
     def set_free(self, flat):
         """Set every free moment from one flat vector (P's first)."""
@@ -353,13 +364,13 @@ class LearnedStencil:
             raise ValueError(f"{flat.size} values for {self.nfree} free moments")
         k = 0
         for th in self.theta:
-            th[...] = flat[k:k + th.size]
+            th[...] = flat[k:k + th.size].reshape(th.shape)
             k += th.size
         self._write()
 
     def get_free(self):
         """The free moments as one flat float64 vector."""
-        return np.concatenate([t.astype(np.float64) for t in self.theta])
+        return np.concatenate([t.astype(np.float64).reshape(-1) for t in self.theta])
 
     def _check_pairs(self, x, y):
         for name, a in (("inputs", x), ("targets", y)):
@@ -387,18 +398,17 @@ class LearnedStencil:
         loss = 0.5 * float(np.mean(r.astype(np.float64) ** 2))
         _, grads = self.chain.backward(cache, r / r.size)
         by_op = {id(p): g for p, g in zip(self.chain.params, grads)}
-        return loss, [st.pullback(by_op[id(st.op.diagonals)]) for st in self.stencils]
+        return loss, [st.pullback(by_op[id(st.op.diagonals)], th.shape) for st, th in zip(self.stencils, self.theta)]
 
     def moments(self, kmax=2):
         """Row moments M_0..M_kmax of each trained operator with h = dx = 1 / nx (length^k).
 
         Returns
         -------
-        dict {"P": ndarray (kmax + 1,), "Q": ...}: the moments of the (constant) stencil, from
-        `Banded.moments`.
+        dict {"P": ndarray (kmax + 1, nx), "Q": ...}: every row's moments (all rows equal for a
+        constant stencil), from `Banded.moments`.
         """
-        names = "PQ"
-        return {names[k]: st.op.moments(1.0 / self.nx, kmax)[:, 0] for k, st in enumerate(self.stencils)}
+        return {name: st.op.moments(1.0 / self.nx, kmax) for name, st in zip("PQ", self.stencils)}
 
     def coefficients(self, dt):
         """The PDE read back from the moments (formulas in the module docstring).
@@ -411,35 +421,37 @@ class LearnedStencil:
         Returns
         -------
         dict: nu (length^2 / time), speed (U, or c for Burgers; length / time), rate (1 / time),
-        nu_raw = M2(P) / (2 tau), and the moments.
+        nu_raw = M2(P) / (2 tau), each the mean over the rows; nu_spread and speed_spread, the
+        largest relative deviation of a row from that mean (0 for a constant stencil); and the
+        row-mean moments (dimensional, length^k).
         """
         tau = float(dt) / self.stride
         m = self.moments()
         M0, M1, M2 = m["P"]
         k1 = M1 / M0
         k2 = M2 / M0 - k1 * k1
-        speed = -m["Q"][1] / tau if self.nonlinear else -k1 / tau
-        return {"nu": k2 / (2 * tau), "speed": speed, "rate": (M0 - 1) / tau, "nu_raw": M2 / (2 * tau),
-                "moments": {k: v.tolist() for k, v in m.items()}}
+        rows = {"nu": k2 / (2 * tau), "speed": -m["Q"][1] / tau if self.nonlinear else -k1 / tau,
+                "rate": (M0 - 1) / tau, "nu_raw": M2 / (2 * tau)}
+        out = {k: float(np.mean(v)) for k, v in rows.items()}
+        for k in ("nu", "speed"):
+            out[k + "_spread"] = float(np.abs(rows[k] - out[k]).max() / max(abs(out[k]), 1e-300))
+        out["moments"] = {k: v.mean(axis=1).tolist() for k, v in m.items()}
+        return out
 
 
 def _features(model, x):
-    """Least-squares design matrix (N * nx, m_P (+ m_Q)) of the stride-1 model in the stencil weights."""
+    """Least-squares design array (N, nx, m_P (+ m_Q)) of the stride-1 model in the stencil
+    weights: the shifted states (and shifted u^2 / 2) that multiply each weight at each row."""
     offs = model.stencils[0].op.offsets
-    cols = [np.roll(x, -o, axis=1).reshape(-1) for o in offs]
+    cols = [np.roll(x, -o, axis=1) for o in offs]
     if model.nonlinear:
         f = 0.5 * x * x
-        cols += [np.roll(f, -o, axis=1).reshape(-1) for o in offs]
-    return np.stack(cols, axis=1)
+        cols += [np.roll(f, -o, axis=1) for o in offs]
+    return np.stack(cols, axis=2)
 
 
-def _lstsq(model, x, y):
-    """The exact least-squares fit in the free moments (stride 1): weights p = w0 + B theta."""
-    if model.stride != 1:
-        raise ValueError(f"the least-squares fit is for stride 1 (the model is linear in its weights only then); "
-                         f"this model has stride {model.stride}: use method 'lbfgs' or 'adam'")
-    x64, y64 = x.astype(np.float64), y.astype(np.float64)
-    A = _features(model, x64)
+def _solve_free(model, A, y):
+    """Least-squares free moments for design rows A (N', m_total) and targets y (N',)."""
     base, blocks, k = np.zeros(A.shape[0]), [], 0
     for st in model.stencils:
         cols = A[:, k:k + st.V.shape[0]]
@@ -452,9 +464,27 @@ def _lstsq(model, x, y):
     B = np.concatenate(blocks, axis=1)
     scale = np.linalg.norm(B, axis=0)
     scale[scale == 0] = 1.0
-    theta = np.linalg.lstsq(B / scale, y64.reshape(-1) - base, rcond=None)[0] / scale
-    model.set_free(theta)
-    return 1
+    return np.linalg.lstsq(B / scale, y - base, rcond=None)[0] / scale
+
+
+def _lstsq(model, x, y):
+    """The exact least-squares fit in the free moments (stride 1), one solve, or one per row."""
+    if model.stride != 1:
+        raise ValueError(f"the least-squares fit is for stride 1 (the model is linear in its weights only then); "
+                         f"this model has stride {model.stride}: use method 'lbfgs' or 'adam'")
+    A = _features(model, x.astype(np.float64))
+    y64 = y.astype(np.float64)
+    if not model.per_row:
+        theta = _solve_free(model, A.reshape(-1, A.shape[2]), y64.reshape(-1))
+        model.set_free(theta)
+        return 1
+    per_row = np.stack([_solve_free(model, A[:, i, :], y64[:, i]) for i in range(model.nx)], axis=1)
+    k = 0
+    for th in model.theta:
+        th[...] = per_row[k:k + th.shape[0]]
+        k += th.shape[0]
+    model._write()
+    return model.nx
 
 
 def fit(model, data, method="lbfgs", steps=500, lr=1e-3, progress=False):
@@ -466,7 +496,8 @@ def fit(model, data, method="lbfgs", steps=500, lr=1e-3, progress=False):
     data : Trajectories
         Its grid must match model.nx; Burgers data needs a nonlinear model.
     method : {"lstsq", "lbfgs", "adam"}
-        "lstsq": the exact linear least-squares solution (stride 1); "lbfgs": SciPy L-BFGS-B on
+        "lstsq": the exact linear least-squares solution (stride 1; per row for a per-row
+        model, iterations then counts the row solves); "lbfgs": SciPy L-BFGS-B on
         the free moments with the Chain's gradient; "adam": `fastdds.optim.Adam` on them.
     steps : int
         Iterations (L-BFGS) or updates (Adam).
@@ -497,7 +528,7 @@ def fit(model, data, method="lbfgs", steps=500, lr=1e-3, progress=False):
         def fg(flat):
             model.set_free(flat)
             loss, g = model.loss_and_grad(x, y)
-            return loss, np.concatenate(g)
+            return loss, np.concatenate([gk.reshape(-1) for gk in g])
 
         count = [0]
 
