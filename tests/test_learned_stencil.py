@@ -217,3 +217,11 @@ def test_cli_quick_run_writes_the_table(tmp_path, capsys):
     again = reproduce(tmp_path, quick=True, progress=False, resume=True)
     assert again["resumed"] == 3 and again["results"][0]["seconds"] == -1.0
     assert [r["nu"] for r in again["results"][3:]] == [r["nu"] for r in rows[3:]]
+
+
+def test_nan_targets_are_refused(adv):
+    x, y = adv.pairs
+    y = y.copy()
+    y[2, 5] = np.inf
+    with pytest.raises(ValueError, match="targets contains NaN or inf"):
+        L.LearnedStencil(64, 3).loss_and_grad(x, y)

@@ -8,9 +8,13 @@ copies of one layer in the fastdds layer form
     y = P x                                                              (advection-diffusion)
 
 P and Q are `Banded` operators with learnable constant diagonals (a stencil of `width` weights
-each: 3 or 5 per operator, so 3 to 10 weights in all), R a fixed banded identity, so the branch
-runs in the fused banded kernels (``fastdds.kernels.cpu.layer``) forward and backward. Training
-goes through the Chain's hand-written backward (no autodiff).
+each: 3 or 5 per operator, so 3 to 10 weights in all), or with ``per_row`` one stencil per grid
+row (diagonals of shape (width, n): hundreds of weights, no shift invariance assumed); R is a
+fixed banded identity, so the branch runs in the fused banded kernels
+(``fastdds.kernels.cpu.layer``) forward and backward. Training goes through the Chain's
+hand-written backward (no autodiff). A layer is a one-step (forward-Euler-like) map, while the
+data are a solver's flow: the mismatch biases the recovered coefficients by O(tau), and a larger
+stride (more, shorter layers per snapshot interval) shrinks it in proportion.
 
 Reading the coefficients back. With grid spacing h = dx (length) and tau = dt_data / stride the
 time one layer stands for (time), the row moments M_k = sum_j p_j (j h)^k of P (length^k) are
@@ -54,7 +58,6 @@ from ..progress import Progress
 from ..validation import check_finite
 
 CASES = ("advection-diffusion", "burgers")
-WIDTHS = (3, 5)
 METHODS = ("lstsq", "lbfgs", "adam")
 
 CONSTRAINTS = {
@@ -378,6 +381,8 @@ class LearnedStencil:
                 raise ValueError(f"{name} have shape {getattr(a, 'shape', None)}; expected (N, {self.nx})")
         if x.shape != y.shape:
             raise ValueError(f"inputs {x.shape} and targets {y.shape} differ in shape")
+        check_finite("inputs", x)
+        check_finite("targets", y)
         return (np.ascontiguousarray(x, dtype=self.dtype), np.ascontiguousarray(y, dtype=self.dtype))
 
     def loss_and_grad(self, x, y):
