@@ -39,6 +39,7 @@ _PAD = 2
 _EPS = np.finfo(np.float64).eps  # scikit-fmm masks speeds below this
 _MAX_DIM = 12  # as scikit-fmm
 _ND_FROM = 4  # grids with this many axes or more take the N-D kernels (tests lower it to force them)
+_CHUNK_CELLS = 1 << 24  # cell visits per kernel call, a fraction of a second: Ctrl-C acts between calls
 
 
 @dataclass
@@ -59,7 +60,9 @@ class SweepInfo:
     band: int
 
 
-def _kern():
+def _host():
+    """The CPU kernels: the interface band, the extension and finishing steps run on the host,
+    whatever device the sweeps use."""
     return backend.kernels("eikonal", like=np.empty(0))
 
 
@@ -228,7 +231,7 @@ def _band3(p, valid, grid, gradient, u, state, side, sp, em, fext):
     per3 = (False,) * (3 - len(grid.kper)) + grid.kper
     pad = (0,) * (3 - len(grid.kshape)) + (_PAD,) * len(grid.kshape)
     v3 = lambda a: grid.view3(grid.kernel(np.ascontiguousarray(a)))  # noqa: E731
-    return _kern().interface_band(v3(p), v3(valid), *h3, *per3, gradient, grid.view3(u), grid.view3(state),
+    return _host().interface_band(v3(p), v3(valid), *h3, *per3, gradient, grid.view3(u), grid.view3(state),
                                   grid.view3(side), pad, v3(sp), v3(em), fext)
 
 
@@ -239,7 +242,7 @@ def _start(p, obstacles, grid, gradient, speed=None, ext_mask=None):
     if bad.any():
         raise ValueError(f"phi contains NaN or inf at {int(bad.sum())} unmasked cells (first at "
                          f"{tuple(int(i) for i in np.argwhere(bad)[0])}); mask them or fix phi")
-    kern = _kern()
+    kern = _host()
     u = np.full(grid.pshape, np.inf, dtype=p.dtype)
     state = np.full(grid.pshape, kern.FIXED, dtype=np.uint8)
     side = np.zeros(grid.pshape, dtype=np.int8)
@@ -270,7 +273,7 @@ def _point_sources(p, obstacles, grid, u, state, radius, slowness):
     slowness at the zero): the point-source correction. Returns the number of cells fixed."""
     if radius == 0:
         return 0
-    kern = _kern()
+    kern = _host()
     pk = grid.kernel(p)
     free = np.ones(grid.kshape, bool) if obstacles is None else ~grid.kernel(obstacles)
     padded_p = np.pad(np.where(free, pk, np.nan), 1, constant_values=np.nan)
@@ -298,11 +301,38 @@ def _point_sources(p, obstacles, grid, u, state, radius, slowness):
     return fixed
 
 
-def _sweep(grid, start, f, order, narrow, tol, max_sweeps, self_test):
-    """Run the sweeps of the given order on the padded start (u changed in place); return SweepInfo."""
-    kern = _kern()
-    u, state, side, band = start
+def _sweeper(grid, side, f, order, cap, like):
+    """run(u, state, tol, first, stop) -> (sweeps, converged): the sweep kernel of the grid's
+    layout on the device of `like` (a CuPy array: the GPU twins, on device copies of side and f);
+    u and state must live there too."""
+    kern = backend.kernels("eikonal", like=like)
+    put = backend.array_module(like).asarray
     w = [1.0 / h**2 for h in grid.kdx]
+    if grid.nd:
+        if backend.is_gpu_array(like):
+            raise ValueError(f"the GPU fast sweeping covers 1-D to 3-D grids; this one has {len(grid.shape)} axes: "
+                             f"pass a NumPy array to solve it on the CPU")
+        shape, strides, pers = grid.nd_args()
+        flat_f, flat_w = np.ascontiguousarray(f).reshape(-1), np.array(w)
+        flat_side = side.reshape(-1)
+
+        def run(v, active, t, first, stop):
+            return kern.sweep_nd(v.reshape(-1), active.reshape(-1), flat_side, flat_f, shape, strides, pers,
+                                 flat_w, int(order), t, cap, stop, first)
+        return run
+    sweep = kern.sweep2d if len(grid.kshape) == 2 else kern.sweep3d
+    dside, df, wraps = put(side), put(f), [put(a) for a in (grid.ghost, grid.src, grid.reader)]
+
+    def run(v, active, t, first, stop):
+        return sweep(v, active, dside, df, *w, int(order), t, cap, stop, *wraps, first)
+    return run
+
+
+def _sweep(grid, start, f, order, narrow, tol, max_sweeps, self_test, like, callback):
+    """Run the sweeps of the given order on the padded start (u changed in place) on the device of
+    `like`, in calls of at most `_CHUNK_CELLS` cell visits (so that Ctrl-C and `callback` act
+    between them); return SweepInfo."""
+    u, state, side, band = start
     cap = float(narrow) if narrow > 0 else np.inf
     if tol is not None:
         tol = float(tol)
@@ -312,28 +342,27 @@ def _sweep(grid, start, f, order, narrow, tol, max_sweeps, self_test):
         tol = (1e-10 if u.dtype == np.float64 else 1e-5) * min(grid.kdx[-len(grid.shape):])
     if f is None:
         f = np.broadcast_to(np.ones((), dtype=u.dtype), grid.pshape)
-    if grid.nd:
-        shape, strides, pers = grid.nd_args()
-        flat_f, flat_w = np.ascontiguousarray(f).reshape(-1), np.array(w)
-
-        def run(v, active, t, n):
-            return kern.sweep_nd(v.reshape(-1), active.reshape(-1), side.reshape(-1), flat_f, shape, strides, pers,
-                                 flat_w, int(order), t, cap, n)
-    else:
-        sweep = kern.sweep2d if len(grid.kshape) == 2 else kern.sweep3d
-
-        def run(v, active, t, n):
-            return sweep(v, active, side, f, *w, int(order), t, cap, n, grid.ghost, grid.src, grid.reader)
-    sweeps, converged = run(u, state, tol, int(max_sweeps))
+    run = _sweeper(grid, side, f, order, cap, like)
+    put = backend.array_module(like).asarray
+    du, dstate = put(u), put(state)
+    chunk = max(1, _CHUNK_CELLS // u.size)
+    sweeps, converged = 0, False
+    while sweeps < max_sweeps and not converged:
+        sweeps, converged = run(du, dstate, tol, sweeps, min(sweeps + chunk, int(max_sweeps)))
+        if callback is not None:
+            callback(sweeps, int(max_sweeps))
+    if du is not u:
+        u[...], state[...] = backend.to_numpy(du), backend.to_numpy(dstate)
     if not converged:
         warnings.warn(f"fast sweeping stopped after max_sweeps = {max_sweeps} sweeps without converging; "
                       f"raise max_sweeps (mazes of obstacles need more)", RuntimeWarning, stacklevel=3)
     if self_test:
         check = u.copy()
-        active = np.where(state >= kern.FIXED, state, np.uint8(1))
-        if not run(check, active, 10 * tol, 1)[1]:
+        active = np.where(state >= _host().FIXED, state, np.uint8(1))
+        dcheck = put(check)
+        if not run(dcheck, put(active), 10 * tol, 0, 1)[1]:
             with np.errstate(invalid="ignore"):
-                moved = float(np.nanmax(np.abs(check - u)))  # inf - inf (unreached cells) is NaN
+                moved = float(np.nanmax(np.abs(backend.to_numpy(dcheck) - u)))  # inf - inf (unreached) is NaN
             raise RuntimeError(f"self_test failed: one more sweep moves the result by {moved:.3g} (> {10 * tol:g})")
     return SweepInfo(sweeps, converged, band)
 
@@ -344,7 +373,7 @@ def _finish(grid, u, side, obstacles, signed):
     uu, ss = grid.unpad(u), grid.unpad(side)
     out = np.empty(grid.kshape, dtype=u.dtype)
     view3 = (lambda a: a.reshape(1, 1, -1)) if grid.nd else grid.view3
-    unreached = _kern().finish(view3(np.ascontiguousarray(grid.kernel(uu))),
+    unreached = _host().finish(view3(np.ascontiguousarray(grid.kernel(uu))),
                                view3(np.ascontiguousarray(grid.kernel(ss))), signed, view3(out))
     out = out.reshape(grid.shape)
     if obstacles is None and unreached == 0:
@@ -354,10 +383,24 @@ def _finish(grid, u, side, obstacles, signed):
     return np.ma.MaskedArray(out, mask=hidden)
 
 
+def _on_host(a):
+    """A NumPy copy of a CuPy array; anything else as it is."""
+    return backend.to_numpy(a) if backend.is_gpu_array(a) else a
+
+
+def _on_device(out, like):
+    """A plain result on like's device (CuPy for a CuPy `like`); masked arrays stay NumPy's."""
+    if not backend.is_gpu_array(like) or np.ma.isMaskedArray(out):
+        return out
+    return backend.array_module(like).asarray(out)
+
+
 def _level_set(phi, speed, dx, self_test, order, narrow, periodic, ext_mask, interface, source_radius, tol,
-               max_sweeps, mode):
+               max_sweeps, mode, callback):
     """The shared body of distance, travel_time and extension_velocities."""
     _check_settings(order, narrow, self_test, tol, max_sweeps)
+    like = phi
+    phi, speed, ext_mask = _on_host(phi), _on_host(speed), _on_host(ext_mask)
     if interface not in (None, "linear", "gradient"):
         raise ValueError(f'interface must be None, "linear" or "gradient"; got {interface!r}')
     gradient = (interface or ("gradient" if order == 2 else "linear")) == "gradient"
@@ -383,28 +426,28 @@ def _level_set(phi, speed, dx, self_test, order, narrow, periodic, ext_mask, int
              else _slowness(grid, sp, p.dtype, obstacles))
         u *= f  # band distances to band times (inf stays inf)
     band += _point_sources(p, obstacles, grid, u, state, float(source_radius), f)
-    info = _sweep(grid, (u, state, side, band), f, order, narrow, tol, max_sweeps, self_test)
+    info = _sweep(grid, (u, state, side, band), f, order, narrow, tol, max_sweeps, self_test, like, callback)
     out = _finish(grid, u, side, obstacles, signed=mode != "travel_time")
     if mode != "extension":
-        return out, info
-    cells = np.flatnonzero((state.reshape(-1) < _kern().FIXED) & np.isfinite(u.reshape(-1)))
+        return _on_device(out, like), info
+    cells = np.flatnonzero((state.reshape(-1) < _host().FIXED) & np.isfinite(u.reshape(-1)))
     cells = cells[np.argsort(u.reshape(-1)[cells], kind="stable")]
     weights = np.array([1.0 / h**2 for h in grid.kdx])
     if grid.nd:
         shape, strides, pers = grid.nd_args()
-        _kern().extend_nd(u.reshape(-1), fext.reshape(-1), cells, shape, strides, weights, pers)
+        _host().extend_nd(u.reshape(-1), fext.reshape(-1), cells, shape, strides, weights, pers)
     else:
         strides = np.array([s // u.itemsize for s in u.strides], dtype=np.int64)
-        _kern().extend(u.reshape(-1), fext.reshape(-1), cells, strides, weights, grid.alias())
+        _host().extend(u.reshape(-1), fext.reshape(-1), cells, strides, weights, grid.alias())
     fe = grid.unpad(fext).copy()
     if np.ma.isMaskedArray(out):
         fe[out.mask] = 0.0
         fe = np.ma.MaskedArray(fe, mask=out.mask.copy())
-    return (out, fe), info
+    return (_on_device(out, like), _on_device(fe, like)), info
 
 
 def distance(phi, dx=1.0, self_test=False, order=2, narrow=0.0, periodic=False, *, interface=None, source_radius=0.0,
-             tol=None, max_sweeps=500, return_info=False):
+             tol=None, max_sweeps=500, return_info=False, callback=None):
     """Signed distance from the zero contour of phi, by fast sweeping (scikit-fmm's signature).
 
     Parameters
@@ -445,11 +488,16 @@ def distance(phi, dx=1.0, self_test=False, order=2, narrow=0.0, periodic=False, 
         Most sweeps; a RuntimeWarning says when it was reached.
     return_info : bool, keyword-only
         Also return a `SweepInfo`.
+    callback : callable(sweeps, max_sweeps), keyword-only
+        Called between kernel calls (every sweep on grids above 16 M cells, about every
+        16 M / size sweeps below), e.g. to show progress; Ctrl-C also acts there.
 
     Returns
     -------
     d : ndarray of phi's shape, float64 (float32 for float32 phi); a masked array where
-        obstacles, the narrow band or unreachable cells hide cells. Units of dx.
+        obstacles, the narrow band or unreachable cells hide cells. Units of dx. For a CuPy
+        phi (1-D to 3-D) the sweeps run on its GPU and d is a CuPy array (a NumPy masked array
+        where cells are hidden: CuPy has no masked arrays); the interface band is set on the host.
     info : SweepInfo, when return_info.
 
     Raises
@@ -458,12 +506,12 @@ def distance(phi, dx=1.0, self_test=False, order=2, narrow=0.0, periodic=False, 
         Bad shape, dx <= 0, NaN in phi, no zero contour, bad order, narrow or periodic.
     """
     out, info = _level_set(phi, None, dx, self_test, order, narrow, periodic, None, interface, source_radius, tol,
-                           max_sweeps, "distance")
+                           max_sweeps, "distance", callback)
     return (out, info) if return_info else out
 
 
 def travel_time(phi, speed, dx=1.0, self_test=False, order=2, narrow=0.0, periodic=False, *, interface=None,
-                source_radius=0.0, tol=None, max_sweeps=500, return_info=False):
+                source_radius=0.0, tol=None, max_sweeps=500, return_info=False, callback=None):
     """Travel time from the zero contour of phi with a speed field: |grad T| = 1 / speed.
 
     Parameters
@@ -475,8 +523,8 @@ def travel_time(phi, speed, dx=1.0, self_test=False, order=2, narrow=0.0, period
         tiny or negative) are masked, as scikit-fmm does; masked cells are obstacles.
     dx, self_test, order, narrow, periodic :
         As `distance`; narrow is in units of time here.
-    interface, source_radius, tol, max_sweeps, return_info : keyword-only, as `distance` (the
-        disc takes the slowness of its centre).
+    interface, source_radius, tol, max_sweeps, return_info, callback : keyword-only, as
+        `distance` (the disc takes the slowness of its centre).
 
     Returns
     -------
@@ -485,12 +533,12 @@ def travel_time(phi, speed, dx=1.0, self_test=False, order=2, narrow=0.0, period
     info : SweepInfo, when return_info.
     """
     out, info = _level_set(phi, speed, dx, self_test, order, narrow, periodic, None, interface, source_radius, tol,
-                           max_sweeps, "travel_time")
+                           max_sweeps, "travel_time", callback)
     return (out, info) if return_info else out
 
 
 def extension_velocities(phi, speed, dx=1.0, self_test=False, order=2, ext_mask=None, narrow=0.0, periodic=False,
-                         *, interface=None, tol=None, max_sweeps=500, return_info=False):
+                         *, interface=None, tol=None, max_sweeps=500, return_info=False, callback=None):
     """Signed distance and the speed extended off the zero contour: grad f_ext . grad d = 0.
 
     The band cells take the speed interpolated to the contour (cells in ext_mask do not count);
@@ -504,7 +552,7 @@ def extension_velocities(phi, speed, dx=1.0, self_test=False, order=2, ext_mask=
     dx, self_test, order, narrow, periodic : as `distance`.
     ext_mask : bool array_like of phi's shape, optional
         Cells whose speed is not used for the values at the contour.
-    interface, tol, max_sweeps, return_info : keyword-only, as `distance`.
+    interface, tol, max_sweeps, return_info, callback : keyword-only, as `distance`.
 
     Returns
     -------
@@ -512,12 +560,12 @@ def extension_velocities(phi, speed, dx=1.0, self_test=False, order=2, ext_mask=
     info : SweepInfo, when return_info.
     """
     out, info = _level_set(phi, speed, dx, self_test, order, narrow, periodic, ext_mask, interface, 0.0, tol,
-                           max_sweeps, "extension")
+                           max_sweeps, "extension", callback)
     return (out, info) if return_info else out
 
 
 def arrival_time(sources, speed=1.0, dx=1.0, order=2, values=None, obstacles=None, periodic=False, *, tol=None,
-                 max_sweeps=500, return_info=False):
+                 max_sweeps=500, return_info=False, callback=None):
     """First-arrival time from a set of source cells: |grad u| = 1 / speed, u = values on them.
 
     Parameters
@@ -534,15 +582,17 @@ def arrival_time(sources, speed=1.0, dx=1.0, order=2, values=None, obstacles=Non
     obstacles : bool ndarray of sources' shape, optional
         Cells that paths may not enter (masked in the result).
     periodic : bool or sequence of bool
-    tol, max_sweeps, return_info : as `distance`.
+    tol, max_sweeps, return_info, callback : as `distance`.
 
     Returns
     -------
     u : ndarray, float64 (float32 when values or speed is a float32 array); a masked array
-        when there are obstacles or unreachable cells.
+        when there are obstacles or unreachable cells. On sources' device, as `distance`.
     info : SweepInfo, when return_info.
     """
     _check_settings(order, 0.0, False, tol, max_sweeps)
+    like = sources
+    sources, speed, values, obstacles = (_on_host(a) for a in (sources, speed, values, obstacles))
     src = np.asarray(sources)
     if src.dtype != bool:
         raise ValueError(f"sources must be a boolean mask; got dtype {src.dtype}")
@@ -567,7 +617,7 @@ def arrival_time(sources, speed=1.0, dx=1.0, order=2, values=None, obstacles=Non
         blocked = blocked & ~src
         blocked = blocked if blocked.any() else None
     grid = _Grid(src.shape, dxs, pers)
-    kern = _kern()
+    kern = _host()
     free_src = src if blocked is None else src & ~blocked
     u = grid.padded(np.where(free_src, v, np.inf).astype(dtype), np.inf)
     stop = src if blocked is None else src | blocked
@@ -576,8 +626,8 @@ def arrival_time(sources, speed=1.0, dx=1.0, order=2, values=None, obstacles=Non
     side = grid.padded(np.ones(src.shape, dtype=np.int8), 0)
     f = (np.broadcast_to(np.asarray(1.0 / float(speed), dtype=dtype), grid.pshape) if sp is None
          else _slowness(grid, sp, dtype, blocked))
-    info = _sweep(grid, (u, state, side, int(src.sum())), f, order, 0.0, tol, max_sweeps, False)
-    out = _finish(grid, u, side, blocked, signed=False)
+    info = _sweep(grid, (u, state, side, int(src.sum())), f, order, 0.0, tol, max_sweeps, False, like, callback)
+    out = _on_device(_finish(grid, u, side, blocked, signed=False), like)
     return (out, info) if return_info else out
 
 

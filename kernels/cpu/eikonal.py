@@ -408,13 +408,13 @@ def _update3d_order2(u, side, f, w0, w1, w2, i, j, k):
 
 
 @nb.njit(inline="always", cache=True)
-def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader):
+def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader, first):
     """The body of `sweep2d`; inlined with a literal order so that each order compiles alone."""
     n0, n1 = u.shape[0] - 4, u.shape[1] - 4
     h0, h1 = 1.0 / math.sqrt(w0), 1.0 / math.sqrt(w1)
     settle = SETTLE * 4
     _wrap(u, state, ghost, src, reader)
-    for sweep in range(max_sweeps):
+    for sweep in range(first, max_sweeps):
         ordering = sweep % 4
         s0 = 1 if ordering == 0 or ordering == 3 else -1
         s1 = 1 if ordering < 2 else -1
@@ -445,12 +445,12 @@ def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src
 
 
 @nb.njit(inline="always", cache=True)
-def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader):
+def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader, first):
     """The body of `sweep3d`; inlined with a literal order so that each order compiles alone."""
     n0, n1, n2 = u.shape[0] - 4, u.shape[1] - 4, u.shape[2] - 4
     settle = SETTLE * 8
     _wrap(u, state, ghost, src, reader)
-    for sweep in range(max_sweeps):
+    for sweep in range(first, max_sweeps):
         ordering = sweep % 8
         s0 = 1 if ordering & 1 == 0 else -1
         s1 = 1 if ordering & 2 == 0 else -1
@@ -489,7 +489,7 @@ def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost,
 
 
 @nb.njit(cache=True)
-def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader):
+def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader, first=0):
     """Fast sweeping in 2-D (4 orderings), in place; stops when a sweep changes no cell.
 
     Gauss-Seidel (updates read values of the same sweep), so not expressible as a chain of layers.
@@ -528,25 +528,30 @@ def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, 
     cap : float
         Values above cap are not accepted (narrow band; inf for none).
     max_sweeps : int
+        Index of the sweep to stop before (sweeps first, ..., max_sweeps - 1 run).
     ghost, src, reader : ndarray of int64, equal lengths (empty without periodic axes)
         Flat indices into u: after each sweep ghost cell ghost[p] takes the value of src[p]
         (the cell it mirrors across a periodic edge) and, when that changed it, reader[p] (a
         cell within two cells of the ghost along its axis) is re-activated; grouped by ghost.
+    first : int
+        Index of the first sweep (its ordering is first mod 4, and order 2's SETTLE count runs
+        from 0): a solve split into calls over consecutive ranges of sweeps, with u and state
+        kept between them, gives the single call's result bit for bit.
 
     Returns
     -------
     sweeps : int
-        Sweeps done (each one ordering over the whole grid).
+        Index of the last sweep done plus one (each sweep one ordering over the whole grid).
     converged : bool
         True when the last sweep changed no cell.
     """
     if order == 1:
-        return _sweeps2d(u, state, side, f, w0, w1, 1, tol, cap, max_sweeps, ghost, src, reader)
-    return _sweeps2d(u, state, side, f, w0, w1, 2, tol, cap, max_sweeps, ghost, src, reader)
+        return _sweeps2d(u, state, side, f, w0, w1, 1, tol, cap, max_sweeps, ghost, src, reader, first)
+    return _sweeps2d(u, state, side, f, w0, w1, 2, tol, cap, max_sweeps, ghost, src, reader, first)
 
 
 @nb.njit(cache=True)
-def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader):
+def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader, first=0):
     """Fast sweeping in 3-D (8 orderings), in place; arguments and updates as `sweep2d`.
 
     u, state, side, f have shape (n0 + 4, n1 + 4, n2 + 4); w2 = 1 / dx2^2.
@@ -557,8 +562,8 @@ def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, s
     converged : bool
     """
     if order == 1:
-        return _sweeps3d(u, state, side, f, w0, w1, w2, 1, tol, cap, max_sweeps, ghost, src, reader)
-    return _sweeps3d(u, state, side, f, w0, w1, w2, 2, tol, cap, max_sweeps, ghost, src, reader)
+        return _sweeps3d(u, state, side, f, w0, w1, w2, 1, tol, cap, max_sweeps, ghost, src, reader, first)
+    return _sweeps3d(u, state, side, f, w0, w1, w2, 2, tol, cap, max_sweeps, ghost, src, reader, first)
 
 
 @nb.njit(inline="always", cache=True)
@@ -691,7 +696,7 @@ def _nd_update(u, side, f, c, x, shape, strides, pers, w, order, m, q, a, perm):
 
 
 @nb.njit(inline="always", cache=True)
-def _nd_sweeps(u, state, side, f, shape, strides, pers, w, order, tol, cap, max_sweeps):
+def _nd_sweeps(u, state, side, f, shape, strides, pers, w, order, tol, cap, max_sweeps, first):
     """The body of `sweep_nd`; inlined with a literal order so that each order compiles alone."""
     d = shape.size
     total = 1
@@ -703,7 +708,7 @@ def _nd_sweeps(u, state, side, f, shape, strides, pers, w, order, tol, cap, max_
     step = np.empty(d, np.int64)
     orderings = 1 << d
     settle = SETTLE * min(orderings, 8)
-    for sweep in range(max_sweeps):
+    for sweep in range(first, max_sweeps):
         ordering = sweep % orderings
         c = 0
         for k in range(d):
@@ -743,7 +748,7 @@ def _nd_sweeps(u, state, side, f, shape, strides, pers, w, order, tol, cap, max_
 
 
 @nb.njit(cache=True)
-def sweep_nd(u, state, side, f, shape, strides, pers, w, order, tol, cap, max_sweeps):
+def sweep_nd(u, state, side, f, shape, strides, pers, w, order, tol, cap, max_sweeps, first=0):
     """Fast sweeping on a d-axis grid (any d >= 1), in place; the updates of `sweep2d` in d axes.
 
     The grid is visited in the 2^d orderings (ordering k runs axis a backwards when bit a of k is
@@ -773,7 +778,7 @@ def sweep_nd(u, state, side, f, shape, strides, pers, w, order, tol, cap, max_sw
         1 / dx_k^2.
     order : int
         1 or 2.
-    tol, cap, max_sweeps :
+    tol, cap, max_sweeps, first :
         As `sweep2d`.
 
     Returns
@@ -782,8 +787,8 @@ def sweep_nd(u, state, side, f, shape, strides, pers, w, order, tol, cap, max_sw
     converged : bool
     """
     if order == 1:
-        return _nd_sweeps(u, state, side, f, shape, strides, pers, w, 1, tol, cap, max_sweeps)
-    return _nd_sweeps(u, state, side, f, shape, strides, pers, w, 2, tol, cap, max_sweeps)
+        return _nd_sweeps(u, state, side, f, shape, strides, pers, w, 1, tol, cap, max_sweeps, first)
+    return _nd_sweeps(u, state, side, f, shape, strides, pers, w, 2, tol, cap, max_sweeps, first)
 
 
 @nb.njit(cache=True)

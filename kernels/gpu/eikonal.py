@@ -116,7 +116,7 @@ def _set(a, flat, v):
 
 
 @cuda.jit
-def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader, result):
+def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, first, max_sweeps, ghost, src, reader, result):
     tid, nt = cuda.threadIdx.x, cuda.blockDim.x
     changed = cuda.shared.array(1, int32)
     n0, n1 = u.shape[0] - 4, u.shape[1] - 4
@@ -124,7 +124,7 @@ def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src
     sweeps, converged = max_sweeps, 0
     settle = SETTLE * 4
     _wrap(u, state, ghost, src, reader)
-    for sweep in range(max_sweeps):
+    for sweep in range(first, max_sweeps):
         if tid == 0:
             changed[0] = 0
         cuda.syncthreads()
@@ -150,14 +150,14 @@ def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src
 
 
 @cuda.jit
-def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader, result):
+def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, first, max_sweeps, ghost, src, reader, result):
     tid, nt = cuda.threadIdx.x, cuda.blockDim.x
     changed = cuda.shared.array(1, int32)
     n0, n1, n2 = u.shape[0] - 4, u.shape[1] - 4, u.shape[2] - 4
     sweeps, converged = max_sweeps, 0
     settle = SETTLE * 8
     _wrap(u, state, ghost, src, reader)
-    for sweep in range(max_sweeps):
+    for sweep in range(first, max_sweeps):
         if tid == 0:
             changed[0] = 0
         cuda.syncthreads()
@@ -190,13 +190,13 @@ def _result(u):
     return array_module(u).zeros(2, dtype=np.int64)
 
 
-def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader):
+def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader, first=0):
     """Fast sweeping in 2-D (4 orderings), in place; stops when a sweep changes no cell.
 
-    Arguments, updates and results as ``fastdds.kernels.cpu.eikonal.sweep2d`` (u, state, side,
-    f device arrays of shape (n0 + 4, n1 + 4); ghost, src, reader int64 device arrays of flat
-    indices for periodic axes), in the anti-diagonal ordering of the module docstring; the
-    periodic ghost cells are refreshed by one thread between sweeps.
+    Arguments (``first`` included), updates and results as ``fastdds.kernels.cpu.eikonal.sweep2d``
+    (u, state, side, f device arrays of shape (n0 + 4, n1 + 4); ghost, src, reader int64 device
+    arrays of flat indices for periodic axes), in the anti-diagonal ordering of the module
+    docstring; the periodic ghost cells are refreshed by one thread between sweeps.
 
     Returns
     -------
@@ -205,12 +205,12 @@ def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, 
     """
     result = _result(u)
     launch_block(_sweeps2d, u, state, side, f, float(w0), float(w1), int(order), float(tol), float(cap),
-                 int(max_sweeps), ghost, src, reader, result)
+                 int(first), int(max_sweeps), ghost, src, reader, result)
     sweeps, converged = (int(r) for r in result.tolist())
     return sweeps, bool(converged)
 
 
-def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader):
+def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader, first=0):
     """Fast sweeping in 3-D (8 orderings), in place; as `sweep2d` on (n0 + 4, n1 + 4, n2 + 4)
     arrays, w2 = 1 / dx2^2, along the planes i + j + k = const.
 
@@ -221,7 +221,7 @@ def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, s
     """
     result = _result(u)
     launch_block(_sweeps3d, u, state, side, f, float(w0), float(w1), float(w2), int(order), float(tol), float(cap),
-                 int(max_sweeps), ghost, src, reader, result)
+                 int(first), int(max_sweeps), ghost, src, reader, result)
     sweeps, converged = (int(r) for r in result.tolist())
     return sweeps, bool(converged)
 
