@@ -181,7 +181,11 @@ def test_reproduce_quick(shared_data, tmp_path, capsys):
     assert rc == 0
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     assert [r["key"] for r in rows] == ["dynpmnn", "fhnnet", "cfc"]
-    assert rows[0]["diverged"] == 1 and "unstable" in rows[0]["stability"]
+    assert rows[0]["diverged"] == 1 and rows[0]["stability"].startswith("initial: Explicit Euler diverges at dt = 20")
+    run = json.loads((tmp_path / "runs" / "fhnnet_seed0.json").read_text())
+    initial = run["stability_data"]["initial"]
+    assert len(initial["error"]) == 64 and initial["steps"] == 10 and initial["diverges"] is False
+    assert initial["message"] in rows[1]["stability"] and "Explicit Euler" in (tmp_path / "results.md").read_text()
     assert 0.3 < rows[1]["rmse_mean"] < 1.5
     assert rows[1]["params"] == FHNNet(width=16, hidden=(64,), train="abg").nparams
     assert "| DynPMNN" in (tmp_path / "results.md").read_text()

@@ -1,6 +1,6 @@
 """FHN layer: Euler map against a plain loop, discrete-adjoint gradients, its layer form
 (equal to the fused kernel, gradients mapped back to a, b, g, I, dt), the linearised steps at
-the fixed points, stability report."""
+the fixed points and their Euler radius (the horizon verdict is in test_fhn_stability.py)."""
 
 import numpy as np
 import pytest
@@ -166,31 +166,22 @@ def test_euler_step_at_fixed_points():
     assert np.abs(steps[0].step.spectrum()).max() == pytest.approx(radius, rel=1e-12)
 
 
-def test_stability_at_fixed_point_known_answer():
+def test_fixed_point_radius_known_answer():
     # I = 0, a = 0.2, b = 0.02, g = 3: fixed point (0, 0), J = [[-a, -1], [b, -b g]],
-    # eigenvalues -0.13 +- i sqrt(0.032 - 0.0169); Euler stable iff dt < -2 Re / |l|^2 = 0.26 / 0.032.
+    # eigenvalues -0.13 +- i sqrt(0.032 - 0.0169); radius <= 1 iff dt <= -2 Re / |l|^2 = 0.26 / 0.032.
     lam_abs2 = 0.2 * 0.06 + 0.02
     dt_max = 0.26 / lam_abs2
     layer = FHN(1, dt=20.0, steps=25)
     (fp,) = layer.fixed_points()
     np.testing.assert_allclose(fp, [[0.0, 0.0]], atol=1e-14)
-    with pytest.warns(RuntimeWarning, match="unstable"):
-        rep = layer.stability()
-    np.testing.assert_allclose(rep.dt_max_fixed, [dt_max], rtol=1e-12)
     re, im = -0.13, np.sqrt(lam_abs2 - 0.13 ** 2)
-    np.testing.assert_allclose(rep.radius_fixed, [np.hypot(1 + 20 * re, 20 * im)], rtol=1e-12)
-    assert not rep.stable
+    radius = np.hypot(1 + 20 * re, 20 * im)
+    np.testing.assert_allclose(euler_radius(0.0, 0.2, 0.02, 3.0, 20.0), radius, rtol=1e-12)
     np.testing.assert_allclose(euler_radius(0.0, 0.2, 0.02, 3.0, dt_max), 1.0, rtol=1e-12)
     np.testing.assert_allclose(max_stable_dt(np.array([0.0]), 0.2, 0.02, 3.0), [dt_max], rtol=1e-12)
-    small = FHN(1, dt=0.99 * dt_max, steps=3).stability(np.array([[1e-3, 0.0]]), warn=False)
-    assert small.stable and small.finite and small.radius_trajectory_max < 1.0
-
-
-def test_published_dt_overflows():
-    layer = FHN(1, dt=20.0, steps=25)
-    with pytest.warns(RuntimeWarning, match="overflowed"):
-        rep = layer.stability(np.array([[0.731, -0.269], [1e-3, 0.0]]))
-    assert not rep.finite and rep.radius_trajectory_max == np.inf and rep.fraction_unstable > 0.1
+    assert layer.fixed_point_note() == (f"fixed points (drive I): Euler radius up to {radius:.3g} where the flow "
+                                        f"contracts (radius <= 1 for dt <= {dt_max:.3g}); 0 repelled by the flow "
+                                        f"itself")
 
 
 def test_bad_inputs():
@@ -206,16 +197,18 @@ def test_bad_inputs():
         FHN(2, "drive")
 
 
-def test_repelling_fixed_point_is_reported_not_flagged():
+def test_repelling_fixed_point_is_data_not_a_verdict():
     # v* = 0.4 is a fixed point for I = v*(v* - a)(v* - 1) + v*/g; there J11 = 0.28 > b g, so the
-    # flow itself repels (limit cycle) and no Euler step can contract: reported, not a warning.
+    # flow itself repels (limit cycle) and no Euler step can contract: a line of data.
     I = 0.4 * 0.2 * -0.6 + 0.4 / 3.0
     layer = FHN(1, I=I, dt=0.1, steps=3)
     fps = layer.fixed_points()[0]
     assert np.isclose(fps[:, 0], 0.4).any()
-    rep = layer.stability(warn=False)
-    assert rep.repelling >= 1 and rep.stable and "repel" in rep.message
+    repelled = sum(int((max_stable_dt(fp[:, 0], 0.2, 0.02, 3.0) == 0).sum()) for fp in layer.fixed_points())
+    assert repelled >= 1 and layer.fixed_point_note().endswith(f"; {repelled} repelled by the flow itself")
     np.testing.assert_array_equal(max_stable_dt(np.array([0.4]), 0.2, 0.02, 3.0), [0.0])
+    rep = layer.stability(np.array([[0.4, 0.4 / 3.0], [0.41, 0.4 / 3.0]]), warn=False)
+    assert rep.notes == (layer.fixed_point_note(),) and not rep.diverges
 
 
 @pytest.mark.parametrize("name", ["a", "b", "g", "I", "dt"])

@@ -25,7 +25,8 @@ class DynPMNN(Chain):
 
     With the defaults (n_in = 8, one neuron, a = 0.2, b = 0.02, g = 3, I = 0, dt = 20, 25 steps)
     it is the California Housing block of the paper: 25 parameters. Note that explicit Euler at
-    dt = 20 is unstable at the FHN fixed point (largest stable dt 8.125; see `FHN.stability`).
+    dt = 20 diverges on the block's inputs: with the initial weights, `FHN.stability` finds the
+    output within 1 % of the flow only for dt <= 1.35 (371 steps over t_end = 500).
 
     Parameters
     ----------
@@ -112,7 +113,8 @@ class FHNNet(Chain):
     a, b, g : float
         Initial FHN parameters (per neuron, trained when listed in `train`).
     dt : float
-        Euler step; keep it below the largest stable dt (`FHN.stability`).
+        Euler step; `FHN.stability` says how far the K steps land from the flow on given inputs and
+        which dt keeps them within a tolerance.
     steps : int
     train : iterable of str
         FHN parameters trained per neuron ("a", "b", "g", "dt").

@@ -1,5 +1,5 @@
-"""FitzHugh-Nagumo layer: K explicit Euler steps per neuron as a Block, its layer form, and the
-stability report of that Euler map.
+"""FitzHugh-Nagumo layer: K explicit Euler steps per neuron as a Block, its layer form, and what
+those K steps do over their horizon compared with the flow (`FHN.stability`).
 
     dv/dt = I - v (v - a)(v - 1) - w        dw/dt = b (v - g w)
 
@@ -12,7 +12,9 @@ Two ways in:
 a, b, g, I (initial_state mode) and dt are per-neuron values, each fixed or trained (`train`).
 The output is v_K, w_K or both ([v_K, w_K], (batch, 2n)). The fast path is
 ``fastdds.kernels.cpu.fhn`` (forward; reverse pass = discrete adjoint, recomputing the
-trajectory per sample); `FHN.layers` gives the same map as a Chain of Layers.
+trajectory per sample), its GPU twin ``fastdds.kernels.gpu.fhn`` for CuPy inputs (the
+parameters are arrays of the active backend, every buffer comes from the input's array
+module); `FHN.layers` gives the same map as a Chain of Layers.
 
 One Euler step, with the cubic written out (v (v - a)(v - 1) = v^3 - (1 + a) v^2 + a v):
 
@@ -21,12 +23,12 @@ One Euler step, with the cubic written out (v (v - a)(v - 1) = v^3 - (1 + a) v^2
 """
 
 import warnings
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import backend, initializers
+from ..analysis.euler_horizon import euler_horizon
 from ..layers import Block, Branch, Chain, Layer, dense
 from ..operators import Banded, Dense
 from ..validation import as_state
@@ -96,12 +98,14 @@ class FHN(Block):
             raise ValueError(f"steps = {steps}; need at least one Euler step")
         self.n, self.mode, self.output, self.steps = int(n), mode, output, int(steps)
         self.dtype = backend.resolve_dtype(dtype)
+        xp = backend.xp()
         for name, val in {"a": a, "b": b, "g": g, "I": I, "dt": dt}.items():
-            setattr(self, name, np.broadcast_to(np.asarray(val, dtype=self.dtype), (self.n,)).copy())
-            if not np.isfinite(getattr(self, name)).all():
+            host = np.broadcast_to(np.asarray(backend.to_numpy(val), dtype=self.dtype), (self.n,)).copy()
+            if not np.isfinite(host).all():
                 raise ValueError(f"FHN parameter {name} is {val}; it must be finite")
-        if np.any(self.dt <= 0):
-            raise ValueError(f"dt must be positive; got {self.dt}")
+            if name == "dt" and np.any(host <= 0):
+                raise ValueError(f"dt must be positive; got {host}")
+            setattr(self, name, xp.asarray(host))
         self.train = tuple(t for t in TRAINABLE if t in train)
         self.params = []
         if mode == "drive":
@@ -109,8 +113,8 @@ class FHN(Block):
                 raise ValueError("drive mode needs n_in, the number of input features")
             rng = np.random.default_rng(0) if rng is None else rng
             self.n_in = int(n_in)
-            self.W = initializers.weight("torch", self.n_in, self.n, rng, self.dtype)
-            self.c = initializers.torch_uniform(rng, self.n_in, (self.n,), self.dtype)
+            self.W = xp.asarray(initializers.weight("torch", self.n_in, self.n, rng, self.dtype))
+            self.c = xp.asarray(initializers.torch_uniform(rng, self.n_in, (self.n,), self.dtype))
             self.params += [self.W, self.c]
         else:
             self.n_in = 2 * self.n
@@ -130,36 +134,39 @@ class FHN(Block):
         return cfg
 
     def _inputs(self, x):
-        """(v0, w0, I), each (batch, n) and C-contiguous, for a validated x."""
+        """(v0, w0, I), each (batch, n) and C-contiguous arrays of x's module, for a validated x."""
+        xp = backend.array_module(x)
         if self.mode == "drive":
-            I = np.ascontiguousarray(x @ self.W.T + self.c)
-            z = np.zeros_like(I)
+            I = xp.ascontiguousarray(x @ self.W.T + self.c)
+            z = xp.zeros_like(I)
             return z, z, I
-        v0, w0 = np.ascontiguousarray(x[:, :self.n]), np.ascontiguousarray(x[:, self.n:])
-        return v0, w0, np.ascontiguousarray(np.broadcast_to(self.I, v0.shape))
+        v0, w0 = xp.ascontiguousarray(x[:, :self.n]), xp.ascontiguousarray(x[:, self.n:])
+        return v0, w0, xp.ascontiguousarray(xp.broadcast_to(self.I, v0.shape))
 
     def _forward(self, x, keep):
+        xp = backend.array_module(x)
         v0, w0, I = self._inputs(x)
-        vK, wK = np.empty_like(v0), np.empty_like(v0)
+        vK, wK = xp.empty_like(v0), xp.empty_like(v0)
         backend.kernels("fhn", like=x).forward(v0, w0, I, self.a, self.b, self.g, self.dt, self.steps, vK, wK)
         y = {"v": vK, "w": wK}.get(self.output)
-        return (np.concatenate([vK, wK], axis=1) if y is None else y), ((x, v0, w0, I) if keep else None)
+        return (xp.concatenate([vK, wK], axis=1) if y is None else y), ((x, v0, w0, I) if keep else None)
 
     def _backward(self, cache, dy):
         """Discrete adjoint of the K Euler steps: dx and the gradients of params."""
         x, v0, w0, I = cache
-        zero = np.zeros_like(v0)
+        xp = backend.array_module(v0)
+        zero = xp.zeros_like(v0)
         dvK = {"v": dy, "w": zero, "both": dy[:, :self.n]}[self.output]
         dwK = {"v": zero, "w": dy, "both": dy[:, self.n:]}[self.output]
-        dv0, dw0, dI = np.empty_like(v0), np.empty_like(v0), np.empty_like(v0)
-        d = {k: np.empty(self.n, dtype=v0.dtype) for k in ("a", "b", "g", "dt")}
+        dv0, dw0, dI = xp.empty_like(v0), xp.empty_like(v0), xp.empty_like(v0)
+        d = {k: xp.empty(self.n, dtype=v0.dtype) for k in ("a", "b", "g", "dt")}
         backend.kernels("fhn", like=v0).backward(
-            v0, w0, I, self.a, self.b, self.g, self.dt, self.steps, np.ascontiguousarray(dvK),
-            np.ascontiguousarray(dwK), dv0, dw0, dI, d["a"], d["b"], d["g"], d["dt"])
+            v0, w0, I, self.a, self.b, self.g, self.dt, self.steps, xp.ascontiguousarray(dvK),
+            xp.ascontiguousarray(dwK), dv0, dw0, dI, d["a"], d["b"], d["g"], d["dt"])
         d["I"] = dI.sum(axis=0)
         if self.mode == "drive":
             return dI @ self.W, [dI.T @ x, d["I"]] + [d[t] for t in self.train]
-        return np.concatenate([dv0, dw0], axis=1), [d[t] for t in self.train]
+        return xp.concatenate([dv0, dw0], axis=1), [d[t] for t in self.train]
 
     def euler_layer(self):
         """One explicit Euler step as a Layer on the state [v; w] (drive mode: [v; w; I]).
@@ -176,18 +183,19 @@ class FHN(Block):
         Layer, n_in = n_out = 2n (drive mode 3n)
         """
         n, dt, a, b, g = self.n, self.dt, self.a, self.b, self.g
-        one, zero = np.ones(n, self.dtype), np.zeros(n, self.dtype)
+        xp = backend.array_module(a)
+        one, zero = xp.ones(n, self.dtype), xp.zeros(n, self.dtype)
         drive = self.mode == "drive"
         extra = [zero] if drive else []
         offsets = [0, n, -n] + ([2 * n] if drive else [])
-        diags = [np.concatenate([1 - dt * a, 1 - dt * b * g] + ([one] if drive else [])),
-                 np.concatenate([-dt, zero] + extra), np.concatenate([zero, dt * b] + extra)]
+        diags = [xp.concatenate([1 - dt * a, 1 - dt * b * g] + ([one] if drive else [])),
+                 xp.concatenate([-dt, zero] + extra), xp.concatenate([zero, dt * b] + extra)]
         if drive:
-            diags.append(np.concatenate([dt, zero, zero]))
-        P = Banded(offsets, np.stack(diags), "zero", dtype=self.dtype)
-        branches = [Branch(Banded((0,), np.concatenate([q, zero] + extra)[None, :], "zero", dtype=self.dtype),
+            diags.append(xp.concatenate([dt, zero, zero]))
+        P = Banded(offsets, xp.stack(diags), "zero", dtype=self.dtype)
+        branches = [Branch(Banded((0,), xp.concatenate([q, zero] + extra)[None, :], "zero", dtype=self.dtype),
                            act) for q, act in ((2 * dt * (1 + a), "square_half"), (-dt, "cube"))]
-        c = None if drive else np.concatenate([dt * self.I, zero])
+        c = None if drive else xp.concatenate([dt * self.I, zero])
         return Layer(P, branches, c)
 
     def layers(self):
@@ -199,21 +207,23 @@ class FHN(Block):
         Chain equal to this block to round-off (same dtype; a snapshot of the coefficients)
         """
         n, m = self.n, (3 if self.mode == "drive" else 2) * self.n
+        xp = backend.array_module(self.a)
         blocks = []
         if self.mode == "drive":
-            W = np.zeros((m, self.n_in), self.dtype)
+            W = xp.zeros((m, self.n_in), self.dtype)
             W[2 * n:] = self.W
-            blocks.append(dense(W, np.concatenate([np.zeros(2 * n, self.dtype), self.c])))
+            blocks.append(dense(W, xp.concatenate([xp.zeros(2 * n, self.dtype), self.c])))
         blocks += [self.euler_layer()] * self.steps
-        rows = {"v": np.arange(n), "w": np.arange(n, 2 * n), "both": np.arange(2 * n)}[self.output]
-        blocks.append(Layer(Dense(np.eye(m, dtype=self.dtype)[rows])))
+        rows = {"v": slice(0, n), "w": slice(n, 2 * n), "both": slice(0, 2 * n)}[self.output]
+        blocks.append(Layer(Dense(xp.eye(m, dtype=self.dtype)[rows])))
         return Chain(blocks)
 
     def trajectory(self, x):
         """All K + 1 Euler states for input x (batch, n_in): (v, w), each (K + 1, batch, n)."""
         v0, w0, I = self._inputs(as_state("x", x, self.n_in, self.dtype)[0])
-        tv = np.empty((self.steps + 1,) + v0.shape, dtype=v0.dtype)
-        tw = np.empty_like(tv)
+        xp = backend.array_module(v0)
+        tv = xp.empty((self.steps + 1,) + v0.shape, dtype=v0.dtype)
+        tw = xp.empty_like(tv)
         backend.kernels("fhn", like=v0).trajectory(v0, w0, I, self.a, self.b, self.g, self.dt, tv, tw)
         return tv, tw
 
@@ -229,10 +239,11 @@ class FHN(Block):
         -------
         list of n arrays of shape (m, 2), m in 1..3: rows (v*, w*).
         """
-        I = self.I if I is None else np.broadcast_to(np.asarray(I, dtype=np.float64), (self.n,))
+        I = np.broadcast_to(np.asarray(backend.to_numpy(self.I if I is None else I), dtype=np.float64), (self.n,))
+        a_, g_ = (np.asarray(backend.to_numpy(getattr(self, k)), dtype=np.float64) for k in ("a", "g"))
         out = []
         for j in range(self.n):
-            a, g = float(self.a[j]), float(self.g[j])
+            a, g = float(a_[j]), float(g_[j])
             r = np.roots([-1.0, 1.0 + a, -(a + 1.0 / g), float(I[j])])
             v = np.sort(r[np.abs(r.imag) < 1e-9 * max(1.0, np.abs(r).max())].real)
             out.append(np.column_stack([v, v / g]))
@@ -249,7 +260,7 @@ class FHN(Block):
         Parameters
         ----------
         I : array (n,), optional
-            Drive (default: I in initial-state mode, c in drive mode, as `stability` uses).
+            Drive (default: I in initial-state mode, c in drive mode, as `fixed_point_note` uses).
 
         Returns
         -------
@@ -261,18 +272,87 @@ class FHN(Block):
         for j, fp in enumerate(fixed):
             a, b, g, dt = (float(getattr(self, k)[j]) for k in ("a", "b", "g", "dt"))
             for v, w in fp:
-                j11 = -(3.0 * v * v - 2.0 * (1.0 + a) * v + a)
-                diags = np.array([[1.0 + dt * j11, 1.0 - dt * b * g], [-dt, 0.0], [0.0, dt * b]])
+                J = euler_step_jacobian(v, a, b, g, dt)
+                diags = np.array([[J[0, 0], J[1, 1]], [J[0, 1], 0.0], [0.0, J[1, 0]]])
                 out.append(FixedPointStep(j, np.array([v, w]), Banded((0, 1, -1), diags, "zero")))
         return out
 
-    def stability(self, x=None, warn=True):
-        """Stability report of the Euler map; see `stability_report`."""
-        tv = tw = None
-        if x is not None:
-            tv, tw = self.trajectory(x)
-        return stability_report(self.a, self.b, self.g, self.dt, fixed=self.fixed_points(self._fixed_point_drive()),
-                                v=tv, w=tw, warn=warn)
+    def stability(self, x, tol=1e-2, warn=True):
+        """What the K Euler steps do over their horizon on inputs x (`fastdds.analysis.euler_horizon`).
+
+        The Euler trajectory is measured against a Richardson-extrapolated fine-Euler solution of
+        the same ODE (same v0, w0 and drive I per sample): the output's error per neuron, the
+        largest dt (same t_end) that keeps every neuron within `tol` of the flow, whether the steps
+        diverge, and the amplification of the step Jacobians over the K steps. The Euler radius at
+        the fixed points (see `fixed_point_note`) is one line of data in ``notes``, not the verdict.
+        Computed in float64 on the host.
+
+        Parameters
+        ----------
+        x : ndarray (batch, n_in) or (n_in,), the layer's dtype
+            The layer's inputs (e.g. the previous blocks' outputs on training data).
+        tol : float
+            Tolerance on the relative error per neuron, in (0, 1].
+        warn : bool
+            Issue a RuntimeWarning with the verdict when the steps diverge or miss the tolerance.
+
+        Returns
+        -------
+        fastdds.analysis.euler_horizon.HorizonReport (``.message`` is the one-sentence verdict)
+        """
+        x2 = as_state("x", x, self.n_in, self.dtype)[0]
+        v0, w0, I = (np.asarray(backend.to_numpy(c), dtype=np.float64) for c in self._inputs(x2))
+        a, b, g, dt = (np.asarray(backend.to_numpy(getattr(self, k)), dtype=np.float64) for k in ("a", "b", "g", "dt"))
+        kern = backend.kernels("fhn", like=v0)
+
+        def advance(state, h, m):
+            vK, wK = np.empty_like(v0), np.empty_like(v0)
+            kern.forward(state[0], state[1], I, a, b, g, h, m, vK, wK)
+            return vK, wK
+
+        def jacobian(state, h):
+            return euler_step_jacobian(state[0], a, b, g, h)
+
+        report = euler_horizon(advance, (v0, w0), dt, self.steps, jacobian, tol=tol, notes=(self.fixed_point_note(),))
+        if warn and (report.diverges or not report.within_tol):
+            warnings.warn(report.message, RuntimeWarning, stacklevel=2)
+        return report
+
+    def fixed_point_note(self):
+        """One line of data: the Euler radius of I + dt J at the fixed points where the flow contracts
+        (drive I in initial-state mode, c in drive mode), the dt that would bring it to 1 there, and
+        how many fixed points the flow itself repels. A local linearisation, not a verdict on K steps."""
+        a, b, g, dt = (np.asarray(backend.to_numpy(getattr(self, k)), dtype=np.float64) for k in ("a", "b", "g", "dt"))
+        radius, dt_one, repel = 0.0, np.inf, 0
+        for j, fp in enumerate(self.fixed_points(self._fixed_point_drive())):
+            dmax = max_stable_dt(fp[:, 0], a[j], b[j], g[j])
+            repel += int((dmax == 0).sum())
+            if (dmax > 0).any():
+                radius = max(radius, float(euler_radius(fp[dmax > 0, 0], a[j], b[j], g[j], dt[j]).max()))
+                dt_one = min(dt_one, float(dmax[dmax > 0].min()))
+        return (f"fixed points ({'drive c' if self.mode == 'drive' else 'drive I'}): Euler radius up to {radius:.3g} "
+                f"where the flow contracts (radius <= 1 for dt <= {dt_one:.3g}); {repel} repelled by the flow itself")
+
+
+def euler_step_jacobian(v, a, b, g, h):
+    """Jacobian of one Euler step of size h on [v, w], I + h J with J as in `jacobian_eigenvalues`.
+
+    Parameters
+    ----------
+    v : float or ndarray (..., n), the state's v (the step's Jacobian does not depend on w or I)
+    a, b, g, h : float or ndarray (n,), broadcasting with v
+
+    Returns
+    -------
+    ndarray (..., n, 2, 2), float64: [[1 - h (3 v^2 - 2 (1 + a) v + a), -h], [h b, 1 - h b g]]
+    """
+    v, a, b, g, h = np.broadcast_arrays(*(np.asarray(t, dtype=np.float64) for t in (v, a, b, g, h)))
+    J = np.empty(v.shape + (2, 2))
+    J[..., 0, 0] = 1.0 - h * (3.0 * v * v - 2.0 * (1.0 + a) * v + a)
+    J[..., 0, 1] = -h
+    J[..., 1, 0] = h * b
+    J[..., 1, 1] = 1.0 - h * b * g
+    return J
 
 
 def jacobian_eigenvalues(v, a, b, g):
@@ -302,111 +382,11 @@ def euler_radius(v, a, b, g, dt):
 def max_stable_dt(v, a, b, g):
     """Largest dt with spectral radius of I + dt J <= 1 at v: min over eigenvalues of -2 Re(l) / |l|^2.
 
-    Zero where an eigenvalue has Re(l) >= 0 (no Euler step is stable there; the flow itself is
-    not contracting).
+    Zero where an eigenvalue has Re(l) >= 0 (no Euler step contracts there; the flow itself does
+    not contract either).
     """
     out = None
     for lam in jacobian_eigenvalues(v, a, b, g):
         d = np.where(lam.real < 0.0, -2.0 * lam.real / np.maximum(np.abs(lam) ** 2, 1e-300), 0.0)
         out = d if out is None else np.minimum(out, d)
     return out
-
-
-@dataclass
-class StabilityReport:
-    """What `stability_report` found (per-neuron arrays have shape (n,)).
-
-    Attributes
-    ----------
-    radius_fixed : ndarray (n,)
-        Largest spectral radius of I + dt J over each neuron's real fixed points where the flow
-        contracts (0 if none).
-    dt_max_fixed : ndarray (n,)
-        Largest stable dt at those fixed points (min over them; inf if none).
-    repelling : int
-        Number of fixed points (all neurons) that the flow itself repels.
-    radius_trajectory_max : float or None
-        Largest spectral radius along the given trajectories (None without input).
-    fraction_unstable : float or None
-        Fraction of visited states (all steps, samples, neurons) where the flow contracts
-        (eigenvalues with negative real part) but dt exceeds the largest stable Euler step.
-    dt_max_trajectory : ndarray (n,) or None
-        Smallest, over visited states where the flow contracts, of the largest stable dt.
-    finite : bool
-        Whether the whole trajectory stayed finite.
-    stable : bool
-        With a trajectory: it stayed finite and dt is within the Euler limit at every visited
-        state where the flow contracts (fixed points that are never visited do not count).
-        Without one: dt is within the limit at every contracting fixed point. (Where the flow
-        itself repels, e.g. on a limit cycle, the radius exceeds 1 for every dt; that is
-        reported, not flagged.)
-    message : str
-    """
-
-    radius_fixed: np.ndarray
-    dt_max_fixed: np.ndarray
-    repelling: int
-    radius_trajectory_max: float
-    fraction_unstable: float
-    dt_max_trajectory: np.ndarray
-    finite: bool
-    stable: bool
-    message: str
-
-
-def stability_report(a, b, g, dt, fixed, v=None, w=None, warn=True):
-    """Linear stability of the FHN Euler map at its fixed points and along a trajectory.
-
-    Parameters
-    ----------
-    a, b, g, dt : ndarray (n,)
-    fixed : list of n arrays (m, 2)
-        Fixed points per neuron (`FHN.fixed_points`).
-    v, w : ndarray (K + 1, batch, n), optional
-        A trajectory (`FHN.trajectory`).
-    warn : bool
-        Issue a RuntimeWarning when not `stable` (see `StabilityReport`).
-
-    Returns
-    -------
-    StabilityReport
-    """
-    a, b, g, dt = (np.asarray(t, dtype=np.float64) for t in (a, b, g, dt))
-    n = a.size
-    rf, df, repel = np.zeros(n), np.full(n, np.inf), 0
-    for j, fp in enumerate(fixed):
-        dmax = max_stable_dt(fp[:, 0], a[j], b[j], g[j])
-        repel += int((dmax == 0).sum())
-        if (dmax > 0).any():
-            rf[j] = euler_radius(fp[dmax > 0, 0], a[j], b[j], g[j], dt[j]).max()
-            df[j] = dmax[dmax > 0].min()
-    rt = frac = dtt = None
-    finite = True
-    if v is not None:
-        vv = np.asarray(v, dtype=np.float64)
-        finite = bool(np.isfinite(vv).all() and np.isfinite(np.asarray(w)).all())
-        with np.errstate(all="ignore"):
-            vf = np.where(np.isfinite(vv), vv, 0.0)
-            r = euler_radius(vf, a, b, g, dt)
-            r = np.where(np.isfinite(vv) & np.isfinite(r), r, np.inf)
-            dmax = max_stable_dt(vf, a, b, g)
-            rt = float(r.max())
-            frac = float(((dmax > 0) & (dmax < dt) & np.isfinite(vv)).mean())
-            dtt = np.nanmin(np.where(dmax > 0, dmax, np.inf).reshape(-1, n), axis=0)
-    stable = bool(not (df < dt).any()) if frac is None else bool(frac == 0.0 and finite)
-    parts = [f"contracting fixed points: Euler radius up to {rf.max():.3g}, largest stable dt {df.min():.3g} "
-             f"(dt used {dt.max():.3g})"]
-    if repel:
-        parts.append(f"{repel} fixed point(s) repel under the flow itself (oscillatory regime; reported, not flagged)")
-    if rt is not None:
-        along = f"largest stable dt along it {dtt.min():.3g}, " if finite else ""
-        parts.append(f"trajectory: max radius {rt:.3g}, {along}{100 * frac:.1f}% of states where the flow "
-                     f"contracts but Euler amplifies" + ("" if finite else ", trajectory overflowed to inf/NaN"))
-    msg = "; ".join(parts)
-    if not stable:
-        limit = min(df.min(), dtt.min()) if dtt is not None and finite else df.min()
-        msg = (f"explicit Euler is unstable at dt = {dt.max():.3g}: " + msg +
-               f"; use dt below {limit:.3g} (more steps for the same t_end)")
-        if warn:
-            warnings.warn(msg, RuntimeWarning, stacklevel=2)
-    return StabilityReport(rf, df, repel, rt, frac, dtt, finite, stable, msg)
