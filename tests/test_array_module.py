@@ -345,3 +345,17 @@ def test_gpu_problem_names_what_is_missing(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "numba_cuda"
                         else real_find_spec(name, *a))
     assert "no CUDA device is visible" in backend._gpu_problem()
+
+
+def test_mlp_device_points_are_one_chunk(device):
+    """On a device the points go as one chunk and one batch (no lanes: one product per layer)."""
+    from fastdds.nn.mlp import MLP, _Workspace
+
+    to_dev, _ = device
+    xp = backend.array_module(to_dev(np.ones(1)))
+    derivs = ((0,), (1,), (0, 0))
+    host, net = _on_host(lambda: MLP([2, 20, 20, 1])), MLP([2, 20, 20, 1])
+    spec = net._spec(derivs)
+    assert _Workspace(net.sizes, net.dtype, 4096, spec, True, True, xp).C == 1
+    assert _Workspace(net.sizes, net.dtype, 4096, spec, True, True, np).C == 8
+    assert net.batches(10**6, derivs) == [slice(0, 10**6)] and len(host.batches(10**6, derivs)) > 1

@@ -137,11 +137,13 @@ class _Workspace:
     Chunk c belongs to lane c % LANES, and `workers` threads share the lanes. A lane runs its
     chunks in order and sums its own gradients, and the lanes are summed in order, so results
     do not depend on the number of threads. The arrays are of the array module `xp` (that of the
-    points), and so is `pairs`, the stream layout's second-derivative pairs the kernels read."""
+    points), and so is `pairs`, the stream layout's second-derivative pairs the kernels read. On
+    a device all points are one chunk (C = 1, one lane, one worker): chunks that stay in a CPU
+    cache would there only multiply the launches, one product and one kernel per chunk and layer."""
 
     def __init__(self, sizes, dtype, N, streams, keep, tanh, xp=np):
         S = streams.S
-        C = max(-(-N // CHUNK_POINTS), min(LANES, N // MIN_CHUNK_POINTS))
+        C = max(-(-N // CHUNK_POINTS), min(LANES, N // MIN_CHUNK_POINTS)) if xp is np else 1
         C = 1 if C == 1 else -(-C // LANES) * LANES
         P = -(-N // C)
         self.S, self.N, self.C, self.P = S, N, C, P
@@ -466,7 +468,8 @@ class MLP(Block):
         cores went from 9.3-9.5 to 8.2-8.5 ms (float32, 5 batches) and from 17.5-18.3 to
         15.2-16.1 ms (float64, 8 batches of 1,250). At width 100 it did not (110 against 116 ms with 5
         batches), so batches smaller than LANES * MIN_CHUNK_POINTS, which could not fill the
-        lanes, are not made: the network then runs all N points at once.
+        lanes, are not made: the network then runs all N points at once. A network whose weights
+        are device arrays runs all N points at once, too (its workspace is one chunk).
 
         Parameters
         ----------
@@ -481,6 +484,8 @@ class MLP(Block):
             Consecutive, covering range(N); sizes differ by at most one.
         """
         S = self._spec(derivs).S
+        if backend.is_gpu_array(self.params[0]):
+            return [slice(0, N)]
         sizes = self.sizes
         per_point = S * (sum(sizes[:-1]) + sum(sizes[1:]))
         if self.activation.code != TANH:
