@@ -1,9 +1,12 @@
-"""Backend selection (CPU = NumPy + Numba, GPU = CuPy) and kernel dispatch.
+"""Backend selection (CPU = NumPy + Numba, GPU = CuPy + numba-cuda) and kernel dispatch.
 
-The backend decides where new arrays are created. Kernels are dispatched on the
-array they receive: a CuPy array goes to ``fastdds.kernels.gpu.<group>``, anything
-else to ``fastdds.kernels.cpu.<group>``. Both modules export the same functions with
-the same signatures, so adding a GPU twin touches no caller.
+The backend decides where new arrays are created (`xp`: models built on the gpu backend hold
+CuPy weights). Kernels are dispatched on the array they receive (`kernels`): a CuPy array goes
+to ``fastdds.kernels.gpu.<group>``, anything else to ``fastdds.kernels.cpu.<group>``. Both
+modules export the same functions with the same signatures, and callers allocate through
+`array_module` of their input, so adding a GPU twin touches no caller. This is the one place
+that refuses the GPU: a group with no twin (`gpu_groups` lists those with one) or a missing
+CuPy / numba-cuda / device raises here, with what to do.
 """
 
 import importlib
