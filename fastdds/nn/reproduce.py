@@ -151,7 +151,7 @@ def run_net(key, spec, data, seed, out, quick=False, epochs=None, resume=False, 
     after = stability(model, data["train"][0]) if all(np.isfinite(p).all() for p in model.params) else None
     reports = {k: r for k, r in (("initial", before), ("trained", after)) if r is not None}
     if reports:
-        res["stability"] = "; ".join(f"{k}: {r.message}" for k, r in reports.items())
+        res["stability"] = " ".join(f"{k.capitalize()} weights: {r.message}" for k, r in reports.items())
         res["stability_data"] = {k: r.to_dict() for k, r in reports.items()}
     io.write_json(out / "runs" / f"{key}_seed{seed}.json", res, backup=False)
     return res
