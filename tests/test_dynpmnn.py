@@ -181,7 +181,8 @@ def test_reproduce_quick(shared_data, tmp_path, capsys):
     assert rc == 0
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     assert [r["key"] for r in rows] == ["dynpmnn", "fhnnet", "cfc"]
-    assert rows[0]["diverged"] == 1 and rows[0]["stability"].startswith("Initial weights: Explicit Euler diverges at dt = 20")
+    assert rows[0]["diverged"] == 1
+    assert rows[0]["stability"].startswith("Initial weights: Explicit Euler diverges at dt = 20")
     run = json.loads((tmp_path / "runs" / "fhnnet_seed0.json").read_text())
     initial = run["stability_data"]["initial"]
     assert len(initial["error"]) == 64 and initial["steps"] == 10 and initial["diverges"] is False

@@ -207,3 +207,26 @@ def test_bad_input():
             layer.stability(np.zeros((2, 2)), tol=tol)
     with pytest.raises(ValueError, match="expected"):
         layer.stability(np.zeros((2, 3)))
+
+
+def test_linear_ode_growth_single_step_and_no_step():
+    # x' = -lam x (om = 0): Euler multiplies by 1 - h lam per step, the flow by exp(-lam t).
+    advance, jac = rotation([100.0], [0.0])
+    x0 = (np.array([[1.0], [-2.0]]), np.array([[0.5], [0.0]]))
+    r = euler_horizon(advance, x0, np.array([0.05]), 10, jac)  # |1 - 5| = 4 per step: finite but growing
+    assert r.diverges and r.overflow_fraction == 0.0 and "grow past 100 times the flow's scale" in r.message
+    np.testing.assert_allclose(r.amplification, 4.0 ** 10, rtol=1e-12)
+    np.testing.assert_allclose(r.error, np.abs(4.0 ** 10 - np.exp(-50.0)), rtol=1e-9)
+    m = np.arange(1, 2000)
+    want = int(m[np.argmax(np.abs((1 - 50.0 / m) ** m - np.exp(-50.0)) <= 1e-2)])
+    assert r.steps_needed == want and f"({want} steps)" in r.message
+    consistent(r)
+    advance, jac = rotation([1e-4], [0.0])
+    r = euler_horizon(advance, x0, np.array([1.0]), 10, jac)  # |1 - 1e-3 - exp(-1e-3)| ~ 5e-7 in one step
+    assert r.steps_needed == 1 and "a single step over the whole horizon keeps" in r.message
+    consistent(r)
+    advance, jac = rotation([1.0], [0.0])
+    r = euler_horizon(advance, x0, np.array([1.0]), 1, jac, tol=1e-9)  # needs ~ 1e8 steps; the search stops at 4096
+    assert r.steps_needed is None and r.dt_max is None and r.max_steps == 4096
+    assert "no dt down to 0.000244 (4096 steps) brings every neuron's output within 1e-07% of the flow" in r.message
+    consistent(r)

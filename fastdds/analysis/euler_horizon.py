@@ -225,7 +225,7 @@ def verdict(r):
                  f"of the flow")
     if r.diverges:
         what = ("inf/NaN on " + _pct(r.overflow_fraction) + " of the (input, neuron) trajectories"
-                if r.overflow_fraction > 0 else f"its states grow past {GROWTH:g} times the flow's")
+                if r.overflow_fraction > 0 else f"its states grow past {GROWTH:g} times the flow's scale")
         return f"Explicit Euler diverges at {at}: {what}; {bound}."
     aside = [] if r.error.size == 1 else [f"median {_pct(np.median(r.error))}"]
     if r.trajectory_error.max() > max(r.tol, 2 * r.error.max()):
@@ -295,7 +295,7 @@ def euler_horizon(advance, x0, dt, steps, jacobian, tol=1e-2, notes=()):
     with np.errstate(all="ignore"):
         finite = np.logical_and.reduce([np.isfinite(c) for s in states for c in s])
         overflow = float(1.0 - finite.mean())
-        grown = np.sqrt(_sq(states[-1])) > GROWTH * scale
+        grown = np.sqrt(np.max([_sq(x) for x in states], axis=0)) > GROWTH * scale
     amp, sens = _amplification(states, dt, jacobian)
     r = HorizonReport(dt=dt, steps=steps, t_end=t_end, tol=tol, error=errors[steps], trajectory_error=along,
                       flow_output=decay,
