@@ -52,7 +52,7 @@ def main(argv=None):
         print("\ninterrupted; a run with checkpoints continues with the same command and --resume",
               file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError, MemoryError) as exc:
         print(f"fastdds {args.command}: error: {exc}", file=sys.stderr)
         return 2
     finally:

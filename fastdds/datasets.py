@@ -190,3 +190,34 @@ def split_published(X, y, seed=42, batch=64, dtype=np.float64, rows=N_ROWS):
         Xs = ((X[m] - mean) / std)[:n]
         out[name] = (np.ascontiguousarray(Xs, dtype=dtype), np.ascontiguousarray(y[m][:n, None], dtype=dtype))
     return out
+
+
+def check_published(path=None):
+    """Check, before any run, that California Housing is found and gives the published split.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        As for `california_housing` (a file, a folder holding one, else $FASTDDS_DATA or scikit-learn).
+
+    Returns
+    -------
+    str : where the data came from and its row count, for a log line.
+
+    Raises
+    ------
+    FileNotFoundError
+        No data found (the message says how to provide it).
+    ValueError
+        A damaged file, a bad cell (naming line and column), or another row count than the
+        published 20,640 (naming the file and both counts).
+    """
+    if path is None and os.environ.get("FASTDDS_DATA"):
+        path = os.environ["FASTDDS_DATA"]
+    source = str(_resolve(path, "the data path")) if path is not None else "scikit-learn's fetch_california_housing"
+    X, _ = california_housing(path)
+    if X.shape[0] != N_ROWS:
+        raise ValueError(f"{source} has {X.shape[0]:,} rows but the published split is defined on {N_ROWS:,} "
+                         f"({X.shape[0] - N_ROWS:+,d}): it would not be the published split; use the complete "
+                         f"California Housing file")
+    return f"{source}: {X.shape[0]:,} rows, the published split"

@@ -120,10 +120,67 @@ def load_checkpoint(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; start without --resume, or give the right path")
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files if k != "__meta__"}
-        meta = json.loads(str(data["__meta__"]))
+    arrays = read_npz(path, "checkpoint")
+    if "__meta__" not in arrays:
+        raise ValueError(f"{path} is an .npz without the '__meta__' record of a fastdds checkpoint (arrays "
+                         f"{sorted(arrays)}); give a checkpoint written by fastdds, or start without --resume")
+    try:
+        meta = json.loads(str(arrays.pop("__meta__")))
+    except ValueError as exc:
+        raise ValueError(f"checkpoint {path} has a damaged '__meta__' record ({exc}); "
+                         f"start without --resume") from None
     return arrays, meta
+
+
+def read_npz(path, what="file"):
+    """Every array of an .npz file, read in full, with one clear error for any damaged file.
+
+    Parameters
+    ----------
+    path : str or Path
+    what : str
+        What the file should be ("checkpoint", "weight file"), for the messages.
+
+    Returns
+    -------
+    dict of str -> ndarray (host), in the file's order.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at `path`.
+    ValueError
+        An empty file, one that is not an .npz archive (a lone .npy, text, garbage), a truncated
+        or damaged archive, or an array of Python objects (which fastdds never writes and does
+        not load); the message names the file.
+    """
+    import zipfile
+    import zlib
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} at {path}; check the path")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if size == 0:
+        raise ValueError(f"{what} {path} is empty (0 bytes): it was never written completely; write it again")
+    if head.startswith(b"\x93NUMPY"):
+        raise ValueError(f"{what} {path} is a single .npy array, not an .npz archive of named arrays")
+    if not head.startswith(b"PK"):
+        raise ValueError(f"{what} {path} is not an .npz archive (it does not start with the zip signature); "
+                         f"give the .npz file fastdds wrote")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError as exc:
+        if "pickle" in str(exc) or "Object arrays" in str(exc):
+            raise ValueError(f"{what} {path} holds an array of Python objects, which fastdds never writes and does "
+                             f"not load; give an .npz of numeric arrays") from None
+        raise ValueError(f"{what} {path} is damaged ({exc}); write it again") from None
+    except (EOFError, OSError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
+        raise ValueError(f"{what} {path} is truncated or damaged ({size} bytes; {exc}): an interrupted copy or "
+                         f"download? write or fetch it again") from None
 
 
 def save_training_state(path, params, opt, meta, extra=None):

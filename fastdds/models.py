@@ -12,8 +12,6 @@ module lacks fails with a message naming it, when that class is asked for.
 import importlib
 from pathlib import Path
 
-import numpy as np
-
 from . import io
 
 MODELS = {
@@ -79,9 +77,49 @@ def save_model(path, model):
     io.save_training_state(path, model.params, None, model_config(model))
 
 
-def _is_weight_file(path):
-    with np.load(path, allow_pickle=False) as data:
-        return "__meta__" not in data.files and "W0" in data.files
+def _is_weight_file(arrays):
+    return "__meta__" not in arrays and "W0" in arrays
+
+
+def weight_file_layers(path, arrays=None):
+    """Layer widths (input to output) and dtype of a PINN weight file (W0..WL stored (fan_in, fan_out), b0..bL).
+
+    Parameters
+    ----------
+    path : str or Path
+    arrays : dict of str -> ndarray, optional
+        The file's arrays when already read (`fastdds.io.read_npz`).
+
+    Returns
+    -------
+    sizes : list of int, e.g. [2, 20, 20, 1]
+    dtype : numpy dtype the network loads as: that of W0 (as `fastdds.nn.mlp.MLP.load`). A file
+        whose arrays mix dtypes warns (UserWarning naming the file and the arrays of each dtype)
+        that they are converted to it.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        No file, a damaged file (`fastdds.io.read_npz`), or no W0..WL / b0..bL arrays.
+    """
+    import warnings
+
+    arrays = io.read_npz(path, "weight file") if arrays is None else arrays
+    L = sum(1 for k in arrays if k.startswith("W"))
+    if L == 0 or set(arrays) != {f"{p}{l}" for p in "Wb" for l in range(L)}:
+        raise ValueError(f"weight file {path}: expected arrays W0..WL and b0..bL; found {sorted(arrays)}")
+    for l in range(L):
+        if arrays[f"W{l}"].ndim != 2:
+            raise ValueError(f"weight file {path}: W{l} has shape {arrays[f'W{l}'].shape}; expected (fan_in, fan_out)")
+    dtype = arrays["W0"].dtype
+    kinds = {}
+    for name, a in arrays.items():
+        kinds.setdefault(str(a.dtype), []).append(name)
+    if len(kinds) > 1:
+        listed = "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(kinds.items()))
+        warnings.warn(f"weight file {path} mixes dtypes ({listed}); every array is converted to {dtype} "
+                      f"(the dtype of W0)", UserWarning, stacklevel=2)
+    return [arrays["W0"].shape[0]] + [arrays[f"W{l}"].shape[1] for l in range(L)], dtype
 
 
 def load_model(path, activation="tanh", dtype=None):
@@ -106,16 +144,19 @@ def load_model(path, activation="tanh", dtype=None):
     FileNotFoundError
         No file at `path`.
     ValueError
-        A checkpoint without the "model" / "config" metadata, an unregistered class, or
-        parameters that do not match the rebuilt model (the message says which).
+        An empty, truncated or damaged file (naming it), a checkpoint without the "model" /
+        "config" metadata, an unregistered class, or parameters that do not match the rebuilt
+        model (the message says which).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}; check the path")
-    if _is_weight_file(path):
+    arrays = io.read_npz(path, "model file")
+    if _is_weight_file(arrays):
         from .nn.mlp import MLP
 
-        return MLP.load(path, activation, dtype=dtype)
+        _, file_dtype = weight_file_layers(path, arrays)
+        return MLP.load(path, activation, dtype=file_dtype if dtype is None else dtype)
     _, meta = io.load_checkpoint(path)
     if "model" not in meta or "config" not in meta:
         raise ValueError(f"{path} has no 'model' / 'config' metadata, so its architecture is unknown; "

@@ -106,3 +106,67 @@ def check_time_step(dt, dt_max, what, unsafe=False, stacklevel=3):
         if not unsafe:
             raise ValueError(msg + ", or pass unsafe=True to run anyway")
         warnings.warn(msg, RuntimeWarning, stacklevel=stacklevel)
+
+
+def available_memory():
+    """Bytes of memory this process can still use: the smallest of the system's available
+    memory (``MemAvailable`` of /proc/meminfo, else ``os.sysconf``) and the room left under a
+    cgroup limit (containers, batch jobs); None where neither can be read."""
+    import os
+    from pathlib import Path
+
+    found = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    if not found:
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (OSError, ValueError, AttributeError):
+            pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            found.append(int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def format_bytes(n):
+    """`n` bytes as a short text with a binary unit (e.g. "1.5 GiB")."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def check_memory(need, what, hint=""):
+    """Refuse a run whose estimated peak memory exceeds what is available.
+
+    Parameters
+    ----------
+    need : int or float
+        Estimated peak memory of the run (bytes).
+    what : str
+        The run, for the message (e.g. "solve burgers --nx 200000000 (float64)").
+    hint : str
+        How to make it fit (appended to the message).
+
+    Returns
+    -------
+    int or None : the available memory (bytes), None when it cannot be read (then nothing is checked).
+
+    Raises
+    ------
+    MemoryError
+        need > available; the message gives both numbers.
+    """
+    free = available_memory()
+    if free is not None and need > free:
+        raise MemoryError(f"{what} needs about {format_bytes(need)} of memory but {format_bytes(free)} is available"
+                          + (f"; {hint}" if hint else ""))
+    return free

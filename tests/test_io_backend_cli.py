@@ -60,6 +60,9 @@ def test_info_command(capsys):
 
 
 def test_reproduce_all_runs_every_setup_and_stops_at_a_failure(monkeypatch):
+    from fastdds import datasets
+
+    monkeypatch.setattr(datasets, "check_published", lambda path: f"{path}: checked")
     calls = []
     real_main = cli.main
 
@@ -99,7 +102,8 @@ def test_info_compile_warms_the_named_groups(capsys):
     (["solve", "eikonal", "--max-output", "0"], "--max-output: 0 is not a positive count"),
     (["reproduce", "dynpmnn", "--epochs", "0"], "--epochs: 0 is not a positive count"),
     (["reproduce", "dynpmnn", "--epochs", "-1"], "--epochs: -1 is not a positive count"),
-    (["reproduce", "eikonal", "--runs", "0"], "--runs: 0 is not a positive count"),
+    (["reproduce", "eikonal", "--runs", "0"], "--runs/--seeds: 0 is not a positive count"),
+    (["reproduce", "dynpmnn", "--seeds", "0"], "--runs/--seeds: 0 is not a positive count"),
 ])
 def test_bad_numbers_are_refused_before_any_work(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:

@@ -3,12 +3,21 @@
 import numpy as np
 
 
-def add_backend_options(parser):
-    """--backend {cpu,gpu} and --dtype {float64,float32}."""
-    parser.add_argument("--backend", choices=("cpu", "gpu"), default=None,
-                        help="array backend (default: $FASTDDS_BACKEND or cpu)")
+def add_backend_options(parser, gpu=True):
+    """--backend and --dtype {float64,float32}.
+
+    gpu : bool
+        The command has GPU kernels: --backend {cpu,gpu} (default $FASTDDS_BACKEND, else cpu).
+        Otherwise --backend offers cpu only and defaults to it, whatever $FASTDDS_BACKEND says.
+    """
+    if gpu:
+        parser.add_argument("--backend", choices=("cpu", "gpu"), default=None,
+                            help="array backend: %(choices)s (default: $FASTDDS_BACKEND or cpu)")
+    else:
+        parser.add_argument("--backend", choices=("cpu",), default="cpu",
+                            help="array backend: cpu only (this command has no GPU kernels yet)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                        help="floating-point precision (default float64)")
+                        help="floating-point precision: %(choices)s (default float64)")
 
 
 def apply_backend_options(args):
@@ -92,3 +101,49 @@ def output_dir(text):
         raise argparse.ArgumentTypeError(f"{text} is a file; give a folder for the output")
     _check_writable(path, text, "make the folder")
     return text
+
+
+class StopFlag:
+    """Turn SIGINT / SIGTERM into a flag while the block runs, so that a long loop stops at its next check
+    (after saving its state) instead of losing the work in hand; a second signal interrupts at once.
+
+    Use as ``with StopFlag() as stop: ... if stop.signal: save; raise KeyboardInterrupt``. Outside
+    the main thread (where Python cannot install handlers) the flag never rises and signals keep
+    their handlers.
+    """
+
+    def __init__(self):
+        self.signal = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def duration(seconds):
+    """A time in seconds as a short text ("0.42 s", "12 min", "3.1 h", "17 days")."""
+    if seconds < 120:
+        return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.0f} days"

@@ -20,22 +20,29 @@ def register(subparsers):
                         "fastdds.models.save_model or checkpoints of fastdds.nn.train.fit")
     p.add_argument("--scheme", choices=sorted(SCHEMES), default="burgers-lf",
                    help="FD scheme with a layer form (fastdds.schemes.SCHEMES; default burgers-lf)")
-    p.add_argument("--nx", type=count, default=101, help="FD grid nodes (default 101)")
+    p.add_argument("--nx", type=count, default=101, help="FD grid nodes [count] (default 101)")
     p.add_argument("--activation", default="tanh", help="hidden activation of PINN weight files (default tanh)")
-    p.add_argument("--nu", type=nonnegative, default=0.01 / math.pi, help="viscosity / diffusivity (default 0.01/pi)")
+    p.add_argument("--nu", type=nonnegative, default=0.01 / math.pi,
+                   help="viscosity / diffusivity [x^2 / t] (default 0.01/pi)")
     p.add_argument("--boundary", default=None,
                    help="FD boundary (fastdds.boundaries; default: Burgers dirichlet, heat zero)")
-    p.add_argument("--cfl", type=positive, default=0.5, help="time step as a fraction of the stable one (default 0.5)")
-    p.add_argument("--r", type=positive, default=0.25, help="heat: diffusion number nu dt/dx^2 (default 0.25)")
-    p.add_argument("--t-end", type=positive, default=0.3, help="FD time for the dynamics (default 0.3)")
-    p.add_argument("--probes", type=count, default=512, help="random probe inputs (default 512)")
+    p.add_argument("--cfl", type=positive, default=0.5,
+                   help="time step as a fraction of the stable one [dimensionless] (default 0.5)")
+    p.add_argument("--r", type=positive, default=0.25,
+                   help="heat: diffusion number nu dt/dx^2 [dimensionless] (default 0.25)")
+    p.add_argument("--t-end", "--t", type=positive, default=0.3,
+                   help="FD time for the dynamics [t] (default 0.3); --t is a deprecated alias")
+    p.add_argument("--probes", type=count, default=512, help="random probe inputs [count] (default 512)")
     p.add_argument("--box", type=finite, nargs=4, default=(0.0, 1.0, 0.0, 1.0), metavar=("X0", "X1", "T0", "T1"),
-                   help="probe box of a model with inputs (x, t) (default 0 1 0 1; others: [0, 1] per input)")
-    p.add_argument("--band", type=float, default=1.0, help="band width for the band energy (default 1)")
-    p.add_argument("--keep", type=float, default=0.1, help="fraction of largest |A_ij| kept for RCM (default 0.1)")
+                   help="probe box of a model with inputs (x, t) [x x t t] (default 0 1 0 1; others: [0, 1] per input)")
+    p.add_argument("--band", type=nonnegative, default=1.0,
+                   help="band width for the band energy [diagonals] (default 1)")
+    p.add_argument("--keep", type=positive, default=0.1,
+                   help="fraction of largest |A_ij| kept for RCM [dimensionless] (default 0.1)")
     p.add_argument("--no-baseline", action="store_true",
                    help="skip the control: untrained Glorot-uniform MLPs of the same shape compared alike")
-    p.add_argument("--seed", type=int, default=0, help="seed of the probes and the baseline (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the probes and the baseline [integer] (default 0; baseline run k uses seed + k)")
     p.add_argument("--json", type=output_file, metavar="PATH", help="write every measure as JSON")
     p.add_argument("--markdown", type=output_file, metavar="PATH", help="write the tables as Markdown")
     p.add_argument("--plots", type=output_dir, metavar="DIR", help="write PNG figures (needs pip install 'fastdds[plot]')")

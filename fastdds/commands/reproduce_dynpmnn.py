@@ -12,7 +12,9 @@ MODEL_KEYS = ("dynpmnn", "dynpmnn_stable", "fhnnet", "fhnnet_deep", "fhnnet_publ
 
 def register(subparsers):
     p = subparsers.add_parser("dynpmnn", help="DynPMNN vs NODE / CfC / MLP on California Housing (Felipe-Sosa et al.)")
-    p.add_argument("--seeds", type=count, default=5, help="independent runs per model (default 5)")
+    p.add_argument("--runs", "--seeds", type=count, default=5,
+                   help="independent runs per model [count] (default 5): run k uses seed k - 1, so seeds "
+                        "0..RUNS-1 (the PINN setups count seeds from 1); --seeds is a deprecated alias")
     p.add_argument("--quick", action="store_true",
                    help="CI smoke run: 2 epochs, 1 seed, smaller NODE / CfC / MLP (flagged in the table)")
     p.add_argument("--out", type=output_dir, default="runs/dynpmnn", help="output folder (default runs/dynpmnn)")
@@ -22,8 +24,8 @@ def register(subparsers):
                         "else scikit-learn's fetch_california_housing)")
     p.add_argument("--models", default=None,
                    help="comma-separated subset of: " + ", ".join(MODEL_KEYS) +
-                        "; KEY:N runs N seeds of that model instead of --seeds (e.g. node:2)")
-    p.add_argument("--epochs", type=count, default=None, help="override the epoch limit (default 100, quick 2)")
+                        "; KEY:N runs N seeds of that model instead of --runs (e.g. node:2)")
+    p.add_argument("--epochs", type=count, default=None, help="override the epoch limit [count] (default 100, quick 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
 
@@ -32,7 +34,7 @@ def run(args):
     from fastdds.nn.reproduce import reproduce
     from fastdds.parallel import map_runs
 
-    result = reproduce(args.out, args.data, seeds=args.seeds, quick=args.quick,
+    result = reproduce(args.out, args.data, seeds=args.runs, quick=args.quick,
                        keys=args.models.split(",") if args.models else None, epochs=args.epochs, resume=args.resume,
                        progress=not args.no_progress, map_runs=map_runs())
     if result is None:  # an MPI rank other than 0: rank 0 prints and writes

@@ -13,27 +13,26 @@ TARGETS = {
 def register(subparsers):
     for name, text in TARGETS.items():
         p = subparsers.add_parser(name, help=text, description=text)
-        p.add_argument("--runs", type=count, default=10, help="independent runs, seeds FIRST..FIRST+RUNS-1 (default 10)")
+        p.add_argument("--runs", "--seeds", type=count, default=10,
+                       help="independent runs [count] (default 10): run k uses seed FIRST + k - 1, so seeds "
+                            "FIRST..FIRST+RUNS-1, 1..10 by default; --seeds is a deprecated alias")
         p.add_argument("--first-seed", type=count, default=1, metavar="FIRST",
-                       help="seed of the first run (default 1); split runs over processes with disjoint ranges")
+                       help="seed of the first run [integer >= 1] (default 1); split runs over processes with "
+                            "disjoint ranges")
         p.add_argument("--quick", action="store_true",
                        help="reduced point sets and schedule (same network), under 2 minutes a run on 2 cores")
         p.add_argument("--out", type=output_dir, default=None, help=f"output folder (default runs/{name})")
         p.add_argument("--resume", action="store_true",
                        help="skip finished runs and continue the interrupted one from its checkpoint")
         p.add_argument("--no-progress", action="store_true", help="no progress line")
-        add_backend_options(p)
+        add_backend_options(p, gpu=False)
         p.set_defaults(func=run, pinn_target=name)
 
 
 def run(args):
-    from fastdds import backend
     from fastdds.parallel import map_runs
     from fastdds.pinn.reproduce import reproduce
 
     dtype = apply_backend_options(args)
-    if backend.get_backend() != "cpu":
-        raise ValueError("PINN training runs on the cpu backend only for now (fastdds.nn.mlp has no GPU kernels); "
-                         "drop --backend gpu")
     reproduce(args.pinn_target, runs=args.runs, quick=args.quick, out=args.out, resume=args.resume, dtype=dtype,
               progress=not args.no_progress, first_seed=args.first_seed, map_runs=map_runs())
