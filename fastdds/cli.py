@@ -33,6 +33,30 @@ def build_parser():
     return parser
 
 
+def parsers(parser, path=("fastdds",)):
+    """Every (command path, parser) under `parser`, depth first, the leaves' paths e.g. ("fastdds", "solve",
+    "burgers")."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from parsers(sub, path + (name,))
+
+
+def deprecated_aliases(parser):
+    """{alias: primary name} of the options whose help says "ALIAS is a deprecated alias"."""
+    return {alias: action.option_strings[0] for _, p in parsers(parser) for action in p._actions
+            for alias in action.option_strings[1:] if f"{alias} is a deprecated alias" in (action.help or "")}
+
+
+def _warn_deprecated(parser, argv):
+    aliases = deprecated_aliases(parser)
+    for token in argv[:argv.index("--")] if "--" in argv else argv:
+        name = token.split("=", 1)[0]
+        if name in aliases:
+            print(f"fastdds: note: {name} is a deprecated alias of {aliases[name]}", file=sys.stderr)
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -43,7 +67,9 @@ def main(argv=None):
     SIGTERM (``kill``, a batch scheduler's time limit or ``scancel``) is handled like Ctrl-C:
     training writes its checkpoint and the command exits with status 130.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _warn_deprecated(parser, sys.argv[1:] if argv is None else list(argv))
     main_thread = threading.current_thread() is threading.main_thread()  # signals only go there
     previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:

@@ -2,6 +2,8 @@
 
 import math
 
+from fastdds.activations import ACTIVATION_CODES
+from fastdds.boundaries import CODES as BOUNDARY_CODES
 from fastdds.schemes import SCHEMES
 
 from ._common import count, finite, nonnegative, output_dir, output_file, positive
@@ -19,13 +21,14 @@ def register(subparsers):
                    help="model files, one per trained run: PINN weight files (W0..WL, b0..bL), files of "
                         "fastdds.models.save_model or checkpoints of fastdds.nn.train.fit")
     p.add_argument("--scheme", choices=sorted(SCHEMES), default="burgers-lf",
-                   help="FD scheme with a layer form (fastdds.schemes.SCHEMES; default burgers-lf)")
+                   help="FD scheme with a layer form (fastdds.schemes.SCHEMES): %(choices)s (default burgers-lf)")
     p.add_argument("--nx", type=count, default=101, help="FD grid nodes [count] (default 101)")
-    p.add_argument("--activation", default="tanh", help="hidden activation of PINN weight files (default tanh)")
+    p.add_argument("--activation", choices=sorted(ACTIVATION_CODES), default="tanh",
+                   help="hidden activation of PINN weight files: %(choices)s (default tanh)")
     p.add_argument("--nu", type=nonnegative, default=0.01 / math.pi,
                    help="viscosity / diffusivity [x^2 / t] (default 0.01/pi)")
-    p.add_argument("--boundary", default=None,
-                   help="FD boundary (fastdds.boundaries; default: Burgers dirichlet, heat zero)")
+    p.add_argument("--boundary", choices=tuple(BOUNDARY_CODES), default=None,
+                   help="FD boundary (fastdds.boundaries): %(choices)s (default: Burgers dirichlet, heat zero)")
     p.add_argument("--cfl", type=positive, default=0.5,
                    help="time step as a fraction of the stable one [dimensionless] (default 0.5)")
     p.add_argument("--r", type=positive, default=0.25,
