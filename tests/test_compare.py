@@ -4,6 +4,7 @@ checkpoint and residual nets, against every registered scheme."""
 import contextlib
 import importlib.util
 import json
+import re
 import sys
 
 import numpy as np
@@ -129,8 +130,13 @@ def small_runs(tmp_path):
 def test_compare_small_runs_eo_scheme(small_runs, tmp_path, capsys):
     assert main(["compare"] + small_runs + ["--scheme", "burgers-eo", "--nx", "21", "--probes", "64", "--no-baseline",
                               "--json", str(tmp_path / "eo.json")]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "fd.Q0" in text and "fd.Q1" in text and "3 pairs" in text
+    assert f"compare: loading {len(small_runs)} model file(s)" in captured.err
+    assert re.search(rf"compare: measuring \d+ layer\(s\) of {len(small_runs)} MLP run\(s\), 64 probes, against "
+                     r"burgers-eo \(nx = 21, \d+ steps\)", captured.err)
+    assert re.search(r"compare: measured in [0-9.]+ s", captured.err)
     res = json.loads((tmp_path / "eo.json").read_text())
     assert res["baseline"] is None and res["operators"]["fd.Q1"]["band_energy"] == 1.0
 

@@ -53,6 +53,9 @@ def register(subparsers):
 
 
 def run(args):
+    import sys
+    import time
+
     import numpy as np
 
     from fastdds import io, schemes
@@ -65,6 +68,8 @@ def run(args):
         report.pyplot()
     if args.probes < 10:
         raise ValueError(f"--probes {args.probes} is too few to correlate activations; use at least 10")
+    t0 = time.perf_counter()
+    print(f"compare: loading {len(args.models)} model file(s) ...", file=sys.stderr, flush=True)
     models = [load_model(path, args.activation, dtype=np.float64) for path in args.models]
     forms = [m.layers() for m in models]
     fd = schemes.build(args.scheme, args.nx, args.nu, args.boundary, args.cfl, args.r, args.t_end)
@@ -79,8 +84,12 @@ def run(args):
         config = dict(models[0].config(), init="glorot_uniform")
         baseline = [MLP(**dict(config, seed=args.seed + k)).layers() for k in range(len(models))]
     label = type(models[0]).__name__
+    print(f"compare: measuring {len(forms[0].blocks)} layer(s) of "
+          f"{len(models)} {label} run(s){' and their baseline' if baseline else ''}, {args.probes} probes, against "
+          f"{args.scheme} (nx = {fd.info['nx']}, {fd.info['nsteps']} steps) ...", file=sys.stderr, flush=True)
     result = report.build_report(forms, fd, probes, baseline, args.band, args.keep,
                                  extra=model_fixed_point_operators(models[0]), label=label)
+    print(f"compare: measured in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     setup = dict(fd.info, models=[str(p) for p in args.models], model=label, activation=args.activation,
                  probes=args.probes, box=list(args.box), seed=args.seed,
                  baseline="glorot_uniform untrained" if baseline else None)
