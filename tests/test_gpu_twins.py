@@ -503,46 +503,47 @@ def test_bench_main_refuses_without_gpu():
         _bench_script().main(["--quick", "--out", os.devnull])
 
 
-def _simulate_bench(tmp_path, *only):
-    """Run bench/gpu/run_all.py --simulate in a subprocess; returns its table."""
-    import json
+if not SIM:  # the script runs the simulator itself, in a subprocess of its own
+    def _simulate_bench(tmp_path, *only):
+        """Run bench/gpu/run_all.py --simulate in a subprocess; returns its table."""
+        import json
 
-    if not HAVE_NUMBA_CUDA:
-        pytest.skip("numba-cuda is not installed (pip install numba-cuda): no CUDA simulator")
-    out = tmp_path / "sim.json"
-    script = Path(__file__).resolve().parents[1] / "bench" / "gpu" / "run_all.py"
-    cmd = [sys.executable, str(script), "--simulate", "--out", str(out)] + [a for k in only for a in ("--only", k)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, NUMBA_ENABLE_CUDASIM="1"))
-    assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-3000:])
-    return json.loads(out.read_text())
-
-
-def test_bench_script_simulated_kernels_and_sweeps(tmp_path):
-    """Every kernel and sweep case of the GPU bench script runs on the twins in the simulator at
-    tiny sizes, without an error, and fills its row (the times mean nothing there)."""
-    b = _bench_script()
-    table = _simulate_bench(tmp_path, "kernel", "sweep")
-    assert table["meta"]["mode"] == "simulate" and "meaningless" in table["meta"]["timing"]
-    rows = table["rows"]
-    assert [r["name"] for r in rows] == [r["name"] for r in b.plan(b.SIMULATE) if r["kind"] != "pinn"]
-    for r in rows:
-        assert "error" not in r, r
-        assert r["time_ms"] > 0 and r.get("meets_goal") is None, r
-    assert all(r["fraction_of_copy"] > 0 for r in rows if r["kind"] == "kernel")
-    assert all(r["sweeps"] >= 2 for r in rows if r["kind"] == "sweep")
+        if not HAVE_NUMBA_CUDA:
+            pytest.skip("numba-cuda is not installed (pip install numba-cuda): no CUDA simulator")
+        out = tmp_path / "sim.json"
+        script = Path(__file__).resolve().parents[1] / "bench" / "gpu" / "run_all.py"
+        cmd = [sys.executable, str(script), "--simulate", "--out", str(out)] + [a for k in only for a in ("--only", k)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                              env=dict(os.environ, NUMBA_ENABLE_CUDASIM="1"))
+        assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-3000:])
+        return json.loads(out.read_text())
 
 
-@pytest.mark.slow
-def test_bench_script_simulated_pinn(tmp_path):
-    """The PINN rows of the bench script: fastdds's step (CPU kernels under --simulate) and, when
-    PyTorch is installed, PyTorch's on the CPU; their first gradients agree to round-off."""
-    rows = _simulate_bench(tmp_path, "pinn")["rows"]
-    assert {r["width"] for r in rows} == {20, 100}
-    for r in rows:
-        assert "ours_error" not in r and r["ours_ms"] > 0, r
-        if importlib.util.find_spec("torch") is not None:
-            assert "torch_error" not in r and r["grad_rel_diff"] < 1e-10, r
+    def test_bench_script_simulated_kernels_and_sweeps(tmp_path):
+        """Every kernel and sweep case of the GPU bench script runs on the twins in the simulator at
+        tiny sizes, without an error, and fills its row (the times mean nothing there)."""
+        b = _bench_script()
+        table = _simulate_bench(tmp_path, "kernel", "sweep")
+        assert table["meta"]["mode"] == "simulate" and "meaningless" in table["meta"]["timing"]
+        rows = table["rows"]
+        assert [r["name"] for r in rows] == [r["name"] for r in b.plan(b.SIMULATE) if r["kind"] != "pinn"]
+        for r in rows:
+            assert "error" not in r, r
+            assert r["time_ms"] > 0 and r.get("meets_goal") is None, r
+        assert all(r["fraction_of_copy"] > 0 for r in rows if r["kind"] == "kernel")
+        assert all(r["sweeps"] >= 2 for r in rows if r["kind"] == "sweep")
+
+
+    @pytest.mark.slow
+    def test_bench_script_simulated_pinn(tmp_path):
+        """The PINN rows of the bench script: fastdds's step (CPU kernels under --simulate) and, when
+        PyTorch is installed, PyTorch's on the CPU; their first gradients agree to round-off."""
+        rows = _simulate_bench(tmp_path, "pinn")["rows"]
+        assert {r["width"] for r in rows} == {20, 100}
+        for r in rows:
+            assert "ours_error" not in r and r["ours_ms"] > 0, r
+            if importlib.util.find_spec("torch") is not None:
+                assert "torch_error" not in r and r["grad_rel_diff"] < 1e-10, r
 
 
 # ---- the simulator run, and the device compiler on what it launched ---------------------------------------
