@@ -166,3 +166,18 @@ def test_resume_from_another_working_directory_finds_the_finished_runs(tmp_path,
     monkeypatch.setattr(R, "run_one", lambda target, seed, *a, **k: trained.append(seed) or dict(record, seed=seed))
     assert cli.main(["reproduce", "eikonal", "--runs", "1", "--out", str(folder), "--resume", "--no-progress"]) == 0
     assert trained == []  # run 1 was found finished, not trained again
+
+
+def test_reproduce_commands_print_their_plan_first(monkeypatch, capsys):
+    from fastdds.nn import reproduce as N
+    from fastdds.pinn import reproduce as P
+
+    monkeypatch.setattr(P, "reproduce", lambda *a, **k: None)
+    monkeypatch.setattr(N, "reproduce", lambda *a, **k: None)
+    assert cli.main(["reproduce", "eikonal", "--runs", "3", "--first-seed", "2"]) == 0
+    assert ("reproduce eikonal: 3 run(s), seeds 2..4; 2-20-20-1 leaky_relu (501 parameters, float64); Adam 10,000 "
+            "steps + L-BFGS up to 0 iterations a run; points: collocation 10,000, terminal 200, side 200"
+            in capsys.readouterr().err)
+    assert cli.main(["reproduce", "dynpmnn", "--models", "dynpmnn,node:2", "--seeds", "4"]) == 0
+    assert ("reproduce dynpmnn: 6 run(s): dynpmnn x4 (seeds 0..3), node x2 (seeds 0..1); epochs: at most 100"
+            in capsys.readouterr().err)

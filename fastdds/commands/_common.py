@@ -147,3 +147,14 @@ def duration(seconds):
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.0f} days"
+
+
+def announce(text):
+    """Print a run's size line on stderr (once: on MPI rank 0 only, under mpiexec)."""
+    import sys
+
+    from fastdds.parallel import launched_world
+
+    world = launched_world()
+    if world is None or world.Get_rank() == 0:
+        print(text, file=sys.stderr, flush=True)

@@ -38,6 +38,8 @@ def run(args):
     jobs = [["reproduce", t, "--out", f"{args.out}/{t}", *count, *flags] for t in PINN_TARGETS]
     jobs.append(["reproduce", "dynpmnn", "--out", f"{args.out}/dynpmnn", *flags,
                  *(["--runs", str(runs)] if runs else []), *(["--data", args.data] if args.data else [])])
+    print(f"reproduce all: {len(jobs)} setups in turn: " + ", ".join(job[1] for job in jobs) + f", into {args.out}/",
+          flush=True)
     for job in jobs:
         print(f"== fastdds {' '.join(job)}", flush=True)
         status = cli.main(job)

@@ -3,7 +3,7 @@ NODE, CfC, MLP) with fastdds' FHN networks and a gradient-boosting reference; th
 `fastdds.nn.reproduce`.
 """
 
-from ._common import count, output_dir
+from ._common import announce, count, output_dir
 
 
 # the keys of fastdds.nn.reproduce.models() (listed here so that `fastdds --help` stays fast; a test holds them equal)
@@ -31,11 +31,16 @@ def register(subparsers):
 
 
 def run(args):
-    from fastdds.nn.reproduce import reproduce
+    from fastdds.nn.reproduce import PROTOCOL, QUICK_EPOCHS, plan, reproduce
     from fastdds.parallel import map_runs
 
+    keys = args.models.split(",") if args.models else None
+    jobs = plan(keys, args.runs, args.quick)
+    epochs = args.epochs or (QUICK_EPOCHS if args.quick else f"at most {PROTOCOL['epochs']} (early stopping)")
+    announce(f"reproduce dynpmnn{' (quick)' if args.quick else ''}: {sum(n for _, n in jobs)} run(s): "
+             + ", ".join(f"{k} x{n} (seeds 0..{n - 1})" for k, n in jobs) + f"; epochs: {epochs}")
     result = reproduce(args.out, args.data, seeds=args.runs, quick=args.quick,
-                       keys=args.models.split(",") if args.models else None, epochs=args.epochs, resume=args.resume,
+                       keys=keys, epochs=args.epochs, resume=args.resume,
                        progress=not args.no_progress, map_runs=map_runs())
     if result is None:  # an MPI rank other than 0: rank 0 prints and writes
         return 0

@@ -1,6 +1,6 @@
 """``fastdds reproduce burgers-viscous | burgers-inviscid | eikonal | raissi-burgers``: the published PINN runs."""
 
-from ._common import add_backend_options, apply_backend_options, count, output_dir
+from ._common import add_backend_options, announce, apply_backend_options, count, output_dir
 
 TARGETS = {
     "burgers-viscous": "viscous Burgers, sin(2 pi x): 2-8x100-1 tanh, Adam 30k + L-BFGS 1k (Ganguly et al.)",
@@ -31,8 +31,18 @@ def register(subparsers):
 
 def run(args):
     from fastdds.parallel import map_runs
-    from fastdds.pinn.reproduce import reproduce
+    import numpy as np
+
+    from fastdds.pinn.reproduce import get_target, reproduce
 
     dtype = apply_backend_options(args)
+    target = get_target(args.pinn_target, args.quick)
+    layers = list(target.layers)
+    params = sum(a * b + b for a, b in zip(layers[:-1], layers[1:]))
+    points = ", ".join(f"{k.removeprefix('n_')} {v:,}" for k, v in target.sizes.items())
+    announce(f"reproduce {args.pinn_target}{' (quick)' if args.quick else ''}: {args.runs} run(s), seeds "
+             f"{args.first_seed}..{args.first_seed + args.runs - 1}; {'-'.join(map(str, layers))} {target.activation} "
+             f"({params:,} parameters, {np.dtype(dtype)}); Adam {target.adam_steps:,} steps + L-BFGS up to "
+             f"{target.lbfgs_maxiter:,} iterations a run; points: {points}")
     reproduce(args.pinn_target, runs=args.runs, quick=args.quick, out=args.out, resume=args.resume, dtype=dtype,
               progress=not args.no_progress, first_seed=args.first_seed, map_runs=map_runs())
