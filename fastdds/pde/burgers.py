@@ -191,6 +191,7 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
     Parameters
     ----------
     u0 : ndarray, shape (n,), float32 or float64
+        NumPy or CuPy (the run, its buffers and the result are on u0's device).
         Nodal values on a uniform grid x_i = x_0 + i dx. Periodic: x_n = x_0 is not stored;
         Dirichlet: the end nodes are the boundary nodes (overwritten by `left`, `right`).
     dx : float

@@ -124,6 +124,8 @@ def ftcs(u0, dx, dt, nsteps, D, U=0.0, boundary="periodic", unsafe=False, dtype=
     Parameters
     ----------
     u0 : ndarray, shape (n,) or (batch, n), float32 or float64
+        A CuPy array is refused by ``fastdds.backend.kernels`` (the tridiagonal kernels have no
+        GPU twin): NotImplementedError naming the groups that have one.
     dx, dt : float
         Grid spacing and time step (units of x and t).
     nsteps : int
