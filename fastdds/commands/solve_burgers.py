@@ -115,6 +115,7 @@ def run(args):
 
     import numpy as np
 
+    from fastdds import backend
     from fastdds.io import load_checkpoint, save_checkpoint, write_json
     from fastdds.norms import error_norms
     from fastdds.pde import burgers as B
@@ -192,10 +193,10 @@ def run(args):
             raise KeyboardInterrupt
 
     with StopFlag() as stop:
-        res = B.solve(u0, dx, args.t_end, nu, scheme, cfl=args.cfl, boundary="dirichlet", left=left, right=right,
-                      chunks=pieces, callback=piece_done, start=start)
+        res = B.solve(backend.xp().asarray(u0), dx, args.t_end, nu, scheme, cfl=args.cfl,  # on the --backend device
+                      boundary="dirichlet", left=left, right=right, chunks=pieces, callback=piece_done, start=start)
     bar.close()
-    u, nsteps, dt, t_end, wall = res.u, res.nsteps, res.dt, res.t, wall0 + res.wall
+    u, nsteps, dt, t_end, wall = backend.to_numpy(res.u), res.nsteps, res.dt, res.t, wall0 + res.wall
     ref = exact_solution(args.ic, x, t_end, nu, args.ul, args.ur, args.x0)
     result = {"problem": args.ic, "nu": nu, "scheme": {"name": str(args.scheme), "flux": scheme.flux,
                                                       "limiter": scheme.limiter, "rk": scheme.rk},
