@@ -144,6 +144,8 @@ def test_reproduce_all_checks_the_data_before_the_first_run(tmp_path, monkeypatc
     assert cli.main(["reproduce", "all", "--quick", "--out", str(out), "--data", str(tmp_path / "nope.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert runs == [] and not out.exists()
+    assert real(["reproduce", "dynpmnn", "--quick", "--out", str(out), "--data", str(short)]) == 2
+    assert f"{short} has 3 rows but the published split" in capsys.readouterr().err and not out.exists()
 
 
 @pytest.mark.xfail(strict=True, reason="fastdds/pinn/reproduce.py stores and tests the weights path as given "
@@ -172,12 +174,15 @@ def test_reproduce_commands_print_their_plan_first(monkeypatch, capsys):
     from fastdds.nn import reproduce as N
     from fastdds.pinn import reproduce as P
 
+    from fastdds import datasets
+
     monkeypatch.setattr(P, "reproduce", lambda *a, **k: None)
     monkeypatch.setattr(N, "reproduce", lambda *a, **k: None)
+    monkeypatch.setattr(datasets, "check_published", lambda path: "cal_housing.csv: 20,640 rows, the published split")
     assert cli.main(["reproduce", "eikonal", "--runs", "3", "--first-seed", "2"]) == 0
     assert ("reproduce eikonal: 3 run(s), seeds 2..4; 2-20-20-1 leaky_relu (501 parameters, float64); Adam 10,000 "
             "steps + L-BFGS up to 0 iterations a run; points: collocation 10,000, terminal 200, side 200"
             in capsys.readouterr().err)
     assert cli.main(["reproduce", "dynpmnn", "--models", "dynpmnn,node:2", "--seeds", "4"]) == 0
-    assert ("reproduce dynpmnn: 6 run(s): dynpmnn x4 (seeds 0..3), node x2 (seeds 0..1); epochs: at most 100"
-            in capsys.readouterr().err)
+    assert ("reproduce dynpmnn: 6 run(s): dynpmnn x4 (seeds 0..3), node x2 (seeds 0..1); epochs: at most 100 "
+            "(early stopping); data: cal_housing.csv: 20,640 rows, the published split" in capsys.readouterr().err)

@@ -31,14 +31,16 @@ def register(subparsers):
 
 
 def run(args):
+    from fastdds.datasets import check_published
     from fastdds.nn.reproduce import PROTOCOL, QUICK_EPOCHS, plan, reproduce
     from fastdds.parallel import map_runs
 
     keys = args.models.split(",") if args.models else None
     jobs = plan(keys, args.runs, args.quick)
+    source = check_published(args.data)
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else f"at most {PROTOCOL['epochs']} (early stopping)")
     announce(f"reproduce dynpmnn{' (quick)' if args.quick else ''}: {sum(n for _, n in jobs)} run(s): "
-             + ", ".join(f"{k} x{n} (seeds 0..{n - 1})" for k, n in jobs) + f"; epochs: {epochs}")
+             + ", ".join(f"{k} x{n} (seeds 0..{n - 1})" for k, n in jobs) + f"; epochs: {epochs}; data: {source}")
     result = reproduce(args.out, args.data, seeds=args.runs, quick=args.quick,
                        keys=keys, epochs=args.epochs, resume=args.resume,
                        progress=not args.no_progress, map_runs=map_runs())
