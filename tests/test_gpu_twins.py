@@ -504,15 +504,15 @@ def test_bench_main_refuses_without_gpu():
 
 
 if not SIM:  # the script runs the simulator itself, in a subprocess of its own
-    def _simulate_bench(tmp_path, *only):
-        """Run bench/gpu/run_all.py --simulate in a subprocess; returns its table."""
+    def _simulate_bench(tmp_path, *options):
+        """Run bench/gpu/run_all.py --simulate with `options` in a subprocess; returns its table."""
         import json
 
         if not HAVE_NUMBA_CUDA:
             pytest.skip("numba-cuda is not installed (pip install numba-cuda): no CUDA simulator")
         out = tmp_path / "sim.json"
         script = Path(__file__).resolve().parents[1] / "bench" / "gpu" / "run_all.py"
-        cmd = [sys.executable, str(script), "--simulate", "--out", str(out)] + [a for k in only for a in ("--only", k)]
+        cmd = [sys.executable, str(script), "--simulate", "--out", str(out), *options]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                               env=dict(os.environ, NUMBA_ENABLE_CUDASIM="1"))
         assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-3000:])
@@ -523,7 +523,7 @@ if not SIM:  # the script runs the simulator itself, in a subprocess of its own
         """Every kernel and sweep case of the GPU bench script runs on the twins in the simulator at
         tiny sizes, without an error, and fills its row (the times mean nothing there)."""
         b = _bench_script()
-        table = _simulate_bench(tmp_path, "kernel", "sweep")
+        table = _simulate_bench(tmp_path, "--only", "kernel", "--only", "sweep")
         assert table["meta"]["mode"] == "simulate" and "meaningless" in table["meta"]["timing"]
         rows = table["rows"]
         assert [r["name"] for r in rows] == [r["name"] for r in b.plan(b.SIMULATE) if r["kind"] != "pinn"]
@@ -534,11 +534,17 @@ if not SIM:  # the script runs the simulator itself, in a subprocess of its own
         assert all(r["sweeps"] >= 2 for r in rows if r["kind"] == "sweep")
 
 
+    def test_bench_script_budget(tmp_path):
+        """Cases not started within --budget seconds are listed as not run, and the table is written."""
+        rows = _simulate_bench(tmp_path, "--budget", "0")["rows"]
+        assert len(rows) == len(_bench_script().plan("simulate"))
+        assert all(r["error"].startswith("not run: the run's budget of 0 s") for r in rows)
+
     @pytest.mark.slow
     def test_bench_script_simulated_pinn(tmp_path):
         """The PINN rows of the bench script: fastdds's step (CPU kernels under --simulate) and, when
         PyTorch is installed, PyTorch's on the CPU; their first gradients agree to round-off."""
-        rows = _simulate_bench(tmp_path, "pinn")["rows"]
+        rows = _simulate_bench(tmp_path, "--only", "pinn")["rows"]
         assert {r["width"] for r in rows} == {20, 100}
         for r in rows:
             assert "ours_error" not in r and r["ours_ms"] > 0, r

@@ -13,7 +13,8 @@ step >= 2x PyTorch CUDA at widths 20 and 100, 10k and 1M points.
 
 Sized for under 5 minutes on one H100/H200: a kernel case holds at most 8 arrays of 1e8
 doubles (6.4 GB); every case is timed with at most `repeat` calls and at most about
-CASE_SECONDS of them (`_gpu_seconds` times one call first and cuts the repeats); the PINN at
+CASE_SECONDS of them (`Device.seconds` times one call first and cuts the repeats), and a case
+not started within RUN_SECONDS (--budget) is listed as not run; the PINN at
 1M points runs in float32 only (PyTorch's double-backward graph at width 100 holds tens of GB
 in float64). A case that fails (out of memory, a path not yet on the GPU) records its error
 and the run goes on. --quick runs every case at small sizes (a smoke test, not a measurement).
@@ -59,6 +60,7 @@ PINN_POINTS = {FULL: (10_000, 1_000_000), QUICK: (1_000,), SIMULATE: (64,)}
 PINN_DTYPES = {10_000: ("float32", "float64"), 1_000_000: ("float32",), 1_000: ("float32", "float64"),
                64: ("float64",)}
 CASE_SECONDS = 10.0
+RUN_SECONDS = 270.0  # cases not started within this many seconds are listed as not run
 NU = 0.01 / math.pi
 PINN_DERIVS = ((0,), (1,), (0, 0))
 
@@ -345,6 +347,9 @@ def main(argv=None):
                       help="tiny sizes, no GPU: the twins in Numba's CUDA simulator (a logic check; times mean nothing)")
     ap.add_argument("--only", action="append", choices=("kernel", "sweep", "pinn"),
                     help="run only the cases of this kind (repeat for several); default: all")
+    ap.add_argument("--budget", type=float, default=RUN_SECONDS,
+                    help=f"seconds of the whole run; cases not started by then are listed as not run "
+                         f"(default {RUN_SECONDS:g})")
     args = ap.parse_args(argv)
     from fastdds import backend
 
@@ -372,10 +377,16 @@ def main(argv=None):
     meta["started"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     rows = []
     run = {"kernel": _kernel_case, "sweep": _sweep_case, "pinn": _pinn_case}
+    start = time.perf_counter()
     for row in plan(mode):
         if args.only and row["kind"] not in args.only:
             continue
         t0 = time.perf_counter()
+        if t0 - start > args.budget:
+            row["error"] = f"not run: the run's budget of {args.budget:g} s was spent"
+            rows.append(row)
+            print(json.dumps(strict(row)), flush=True)
+            continue
         try:
             row.update(run[row["kind"]](dev, row, repeat))
         except Exception as exc:  # one failing case must not lose the others' numbers
