@@ -359,3 +359,23 @@ def test_mlp_device_points_are_one_chunk(device):
     assert _Workspace(net.sizes, net.dtype, 4096, spec, True, True, xp).C == 1
     assert _Workspace(net.sizes, net.dtype, 4096, spec, True, True, np).C == 8
     assert net.batches(10**6, derivs) == [slice(0, 10**6)] and len(host.batches(10**6, derivs)) > 1
+
+
+@pytest.mark.parametrize("name", ["ResNet", "LMResNet", "Leapfrog"])
+def test_residual_nets(device, rng, name):
+    """The residual nets built on the gpu backend (weights, structure blocks and masks on the
+    device) train through the same forward and masked backward."""
+    from fastdds.nn import residual
+
+    to_dev, exact = device
+    x, dy = rng.standard_normal((3, 4)), rng.standard_normal((3, 1))
+    make = getattr(residual, name)
+    host, net = _on_host(lambda: make(4, 1, width=3, depth=2, seed=5)), make(4, 1, width=3, depth=2, seed=5)
+    assert all(backend.is_gpu_array(p) for p in net.params) and net.nparams == host.nparams
+    y, c = host.forward(x)
+    yd, cd = net.forward(to_dev(x))
+    _same(yd, y, exact)
+    (dx, grads), (dxd, gradsd) = host.backward(c, dy), net.backward(cd, to_dev(dy))
+    _same(dxd, dx, exact)
+    for g, gd in zip(grads, gradsd):
+        _same(gd, g, exact)

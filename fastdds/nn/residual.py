@@ -83,11 +83,13 @@ class LayerNet(Chain):
 
 
 def _field(width, hidden, rng, dtype):
-    """W1 (m, d), b1 (m,), W2 (d, m), drawn in that order, PyTorch's nn.Linear bounds."""
+    """W1 (m, d), b1 (m,), W2 (d, m), drawn in that order, PyTorch's nn.Linear bounds; arrays of
+    the active backend (``backend.xp``)."""
     W1 = initializers.weight("torch", width, hidden, rng, dtype)
     b1 = initializers.torch_uniform(rng, width, (hidden,), dtype)
     W2 = initializers.weight("torch", hidden, width, rng, dtype)
-    return W1, b1, W2
+    xp = backend.xp()
+    return xp.asarray(W1), xp.asarray(b1), xp.asarray(W2)
 
 
 class _Residual(LayerNet):
@@ -106,15 +108,15 @@ class _Residual(LayerNet):
         self._config = {"n_in": int(n_in), "n_out": int(n_out), "width": int(width), "hidden": hidden,
                         "depth": int(depth), "h": h, "activation": activation, "seed": int(seed),
                         "dtype": dtype.name, **extra}
-        d, masks = int(width), {}
+        d, masks, xp = int(width), {}, backend.xp()
         lift, readout = [linear(int(n_in), d, rng, dtype=dtype)], []
         if self.doubled:
-            double = Dense(np.vstack([np.eye(d), np.eye(d)]).astype(dtype))
-            select = Dense(np.hstack([np.eye(d), np.zeros((d, d))]).astype(dtype))
+            double = Dense(xp.asarray(np.vstack([np.eye(d), np.eye(d)]).astype(dtype)))
+            select = Dense(xp.asarray(np.hstack([np.eye(d), np.zeros((d, d))]).astype(dtype)))
             lift.append(Layer(double))
             readout.append(Layer(select))
-            masks[id(double.matrix)] = np.zeros(double.shape, bool)
-            masks[id(select.matrix)] = np.zeros(select.shape, bool)
+            masks[id(double.matrix)] = xp.zeros(double.shape, bool)
+            masks[id(select.matrix)] = xp.zeros(select.shape, bool)
         steps = [self._step(d, *_field(d, hidden, rng, dtype), h, activation, dtype, masks, **extra)
                  for _ in range(int(depth))]
         readout_layer = linear(d, int(n_out), rng, dtype=dtype)
@@ -178,10 +180,11 @@ class LMResNet(_Residual):
 
     @staticmethod
     def _step(d, W1, b1, W2, h, activation, dtype, masks, k):
+        xp = backend.array_module(W1)
         top, bot = np.r_[np.ones(d), np.zeros(d)], np.r_[np.zeros(d), np.ones(d)]
-        P = Banded((0, -d), np.vstack([top, bot]), "zero", dtype=dtype)
-        R_k = Banded((0, d), np.vstack([-top, top]), "zero", dtype=dtype)
-        K = Banded((0,), np.array([k]), "zero", n=2 * d, dtype=dtype)
+        P = Banded((0, -d), xp.asarray(np.vstack([top, bot])), "zero", dtype=dtype)
+        R_k = Banded((0, d), xp.asarray(np.vstack([-top, top])), "zero", dtype=dtype)
+        K = Banded((0,), xp.asarray(np.array([k])), "zero", n=2 * d, dtype=dtype)
         return _two_step(P, [(K, "identity", R_k, None)], d, h * W2, W1, b1, activation, masks, (P, R_k))
 
 
@@ -200,17 +203,17 @@ class Leapfrog(_Residual):
 
     @staticmethod
     def _step(d, W1, b1, W2, h, activation, dtype, masks):
-        P = Banded((d, -d), np.array([1.0, 1.0]), "zero", n=2 * d, dtype=dtype)
+        P = Banded((d, -d), backend.array_module(W1).asarray(np.array([1.0, 1.0])), "zero", n=2 * d, dtype=dtype)
         return _two_step(P, [], d, 2 * h * W2, W1, b1, activation, masks, (P,))
 
 
 def _two_step(P, branches, d, Q, W1, b1, activation, masks, fixed):
     """A doubled-state step: P, the extra branches, and the field branch [Q; 0] sigma([W1, 0] X + b1)."""
-    m = W1.shape[0]
-    Qd = Dense(np.vstack([Q, np.zeros((d, m), Q.dtype)]))
-    Rd = Dense(np.hstack([W1, np.zeros((m, d), W1.dtype)]))
-    masks[id(Qd.matrix)] = np.vstack([np.ones((d, m), bool), np.zeros((d, m), bool)])
-    masks[id(Rd.matrix)] = np.hstack([np.ones((m, d), bool), np.zeros((m, d), bool)])
+    m, xp = W1.shape[0], backend.array_module(W1)
+    Qd = Dense(xp.vstack([Q, xp.zeros((d, m), Q.dtype)]))
+    Rd = Dense(xp.hstack([W1, xp.zeros((m, d), W1.dtype)]))
+    masks[id(Qd.matrix)] = xp.vstack([xp.ones((d, m), bool), xp.zeros((d, m), bool)])
+    masks[id(Rd.matrix)] = xp.hstack([xp.ones((m, d), bool), xp.zeros((m, d), bool)])
     for op in fixed:
-        masks[id(op.diagonals)] = np.zeros(op.diagonals.shape, bool)
+        masks[id(op.diagonals)] = xp.zeros(op.diagonals.shape, bool)
     return Layer(P, branches + [(Qd, activation, Rd, b1)])
