@@ -27,9 +27,13 @@ def _shape(sizes):
 def check_fit(path, problem):
     """Raise ValueError (naming both shapes) unless the weight file at `path` has the network of `problem`;
     return the file's layer widths."""
+    from pathlib import Path
+
     from fastdds.models import weight_file_layers
     from fastdds.pinn.reproduce import TARGETS
 
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no weights file at {path}; give the path of an .npz with arrays W0..WL, b0..bL")
     sizes, _ = weight_file_layers(path)
     want = list(TARGETS[problem].layers)
     if sizes != want:
