@@ -96,7 +96,7 @@ def test_info_compile_warms_the_named_groups(capsys):
     (["solve", "burgers", "--cfl", "0"], "--cfl: 0 is not positive"),
     (["solve", "burgers", "--cfl", "-1"], "--cfl: -1 is not positive"),
     (["solve", "burgers", "--cfl", "nan"], "--cfl: nan is not a finite number"),
-    (["solve", "burgers", "--t", "inf"], "--t: inf is not a finite number"),
+    (["solve", "burgers", "--t", "inf"], "--t-end/--t: inf is not a finite number"),
     (["solve", "burgers", "--nx", "2.5"], "--nx: '2.5' is not an integer"),
     (["solve", "burgers", "--nu", "-0.1"], "--nu: -0.1 is not non-negative"),
     (["solve", "eikonal", "--max-output", "0"], "--max-output: 0 is not a positive count"),
