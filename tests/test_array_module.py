@@ -301,6 +301,7 @@ def test_node(device, rng):
     _same(dxd, dx, exact)
     for g, gd in zip(grads, gradsd):
         _same(gd, g, exact)
+    _same(net.layers()(to_dev(x)), host.layers()(x), exact)  # the layer form, on the model's device
 
 
 def test_adam(device, rng):

@@ -138,9 +138,11 @@ class NODE(Block):
         model's coefficients, padded to N x N (H = 128, RK4, 4 steps: 4.2 million values in all,
         34 MB in float64).
         Not of the layer form: LayerNorm's normalisation, kept as a Block on w (as in
-        `fastdds.nn.norm`). Equal to the model to round-off.
+        `fastdds.nn.norm`). Equal to the model to round-off. The arrays are on the model's
+        device (built on the host, then copied there).
         """
         H, tab, dtype = self.hidden, self.tableau, self.dtype
+        xp = backend.array_module(self.encoder.params[0])
         s = tab.stages
         w0 = (s + 1) * H
         N = w0 + H + 1
@@ -156,22 +158,23 @@ class NODE(Block):
                     M[rows[r].start:rows[r].start + H, rows[c].start:rows[c].start + H] += coef * np.eye(H)
             keep = [i for j in range(s + 2) if j not in written for i in rows[j]]
             M[keep, keep] = 1.0
-            return Banded.from_sparse(M.tocsr(), dtype=dtype)
+            op = Banded.from_sparse(M.tocsr(), dtype=dtype)
+            return Banded(op.offsets, xp.asarray(op.diagonals), "zero", dtype=dtype)
 
         dt = 1.0 / self.steps
-        field = [_embed(blk, w0, H + 1, N) for blk in self.field.layers().blocks]
+        field = [_embed(blk, w0, H + 1, N, xp) for blk in self.field.layers().blocks]
         stage_in = [banded([(s + 1, 0, 1.0)] + [(s + 1, j + 1, dt * a) for j, a in enumerate(tab.a[i][:i])])
                     for i in range(s)]  # also clears the t row of w: the Layer's c sets it
         write = [banded([(i + 1, s + 1, 1.0)]) for i in range(s)]
         update = banded([(0, 0, 1.0)] + [(0, i + 1, dt * b) for i, b in enumerate(tab.b)])
-        chain = [self.encoder, Layer(Dense(np.eye(N, H, dtype=dtype)))]
+        chain = [self.encoder, Layer(Dense(xp.asarray(np.eye(N, H, dtype=dtype))))]
         for n in range(self.steps):
             for i in range(s):
                 c = np.zeros(N, dtype=dtype)
                 c[N - 1] = (n + tab.c[i]) * dt
-                chain += [Layer(stage_in[i], c=c)] + field + [Layer(write[i])]
+                chain += [Layer(stage_in[i], c=xp.asarray(c))] + field + [Layer(write[i])]
             chain.append(Layer(update))
-        return Chain(chain + [Layer(Dense(np.eye(H, N, dtype=dtype))), self.readout])
+        return Chain(chain + [Layer(Dense(xp.asarray(np.eye(H, N, dtype=dtype)))), self.readout])
 
 
 class _OnSlice(Block):
@@ -199,10 +202,10 @@ class _OnSlice(Block):
         return Chain([self])
 
 
-def _embed(block, start, width, n_total):
+def _embed(block, start, width, n_total, xp=np):
     """`block` acting on the slot [start, start + width) of an n_total state, identity elsewhere: a
-    Layer of dense copies (outputs beyond block.n_out in the slot are zero), or an `_OnSlice`
-    for a block that is not a Layer."""
+    Layer of dense copies in the array module xp (outputs beyond block.n_out in the slot are
+    zero), or an `_OnSlice` for a block that is not a Layer."""
     if not isinstance(block, Layer):
         return _OnSlice(block, start, n_total)
     dtype, (i0, o1, i1) = block.dtype, (start, start + block.n_out, start + block.n_in)
@@ -220,5 +223,6 @@ def _embed(block, start, width, n_total):
         R = np.eye(block.n_in) if br.R is None else backend.to_numpy(br.R.to_dense())
         Qp, Rp = np.zeros((n_total, Q.shape[1])), np.zeros((R.shape[0], n_total))
         Qp[i0:o1], Rp[:, i0:i1] = Q, R
-        branches.append((Dense(Qp, dtype), br.act, Dense(Rp, dtype), None if br.b is None else br.b.copy()))
-    return Layer(Dense(P, dtype), branches, c.astype(dtype))
+        branches.append((Dense(xp.asarray(Qp, dtype)), br.act, Dense(xp.asarray(Rp, dtype)),
+                         None if br.b is None else br.b.copy()))
+    return Layer(Dense(xp.asarray(P, dtype)), branches, xp.asarray(c.astype(dtype)))
