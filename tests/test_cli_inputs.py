@@ -42,7 +42,8 @@ def damaged_files(tmp_path):
     return out
 
 
-EXPECTED = {"empty": "is empty (0 bytes)", "truncated": "is truncated or damaged", "cut short": "is truncated or damaged",
+EXPECTED = {"empty": "is empty (0 bytes)", "truncated": "is truncated or damaged",
+            "cut short": "is truncated or damaged",
             "garbage": "is not an .npz archive", "lone .npy": "is a single .npy array",
             "object array": "holds an array of Python objects"}
 

@@ -157,7 +157,8 @@ def run(args):
         if not args.quiet:
             print(text, file=sys.stderr, flush=True)
 
-    note(f"burgers {args.ic} {args.scheme}: {args.nx:,} nodes x {nsteps:,} steps" + (f" ({done0:,} done)" if done0 else "")
+    note(f"burgers {args.ic} {args.scheme}: {args.nx:,} nodes x {nsteps:,} steps"
+         + (f" ({done0:,} done)" if done0 else "")
          + f" = {args.nx * nsteps:.3g} node-steps; memory about {format_bytes(need)}"
          + (f" of {format_bytes(free)} available" if free else ""))
     compile_s = B.compile_kernel(scheme, dtype)

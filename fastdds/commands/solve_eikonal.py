@@ -17,7 +17,8 @@ def register(subparsers):
                    help="one of %(choices)s (default %(default)s)")
     p.add_argument("--nx", "--n", type=count, default=1001,
                    help="nodes per axis, ends included [count] (default 1001); --n is a deprecated alias")
-    p.add_argument("--dim", type=int, choices=(2, 3), default=2, help="point / box: dimension [count], 2 or 3 (default 2)")
+    p.add_argument("--dim", type=int, choices=(2, 3), default=2,
+                   help="point / box: dimension [count], 2 or 3 (default 2)")
     p.add_argument("--order", type=int, choices=(1, 2), default=2,
                    help="point / box: sweeping order [dimensionless], 1 or 2 (default 2, as scikit-fmm and "
                         "fastdds.pde.eikonal.distance)")
