@@ -408,46 +408,6 @@ def _update3d_order2(u, side, f, w0, w1, w2, i, j, k):
 
 
 @nb.njit(inline="always", cache=True)
-def _visit2d(u, state, side, f, w0, w1, h0, h1, order, tol, cap, settling, i, j):
-    """Update the active cell (i, j) and re-activate the cells within `order` along each axis when
-    it moved (order 2 replaces the value while `settling`, then only lowers it); returns whether
-    it moved. Shared by the CPU sweep and its GPU twin."""
-    state[i, j] = 0
-    if order == 1:
-        moved = _lower(u, _update2d(u, f, w0, w1, h0, h1, i, j), tol, cap, (i, j))
-    else:
-        v = _update2d_order2(u, side, f, w0, w1, i, j)
-        moved = _replace(u, v, tol, cap, (i, j)) if settling else _lower(u, v, tol, cap, (i, j))
-    if moved:
-        for o in range(1, order + 1):
-            state[i - o, j] |= 1
-            state[i + o, j] |= 1
-            state[i, j - o] |= 1
-            state[i, j + o] |= 1
-    return moved
-
-
-@nb.njit(inline="always", cache=True)
-def _visit3d(u, state, side, f, w0, w1, w2, order, tol, cap, settling, i, j, k):
-    """As `_visit2d` in 3-D."""
-    state[i, j, k] = 0
-    if order == 1:
-        moved = _lower(u, _update3d(u, f, w0, w1, w2, i, j, k), tol, cap, (i, j, k))
-    else:
-        v = _update3d_order2(u, side, f, w0, w1, w2, i, j, k)
-        moved = _replace(u, v, tol, cap, (i, j, k)) if settling else _lower(u, v, tol, cap, (i, j, k))
-    if moved:
-        for o in range(1, order + 1):
-            state[i - o, j, k] |= 1
-            state[i + o, j, k] |= 1
-            state[i, j - o, k] |= 1
-            state[i, j + o, k] |= 1
-            state[i, j, k - o] |= 1
-            state[i, j, k + o] |= 1
-    return moved
-
-
-@nb.njit(inline="always", cache=True)
 def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader, first):
     """The body of `sweep2d`; inlined with a literal order so that each order compiles alone."""
     n0, n1 = u.shape[0] - 4, u.shape[1] - 4
@@ -463,9 +423,21 @@ def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src
             i = 2 + ii if s0 > 0 else n0 + 1 - ii
             for jj in range(n1):
                 j = 2 + jj if s1 > 0 else n1 + 1 - jj
-                if state[i, j] == 1 and _visit2d(u, state, side, f, w0, w1, h0, h1, order, tol, cap,
-                                                 sweep < settle, i, j):
+                if state[i, j] != 1:
+                    continue
+                state[i, j] = 0
+                if order == 1:
+                    moved = _lower(u, _update2d(u, f, w0, w1, h0, h1, i, j), tol, cap, (i, j))
+                else:
+                    v = _update2d_order2(u, side, f, w0, w1, i, j)
+                    moved = _replace(u, v, tol, cap, (i, j)) if sweep < settle else _lower(u, v, tol, cap, (i, j))
+                if moved:
                     changed += 1
+                    for o in range(1, order + 1):
+                        state[i - o, j] |= 1
+                        state[i + o, j] |= 1
+                        state[i, j - o] |= 1
+                        state[i, j + o] |= 1
         if changed == 0:
             return sweep + 1, True
         _wrap(u, state, ghost, src, reader)
@@ -490,9 +462,26 @@ def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost,
                 j = 2 + jj if s1 > 0 else n1 + 1 - jj
                 for kk in range(n2):
                     k = 2 + kk if s2 > 0 else n2 + 1 - kk
-                    if state[i, j, k] == 1 and _visit3d(u, state, side, f, w0, w1, w2, order, tol, cap,
-                                                        sweep < settle, i, j, k):
+                    if state[i, j, k] != 1:
+                        continue
+                    state[i, j, k] = 0
+                    if order == 1:
+                        moved = _lower(u, _update3d(u, f, w0, w1, w2, i, j, k), tol, cap, (i, j, k))
+                    else:
+                        v = _update3d_order2(u, side, f, w0, w1, w2, i, j, k)
+                        if sweep < settle:
+                            moved = _replace(u, v, tol, cap, (i, j, k))
+                        else:
+                            moved = _lower(u, v, tol, cap, (i, j, k))
+                    if moved:
                         changed += 1
+                        for o in range(1, order + 1):
+                            state[i - o, j, k] |= 1
+                            state[i + o, j, k] |= 1
+                            state[i, j - o, k] |= 1
+                            state[i, j + o, k] |= 1
+                            state[i, j, k - o] |= 1
+                            state[i, j, k + o] |= 1
         if changed == 0:
             return sweep + 1, True
         _wrap(u, state, ghost, src, reader)

@@ -17,7 +17,7 @@ hyperplane, ``cuda.syncthreads`` separates hyperplanes, and a shared counter of 
 ends the sweeps; a kernel launch per hyperplane from the host would cost more than the
 hyperplane's work on grids of a few thousand cells a side. One block uses one multiprocessor,
 which bounds the speed on large grids (not measured: no GPU timing exists for this module).
-The cell visit (update, store, re-activation) is the CPU module's own helper, compiled for the device.
+The cell update and the stores are the CPU module's own helpers, compiled for the device.
 """
 
 import math
@@ -29,9 +29,56 @@ from ..cpu import eikonal as _cpu
 from ..cpu.eikonal import FIXED, SETTLE
 from .launch import array_module, device, launch, launch_block
 
-_visit2d, _visit3d = device(_cpu._visit2d), device(_cpu._visit3d)
+_lower, _replace = device(_cpu._lower), device(_cpu._replace)
+_update2d, _update2d_order2 = device(_cpu._update2d), device(_cpu._update2d_order2)
+_update3d, _update3d_order2 = device(_cpu._update3d), device(_cpu._update3d_order2)
 
 __all__ = ["FIXED", "finish", "hj1d_steps", "sweep2d", "sweep3d"]
+
+
+@cuda.jit(device=True)
+def _visit2d(u, state, side, f, w0, w1, h0, h1, order, tol, cap, settling, i, j, changed):
+    """Update active cell (i, j) and re-activate its neighbours when it moved (order 2 replaces
+    the value while `settling`, then only lowers it, as the CPU sweep does)."""
+    if state[i, j] != 1:
+        return
+    state[i, j] = 0
+    if order == 1:
+        moved = _lower(u, _update2d(u, f, w0, w1, h0, h1, i, j), tol, cap, (i, j))
+    elif settling:
+        moved = _replace(u, _update2d_order2(u, side, f, w0, w1, i, j), tol, cap, (i, j))
+    else:
+        moved = _lower(u, _update2d_order2(u, side, f, w0, w1, i, j), tol, cap, (i, j))
+    if moved:
+        cuda.atomic.add(changed, 0, 1)
+        for o in range(1, order + 1):
+            state[i - o, j] |= 1
+            state[i + o, j] |= 1
+            state[i, j - o] |= 1
+            state[i, j + o] |= 1
+
+
+@cuda.jit(device=True)
+def _visit3d(u, state, side, f, w0, w1, w2, order, tol, cap, settling, i, j, k, changed):
+    """As `_visit2d` in 3-D."""
+    if state[i, j, k] != 1:
+        return
+    state[i, j, k] = 0
+    if order == 1:
+        moved = _lower(u, _update3d(u, f, w0, w1, w2, i, j, k), tol, cap, (i, j, k))
+    elif settling:
+        moved = _replace(u, _update3d_order2(u, side, f, w0, w1, w2, i, j, k), tol, cap, (i, j, k))
+    else:
+        moved = _lower(u, _update3d_order2(u, side, f, w0, w1, w2, i, j, k), tol, cap, (i, j, k))
+    if moved:
+        cuda.atomic.add(changed, 0, 1)
+        for o in range(1, order + 1):
+            state[i - o, j, k] |= 1
+            state[i + o, j, k] |= 1
+            state[i, j - o, k] |= 1
+            state[i, j + o, k] |= 1
+            state[i, j, k - o] |= 1
+            state[i, j, k + o] |= 1
 
 
 @cuda.jit(device=True)
@@ -89,9 +136,7 @@ def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, first, max_sweeps, gho
                 jj = d - ii
                 i = 2 + ii if s0 > 0 else n0 + 1 - ii
                 j = 2 + jj if s1 > 0 else n1 + 1 - jj
-                if state[i, j] == 1 and _visit2d(u, state, side, f, w0, w1, h0, h1, order, tol, cap,
-                                                 sweep < settle, i, j):
-                    cuda.atomic.add(changed, 0, 1)
+                _visit2d(u, state, side, f, w0, w1, h0, h1, order, tol, cap, sweep < settle, i, j, changed)
             cuda.syncthreads()
         count = changed[0]
         cuda.syncthreads()
@@ -128,9 +173,7 @@ def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, first, max_sweeps,
                     i = 2 + ii if s0 > 0 else n0 + 1 - ii
                     j = 2 + jj if s1 > 0 else n1 + 1 - jj
                     k = 2 + kk if s2 > 0 else n2 + 1 - kk
-                    if state[i, j, k] == 1 and _visit3d(u, state, side, f, w0, w1, w2, order, tol, cap,
-                                                        sweep < settle, i, j, k):
-                        cuda.atomic.add(changed, 0, 1)
+                    _visit3d(u, state, side, f, w0, w1, w2, order, tol, cap, sweep < settle, i, j, k, changed)
             cuda.syncthreads()
         count = changed[0]
         cuda.syncthreads()
