@@ -113,6 +113,8 @@ def test_runs_that_cannot_fit_in_memory_are_refused_with_both_numbers(monkeypatc
     assert "(400,040,001 cells, float64) needs about 30.6 GiB of memory but 1.0 GiB is available; lower --nx" in err
     err = _fails(["solve", "eikonal", "--n", "20001", "--dtype", "float32"], capsys)  # the deprecated alias
     assert "float32) needs about 23.1 GiB" in err
+    err = _fails(["compare", "no-model-read-first.npz", "--nx", "5000"], capsys)
+    assert "compare --nx 5000 needs about 2.3 GiB of memory but 1.0 GiB is available; lower --nx" in err
 
 
 def test_runs_print_their_size_before_they_start(capsys):

@@ -63,12 +63,16 @@ def run(args):
     from fastdds.analysis.operator_stats import model_fixed_point_operators
     from fastdds.models import load_model
     from fastdds.nn.mlp import MLP
+    from fastdds.validation import check_memory, format_bytes
 
     if args.plots:
         report.pyplot()
     if args.probes < 10:
         raise ValueError(f"--probes {args.probes} is too few to correlate activations; use at least 10")
-    t0 = time.perf_counter()
+    started = time.perf_counter()
+    need = 100 * args.nx ** 2  # the FD operators measured as dense nx x nx matrices: about 100 bytes per entry
+    free = check_memory(need, f"compare --nx {args.nx}", "lower --nx (the FD operators are analysed as dense "
+                        "nx x nx matrices; their spectra cost about nx^3 operations)")
     print(f"compare: loading {len(args.models)} model file(s) ...", file=sys.stderr, flush=True)
     models = [load_model(path, args.activation, dtype=np.float64) for path in args.models]
     forms = [m.layers() for m in models]
@@ -86,10 +90,11 @@ def run(args):
     label = type(models[0]).__name__
     print(f"compare: measuring {len(forms[0].blocks)} layer(s) of "
           f"{len(models)} {label} run(s){' and their baseline' if baseline else ''}, {args.probes} probes, against "
-          f"{args.scheme} (nx = {fd.info['nx']}, {fd.info['nsteps']} steps) ...", file=sys.stderr, flush=True)
+          f"{args.scheme} (nx = {fd.info['nx']}, {fd.info['nsteps']} steps; memory about {format_bytes(need)}"
+          + (f" of {format_bytes(free)} available" if free else "") + ") ...", file=sys.stderr, flush=True)
     result = report.build_report(forms, fd, probes, baseline, args.band, args.keep,
                                  extra=model_fixed_point_operators(models[0]), label=label)
-    print(f"compare: measured in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    print(f"compare: measured in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     setup = dict(fd.info, models=[str(p) for p in args.models], model=label, activation=args.activation,
                  probes=args.probes, box=list(args.box), seed=args.seed,
                  baseline="glorot_uniform untrained" if baseline else None)
