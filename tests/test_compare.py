@@ -136,7 +136,7 @@ def test_compare_small_runs_eo_scheme(small_runs, tmp_path, capsys):
     assert f"compare: loading {len(small_runs)} model file(s)" in captured.err
     assert re.search(rf"compare: measuring \d+ layer\(s\) of {len(small_runs)} MLP run\(s\), 64 probes, against "
                      r"burgers-eo \(nx = 21, \d+ steps; memory about 43.1 KiB of [0-9.]+ [KMGT]?i?B available\)", captured.err)
-    assert 0 < float(re.search(r"compare: measured in ([0-9.]+) s", captured.err).group(1)) < 60
+    assert 0 <= float(re.search(r"compare: measured in ([0-9.]+) s", captured.err).group(1)) < 60
     res = json.loads((tmp_path / "eo.json").read_text())
     assert res["baseline"] is None and res["operators"]["fd.Q1"]["band_energy"] == 1.0
 
