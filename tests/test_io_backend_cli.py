@@ -127,3 +127,24 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys):
         assert exc.value.code == 2
         assert message in capsys.readouterr().err
     assert afile.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_progress_line_without_a_known_total(monkeypatch, capsys):
+    from fastdds import progress
+
+    monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: False, raising=False)
+    bar = progress.Progress(None, desc="sweeps", every=0.0)
+    bar.update(3)
+    bar.close()
+    line = capsys.readouterr().err
+    assert line.startswith("sweeps 3 [") and "it/s]" in line and "eta" not in line and "/" not in line.split("[")[0]
+
+
+def test_solve_eikonal_counts_its_sweeps_on_the_progress_line(monkeypatch, capsys):
+    from fastdds import progress
+
+    seen = []
+    monkeypatch.setattr(progress.Progress, "update", lambda self, n, **m: seen.append((self.desc, n)))
+    assert cli.main(["solve", "eikonal", "--nx", "41"]) == 0
+    sweeps = int(capsys.readouterr().out.split(" sweeps")[0].rsplit(" ", 1)[1])
+    assert seen and seen[-1] == ("eikonal point sweeps", sweeps) and sweeps >= 2

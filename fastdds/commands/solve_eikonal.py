@@ -35,6 +35,7 @@ def register(subparsers):
                    help="largest solution written to --json [values]; bigger grids are written with a stride "
                         "(default 250000)")
     p.add_argument("--json", type=output_file, default=None, help="write grid, solution, errors, sweeps/steps and wall time here")
+    p.add_argument("--no-progress", action="store_true", help="no progress line (shown on grids whose sweeps take a while)")
     add_backend_options(p, gpu=False)
     p.set_defaults(func=run)
 
@@ -58,18 +59,23 @@ def level_set(problem, n, dim, dtype):
     return h, phi, exact
 
 
-def solve_grid(problem, n, dim, order, dtype, source_radius=0.0):
+def solve_grid(problem, n, dim, order, dtype, source_radius=0.0, progress=False):
     """Solve the point or box problem; return (h, u, exact, info, seconds), the seconds not counting the
-    compile (done first on a 9-node-per-axis grid of the same problem, dimension and dtype)."""
+    compile (done first on a 9-node-per-axis grid of the same problem, dimension and dtype). With
+    `progress`, a line on stderr counts the sweeps (shown on grids whose sweeps take a while)."""
     import time
 
     from fastdds.pde.eikonal import distance
+    from fastdds.progress import Progress
 
     _, small, _ = level_set(problem, 9, dim, dtype)
     distance(small, 0.25, order=order, source_radius=source_radius)  # compile outside the timing
     h, phi, exact = level_set(problem, n, dim, dtype)
+    bar = Progress(None, desc=f"eikonal {problem} sweeps", enabled=progress)
     t0 = time.perf_counter()
-    u, info = distance(phi, h, order=order, source_radius=source_radius, return_info=True)
+    u, info = distance(phi, h, order=order, source_radius=source_radius, return_info=True,
+                       callback=lambda sweeps, most: bar.update(sweeps))
+    bar.close()
     return h, u, exact, info, time.perf_counter() - t0
 
 
@@ -121,7 +127,8 @@ def run(args):
                             "lower --nx")
         print(f"eikonal {args.problem} {args.dim}-D: {n ** args.dim:,} cells; memory about {format_bytes(need)}"
               + (f" of {format_bytes(free)} available" if free else ""), file=sys.stderr, flush=True)
-        h, u, exact, info, seconds = solve_grid(args.problem, n, args.dim, args.order, dtype, args.source_radius)
+        h, u, exact, info, seconds = solve_grid(args.problem, n, args.dim, args.order, dtype, args.source_radius,
+                                                not args.no_progress)
         err = error_norms(u, exact)
         stride = max(1, math.ceil((u.size / args.max_output) ** (1.0 / u.ndim)))
         sub = (slice(None, None, stride),) * u.ndim
