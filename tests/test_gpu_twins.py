@@ -3,8 +3,9 @@
 These tests run in Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``: NumPy arrays, every
 thread a Python thread, no GPU): the simulator must be on before ``numba.cuda`` is imported, so
 `test_twins_in_simulator` reruns this file in a subprocess with it set, where every twin test
-runs on NumPy arrays, together with tests/test_array_module.py (the callers, Banded, the fused
-layer, Burgers' solve, MLP streams, CfC, NODE, Adam, on device arrays dispatched to the twins). On a machine with CuPy and a CUDA device the same twin tests run in this
+runs on NumPy arrays, together with tests/test_array_module.py (the callers - Banded, the fused
+layer, Burgers' solve, MLP streams, CfC, NODE, the residual nets, Adam - on device arrays
+dispatched to the twins). On a machine with CuPy and a CUDA device the same twin tests run in this
 process on the device, with CuPy arrays; elsewhere they skip and say why. `test_ptx_compiles`
 then compiles every kernel the simulator run launched, with the argument types it launched it
 with (float32 and float64), for sm_90 with Numba's CUDA compiler: the simulator runs kernels as
@@ -564,8 +565,9 @@ if not SIM:
         record = tmp_path_factory.mktemp("gpu_twins") / "launches.pkl"
         env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", FASTDDS_GPU_LAUNCH_RECORD=str(record))
         callers = str(Path(__file__).with_name("test_array_module.py"))  # the callers on the twins, too
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, callers], env=env,
-                              cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=900)
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, callers],
+                              env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                              timeout=900)
         launches = pickle.loads(record.read_bytes()) if record.exists() else []
         return proc, launches
 

@@ -195,7 +195,8 @@ def _kernel_case(dev, row, repeat):
         x2, y2 = x.reshape(1, n), y.reshape(1, n)
         t = dev.seconds(lambda: fn(x2, offs, diags, 0, y2), repeat)
     elif row["group"] == "burgers":
-        fcode, lcode, (ra, rb) = (0, 0, ((0.0,), (1.0,))) if "LF" in name else (1, 2, ((0, .75, 1 / 3), (1, .25, 2 / 3)))
+        lf = "LF" in name
+        fcode, lcode, (ra, rb) = (0, 0, ((0.0,), (1.0,))) if lf else (1, 2, ((0, .75, 1 / 3), (1, .25, 2 / 3)))
         rk_a, rk_b = xp.asarray(np.array(ra, dt)), xp.asarray(np.array(rb, dt))
         u = (0.2 * x).astype(dt)  # |u| < 1.3 w.h.p.: alpha = 1.5 and dt/dx = 0.4 keep the steps monotone
         coefs = xp.asarray(np.array([0.4, 0.0, 1.5, 0.5, 0.0, 0.0, 0.0, 2.0], dt))
@@ -344,7 +345,8 @@ def main(argv=None):
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
     mode.add_argument("--simulate", action="store_true",
-                      help="tiny sizes, no GPU: the twins in Numba's CUDA simulator (a logic check; times mean nothing)")
+                      help="tiny sizes, no GPU: the twins in Numba's CUDA simulator "
+                           "(a logic check; times mean nothing)")
     ap.add_argument("--only", action="append", choices=("kernel", "sweep", "pinn"),
                     help="run only the cases of this kind (repeat for several); default: all")
     ap.add_argument("--budget", type=float, default=RUN_SECONDS,

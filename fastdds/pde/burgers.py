@@ -312,7 +312,8 @@ def compile_kernel(scheme, dtype=np.float64, like=None):
     float : seconds spent (about 0 when it is compiled already in this process)
     """
     s = get_scheme(scheme)
-    return backend.kernels("burgers", like=like).prepare(FLUXES[s.flux], LIMITERS[s.limiter], backend.resolve_dtype(dtype))
+    kern = backend.kernels("burgers", like=like)
+    return kern.prepare(FLUXES[s.flux], LIMITERS[s.limiter], backend.resolve_dtype(dtype))
 
 
 def dissipation_speed(u0):
