@@ -380,3 +380,58 @@ def test_residual_nets(device, rng, name):
     _same(dxd, dx, exact)
     for g, gd in zip(grads, gradsd):
         _same(gd, g, exact)
+
+
+@pytest.mark.parametrize("mode", ["initial_state", "drive"])
+def test_fhn(device, rng, mode):
+    """The FHN layer (fused Euler forward and discrete adjoint, trained a, b, dt) on the device."""
+    from fastdds.nn.fhn import FHN
+
+    to_dev, exact = device
+    n_in = 6 if mode == "initial_state" else 3
+    kw = dict(mode=mode, n_in=None if mode == "initial_state" else n_in, dt=0.5, steps=4,
+              train=("a", "b", "dt"))
+    x = 0.5 * rng.standard_normal((5, n_in))
+    host = _on_host(lambda: FHN(3, rng=np.random.default_rng(2), **kw))
+    layer = FHN(3, rng=np.random.default_rng(2), **kw)
+    dy = rng.standard_normal((5, host.n_out))
+    y, c = host.forward(x)
+    yd, cd = layer.forward(to_dev(x))
+    _same(yd, y, exact)
+    (dx, grads), (dxd, gradsd) = host.backward(c, dy), layer.backward(cd, to_dev(dy))
+    _same(dxd, dx, exact)
+    for g, gd in zip(grads, gradsd):
+        _same(gd, g, exact)
+
+
+@pytest.mark.parametrize("shape, periodic", [((23, 19), True), ((7, 9, 8), False), ((31,), False)])
+def test_eikonal(device, shape, periodic):
+    """Fast sweeping on a device phi: the sweeps run on the device (the band and the finish on the
+    host) and the result comes back there; travel times with a speed field and arrival times too."""
+    from fastdds.pde import eikonal as ek
+
+    to_dev, exact = device
+    X = np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij")
+    phi = np.sqrt(sum(x * x for x in X)) - 0.4
+    speed = 1.0 + 0.5 * np.cos(X[0])
+    src = np.zeros(shape, bool)
+    src[tuple(n // 3 for n in shape)] = True
+    for run in (lambda p, s, m: ek.distance(p, 0.1, periodic=periodic),
+                lambda p, s, m: ek.travel_time(p, s, 0.1, order=1),
+                lambda p, s, m: ek.arrival_time(m, s, 0.1)):
+        want = run(phi, speed, src)
+        _same(run(to_dev(phi), to_dev(speed), to_dev(src)), want, exact)
+
+
+def test_eikonal_nd_has_no_twin_and_masked_results_stay_numpy(device):
+    """4-D fast sweeping has no GPU twin: the backend refuses it; a result with hidden cells is a
+    NumPy masked array (CuPy has none)."""
+    from fastdds.pde import eikonal as ek
+
+    to_dev, _ = device
+    phi = np.ones((3, 3, 3, 3))
+    phi[1, 1, 1, 1] = -1.0
+    with pytest.raises(NotImplementedError, match="'eikonal_nd' kernels have no GPU twin"):
+        ek.distance(to_dev(phi))
+    d = ek.distance(to_dev(np.array([-1.0, 1.0, 1.0, 1.0])), narrow=1.0)
+    assert np.ma.isMaskedArray(d) and d.mask.tolist() == [False, False, True, True]

@@ -12,11 +12,13 @@ order); a numpy masked array marks obstacles (masked cells are
 never entered and come back masked), and so do speeds below machine epsilon. fastdds extras are
 keyword-only: a scalar speed, ``source_radius`` (exact values in a disc round isolated zeros of
 phi, the point-source correction), ``tol``, ``max_sweeps``, ``return_info``. ``arrival_time``
-starts from a mask of source cells instead of a level set. The compiled cores live in
-``fastdds.kernels.cpu.eikonal``: 1-D to 3-D grids run on padded 2-D / 3-D kernels, 4-D to 12-D
-grids on the N-D kernels (flat arrays with per-axis strides; the Godunov update sorts the axes'
-upwind values and adds axes while the root stays above the next one; the 2^d orderings, axis a
-reversed when bit a of the ordering is set), which give the same answers to round-off.
+starts from a mask of source cells instead of a level set. The compiled cores: 1-D to 3-D grids
+run on the padded 2-D / 3-D kernels of ``fastdds.kernels.cpu.eikonal`` (GPU twins for the sweeps:
+a CuPy phi sweeps on its device), 4-D to 12-D grids on the N-D kernels of
+``fastdds.kernels.cpu.eikonal_nd`` (flat arrays with per-axis strides; the Godunov update sorts
+the axes' upwind values and adds axes while the root stays above the next one; the 2^d
+orderings, axis a reversed when bit a of the ordering is set), which give the same answers to
+round-off.
 
 Fast sweeping (Zhao 2005) is Gauss-Seidel: each cell update reads neighbours already updated in
 the same sweep, in an order that alternates over the 2^d grid orderings. It is therefore NOT a
@@ -60,10 +62,10 @@ class SweepInfo:
     band: int
 
 
-def _host():
-    """The CPU kernels: the interface band, the extension and finishing steps run on the host,
-    whatever device the sweeps use."""
-    return backend.kernels("eikonal", like=np.empty(0))
+def _host(group="eikonal"):
+    """The CPU kernels of a group: the interface band, the extension and finishing steps run on
+    the host, whatever device the sweeps use."""
+    return backend.kernels(group, like=np.empty(0))
 
 
 def _float_array(name, a):
@@ -122,12 +124,14 @@ class _Grid:
     flat unpadded array (``pad`` = 0, no ghost cells: they wrap periodic axes themselves).
     ``kshape``, ``kdx``, ``kper``: shape, spacing and periodic flags of the kernel grid;
     ``pshape``: padded shape; ``inner``: the slices of the cells in a padded array; ``ghost``,
-    ``src``, ``reader``: the periodic copy lists of the sweep kernels.
+    ``src``, ``reader``: the periodic copy lists of the sweep kernels; ``group``: the kernel
+    group ("eikonal_nd" for the N-D kernels).
     """
 
     def __init__(self, shape, dxs, pers):
         self.shape = tuple(shape)
         self.nd = len(shape) >= _ND_FROM
+        self.group = "eikonal_nd" if self.nd else "eikonal"
         lift = len(shape) == 1 and not self.nd
         self.pad = 0 if self.nd else _PAD
         self.kshape = (1,) + self.shape if lift else self.shape
@@ -255,7 +259,7 @@ def _start(p, obstacles, grid, gradient, speed=None, ext_mask=None):
     if grid.nd:
         shape, strides, pers = grid.nd_args()
         flat = lambda a: np.ascontiguousarray(a).reshape(-1)  # noqa: E731
-        band = kern.interface_band_nd(flat(p), flat(valid), shape, strides, np.array(grid.kdx), pers, gradient,
+        band = _host(grid.group).interface_band_nd(flat(p), flat(valid), shape, strides, np.array(grid.kdx), pers, gradient,
                                       u.reshape(-1), state.reshape(-1), side.reshape(-1), flat(sp), flat(em),
                                       fext.reshape(-1))
     else:
@@ -305,13 +309,10 @@ def _sweeper(grid, side, f, order, cap, like):
     """run(u, state, tol, first, stop) -> (sweeps, converged): the sweep kernel of the grid's
     layout on the device of `like` (a CuPy array: the GPU twins, on device copies of side and f);
     u and state must live there too."""
-    kern = backend.kernels("eikonal", like=like)
+    kern = backend.kernels(grid.group, like=like)
     put = backend.array_module(like).asarray
     w = [1.0 / h**2 for h in grid.kdx]
     if grid.nd:
-        if backend.is_gpu_array(like):
-            raise ValueError(f"the GPU fast sweeping covers 1-D to 3-D grids; this one has {len(grid.shape)} axes: "
-                             f"pass a NumPy array to solve it on the CPU")
         shape, strides, pers = grid.nd_args()
         flat_f, flat_w = np.ascontiguousarray(f).reshape(-1), np.array(w)
         flat_side = side.reshape(-1)
@@ -435,7 +436,7 @@ def _level_set(phi, speed, dx, self_test, order, narrow, periodic, ext_mask, int
     weights = np.array([1.0 / h**2 for h in grid.kdx])
     if grid.nd:
         shape, strides, pers = grid.nd_args()
-        _host().extend_nd(u.reshape(-1), fext.reshape(-1), cells, shape, strides, weights, pers)
+        _host(grid.group).extend_nd(u.reshape(-1), fext.reshape(-1), cells, shape, strides, weights, pers)
     else:
         strides = np.array([s // u.itemsize for s in u.strides], dtype=np.int64)
         _host().extend(u.reshape(-1), fext.reshape(-1), cells, strides, weights, grid.alias())
