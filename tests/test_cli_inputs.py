@@ -121,12 +121,23 @@ def test_runs_print_their_size_before_they_start(capsys):
     assert cli.main(["solve", "burgers", "--ic", "riemann", "--nu", "0", "--scheme", "lf", "--nx", "101",
                      "--t-end", "0.5", "--no-progress"]) == 0
     captured = capsys.readouterr()
-    assert "burgers riemann lf: 101 nodes x 56 steps = 5.66e+03 node-steps; memory about 7.9 KiB of" in captured.err
+    assert ("burgers riemann lf: 101 nodes x 56 steps = 5.66e+03 node-steps (about 5.7e-05 s at 1e8 a second); "
+            "memory about 7.9 KiB of" in captured.err)
     assert "compiled in" in captured.err and "steps=56 " in captured.out  # the steps announced are the steps run
     assert cli.main(["solve", "eikonal", "--nx", "41"]) == 0
     captured = capsys.readouterr()
     assert "eikonal point 2-D: 1,681 cells; memory about 134.6 KiB" in captured.err
     assert "cell-sweeps/s" in captured.out
+
+
+def test_a_run_too_long_to_split_finely_says_a_signal_waits(monkeypatch, capsys):
+    from fastdds.commands import solve_burgers
+
+    monkeypatch.setattr(solve_burgers, "MAX_PIECES", 20)
+    assert cli.main(["solve", "burgers", "--ic", "riemann", "--nu", "0", "--scheme", "lf", "--nx", "101",
+                     "--t-end", "0.5", "--no-progress"]) == 0
+    assert ("warning: 20 kernel calls of 3 steps each; Ctrl-C and SIGTERM wait for the call in hand"
+            in capsys.readouterr().err)
 
 
 def test_reproduce_all_checks_the_data_before_the_first_run(tmp_path, monkeypatch, capsys):

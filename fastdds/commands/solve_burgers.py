@@ -21,6 +21,8 @@ PIECE_SECONDS = 0.2
 SLOW_NODE_STEP = 2e-8
 """Seconds per node-step assumed to size the kernel calls: about 5x the muscl-rk3 float64 time of a
 2-core Zen 3 (loaded), so that calls stay under PIECE_SECONDS on slower machines too."""
+MAX_PIECES = 1_000_000
+"""Most kernel calls of a run (the solver holds their bounds): longer calls only in runs over about 55 h."""
 
 
 def register(subparsers):
@@ -159,11 +161,14 @@ def run(args):
 
     note(f"burgers {args.ic} {args.scheme}: {args.nx:,} nodes x {nsteps:,} steps"
          + (f" ({done0:,} done)" if done0 else "")
-         + f" = {args.nx * nsteps:.3g} node-steps; memory about {format_bytes(need)}"
-         + (f" of {format_bytes(free)} available" if free else ""))
+         + f" = {args.nx * nsteps:.3g} node-steps (about {duration(args.nx * (nsteps - done0) / 1e8)} at 1e8 a "
+           f"second); memory about {format_bytes(need)}" + (f" of {format_bytes(free)} available" if free else ""))
     compile_s = B.compile_kernel(scheme, dtype)
     note(f"  compiled in {compile_s:.2f} s")
-    pieces = max(args.chunks, math.ceil(SLOW_NODE_STEP * args.nx * (nsteps - done0) / PIECE_SECONDS))
+    pieces = max(args.chunks, min(MAX_PIECES, math.ceil(SLOW_NODE_STEP * args.nx * (nsteps - done0) / PIECE_SECONDS)))
+    if pieces == MAX_PIECES:
+        note(f"  warning: {MAX_PIECES:,} kernel calls of {math.ceil(nsteps / MAX_PIECES):,} steps each; Ctrl-C and "
+             f"SIGTERM wait for the call in hand (lower --nx or --t-end for a run that stops at once)")
     bar = Progress(nsteps, desc=f"burgers {args.ic} {args.scheme}", enabled=not (args.no_progress or args.quiet),
                    start=done0)
     t0 = time.perf_counter()
@@ -178,7 +183,8 @@ def run(args):
             told.append(True)
             per = (time.perf_counter() - t0) / (args.nx * (step - done0))
             note(f"  estimated run time {duration(per * args.nx * (total - done0))} ({1 / per:.3g} node-steps/s "
-                 f"in the first {step - done0:,} steps)")
+                 f"in the first {step - done0:,} steps); Ctrl-C stops it within about "
+                 f"{duration(per * args.nx * max(1, math.ceil(total / min(pieces, total))))}")
         bar.total = total
         bar.update(step)
         mark = step * args.chunks // total
