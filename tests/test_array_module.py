@@ -435,3 +435,22 @@ def test_eikonal_nd_has_no_twin_and_masked_results_stay_numpy(device):
         ek.distance(to_dev(phi))
     d = ek.distance(to_dev(np.array([-1.0, 1.0, 1.0, 1.0])), narrow=1.0)
     assert np.ma.isMaskedArray(d) and d.mask.tolist() == [False, False, True, True]
+
+
+def test_solve_eikonal_command_on_the_gpu_backend(device, monkeypatch):
+    """`fastdds solve eikonal --backend gpu` moves phi to the device: the same distances come back."""
+    from fastdds.commands.solve_eikonal import solve_grid
+    from fastdds.pde import eikonal as ek
+
+    _, exact = device
+    given, distance = [], ek.distance
+    monkeypatch.setattr(ek, "distance", lambda phi, *a, **k: given.append(backend.is_gpu_array(phi)) or
+                        distance(phi, *a, **k))
+    _, u, _, info, _ = solve_grid("point", 21, 2, 2, np.float64)
+    assert given == [True, True]  # the compile run and the solve
+    _, want, _, want_info, _ = _on_host(lambda: solve_grid("point", 21, 2, 2, np.float64))
+    assert type(u) is np.ndarray and info == want_info
+    if exact:
+        np.testing.assert_array_equal(u, want)
+    else:
+        np.testing.assert_allclose(u, want, rtol=0, atol=1e-12)

@@ -36,7 +36,7 @@ def register(subparsers):
                         "(default 250000)")
     p.add_argument("--json", type=output_file, default=None, help="write grid, solution, errors, sweeps/steps and wall time here")
     p.add_argument("--no-progress", action="store_true", help="no progress line (shown on grids whose sweeps take a while)")
-    add_backend_options(p, gpu=False)
+    add_backend_options(p)
     p.set_defaults(func=run)
 
 
@@ -62,21 +62,26 @@ def level_set(problem, n, dim, dtype):
 def solve_grid(problem, n, dim, order, dtype, source_radius=0.0, progress=False):
     """Solve the point or box problem; return (h, u, exact, info, seconds), the seconds not counting the
     compile (done first on a 9-node-per-axis grid of the same problem, dimension and dtype). With
-    `progress`, a line on stderr counts the sweeps (shown on grids whose sweeps take a while)."""
+    `progress`, a line on stderr counts the sweeps (shown on grids whose sweeps take a while). On
+    the gpu backend phi goes to the device and the sweeps run there; u comes back as NumPy."""
     import time
 
+    from fastdds import backend
     from fastdds.pde.eikonal import distance
     from fastdds.progress import Progress
 
+    xp = backend.xp()
     _, small, _ = level_set(problem, 9, dim, dtype)
-    distance(small, 0.25, order=order, source_radius=source_radius)  # compile outside the timing
+    distance(xp.asarray(small), 0.25, order=order, source_radius=source_radius)  # compile outside the timing
     h, phi, exact = level_set(problem, n, dim, dtype)
+    phi = xp.asarray(phi)
     bar = Progress(None, desc=f"eikonal {problem} sweeps", enabled=progress)
     t0 = time.perf_counter()
     u, info = distance(phi, h, order=order, source_radius=source_radius, return_info=True,
                        callback=lambda sweeps, most: bar.update(sweeps))
     bar.close()
-    return h, u, exact, info, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    return h, (backend.to_numpy(u) if backend.is_gpu_array(u) else u), exact, info, seconds
 
 
 def memory_needed(nx, dim, dtype):
@@ -95,7 +100,7 @@ def run(args):
 
     import numpy as np
 
-    from fastdds import io
+    from fastdds import backend, io
     from fastdds.exact.eikonal import eikonal_time_1d
     from fastdds.norms import error_norms
     from fastdds.pde.eikonal import hj1d_solve
@@ -107,6 +112,9 @@ def run(args):
         raise ValueError(f"--nx must be at least 3; got {n}")
     result = {"problem": args.problem, "n": n, "dtype": str(dtype)}
     if args.problem == "time1d":
+        if backend.get_backend() == "gpu":
+            raise ValueError("--problem time1d runs on the cpu backend only (its kernel has no GPU caller); "
+                             "drop --backend gpu")
         print(f"eikonal time1d {args.scheme}: {n:,} nodes", file=sys.stderr, flush=True)
         hj1d_solve(min(n, 11), args.scheme, args.cfl, dtype=dtype, alpha=args.alpha)  # compile
         t0 = time.perf_counter()
