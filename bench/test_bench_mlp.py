@@ -21,6 +21,14 @@ Batches: ours runs the points in the batches `MLP.batches` asks for (5 of 2,000 
 float32, 9 of 1,111 at width 20 float64, one of 10,000 at width 100), so that a batch's kept
 streams stay in cache between its forward and reverse pass; PyTorch runs all points at once.
 
+Distance from the product floor: the floor is the step's matrix-product GFLOP at the rate the
+machine's BLAS reaches on one large product (NumPy's matmul of two 1024 x 1024 matrices in the
+step's dtype, on as many BLAS threads as the step has workers, best of 5), i.e. the time the
+products alone would take at large-matrix speed; `ours_x_floor` = step time / floor (1 is the
+floor; the element-wise work, the Adam update and the small products' lower rate make up the
+rest), `torch_x_floor` the same for PyTorch with its own GFLOP. At width 20 the products have
+K = 20 and run well below the large-matrix rate, so the floor is optimistic there.
+
 Memory measured: bytes kept for the reverse pass - fastdds: the arrays of its workspace that
 `backward` reads (layer inputs, z streams, sigma', sigma'', sigma''' per hidden layer), of the
 largest batch;
@@ -28,11 +36,14 @@ PyTorch: the distinct tensors autograd saved for backward (saved_tensors_hooks, 
 per storage), i.e. the same quantity on both sides, not allocator peaks.
 """
 
+import time
+
 import numpy as np
 import pytest
 
-from fastdds.nn.mlp import MLP
+from fastdds.nn.mlp import LANES, MLP
 from fastdds.optim import Adam
+from fastdds.threads import num_workers
 
 torch = pytest.importorskip("torch")
 
@@ -113,6 +124,23 @@ def torch_gflop(model, X):
     return counter.get_total_flops() / 1e9
 
 
+def blas_gflops(dtype, threads):
+    """GFLOP/s of NumPy's BLAS on a 1024^3 product in `dtype` on `threads` BLAS threads, best of 5."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    A, B = (rng.standard_normal((1024, 1024)).astype(dtype) for _ in range(2))
+    out = np.empty_like(A)
+    with threadpool_limits(threads, user_api="blas"):
+        np.matmul(A, B, out=out)
+        best = np.inf
+        for _ in range(5):
+            t0 = time.perf_counter()
+            np.matmul(A, B, out=out)
+            best = min(best, time.perf_counter() - t0)
+    return 2 * 1024**3 / best / 1e9
+
+
 def blas_threads():
     """Threads of NumPy's BLAS (None when threadpoolctl is not installed)."""
     try:
@@ -156,13 +184,19 @@ def test_pinn_step_vs_torch(benchmark, benchmarking, peer_time, width, dtype):
     for _ in range(rounds):  # interleaved, so both see the same machine load
         t_ours = min(t_ours, peer_time(ours, repeat=repeat))
         t_torch = min(t_torch, peer_time(theirs, repeat=repeat))
+    gflop, tgflop = ours_gflop(net.sizes, n), torch_gflop(model, Xt)
+    rate = blas_gflops(dtype, num_workers(LANES))  # the threads the step runs on
     benchmark.extra_info.update({
         "points": n,
         "ours_ms": 1e3 * t_ours,
         "torch_ms": 1e3 * t_torch,
         "speedup_vs_torch": t_torch / t_ours,
-        "ours_gflop": ours_gflop(net.sizes, n),
-        "torch_gflop": torch_gflop(model, Xt),
+        "ours_gflop": gflop,
+        "torch_gflop": tgflop,
+        "blas_gflops": rate,
+        "floor_ms": 1e3 * gflop / rate,
+        "ours_x_floor": t_ours * rate / gflop,
+        "torch_x_floor": t_torch * rate / tgflop,
         "ours_saved_MB": kept / 2**20,
         "torch_saved_MB": torch_saved_bytes(model, Xt) / 2**20,
         "torch_threads": torch.get_num_threads(),
