@@ -130,16 +130,6 @@ def test_runs_print_their_size_before_they_start(capsys):
     assert "cell-sweeps/s" in captured.out
 
 
-def test_a_run_too_long_to_split_finely_says_a_signal_waits(monkeypatch, capsys):
-    from fastdds.commands import solve_burgers
-
-    monkeypatch.setattr(solve_burgers, "MAX_PIECES", 20)
-    assert cli.main(["solve", "burgers", "--ic", "riemann", "--nu", "0", "--scheme", "lf", "--nx", "101",
-                     "--t-end", "0.5", "--no-progress"]) == 0
-    assert ("warning: 20 kernel calls of 3 steps each; Ctrl-C and SIGTERM wait for the call in hand"
-            in capsys.readouterr().err)
-
-
 def test_reproduce_all_checks_the_data_before_the_first_run(tmp_path, monkeypatch, capsys):
     row = "-122.23,37.88,41.0,880.0,129.0,322.0,126.0,8.3252,452600.0"
     short = tmp_path / "cal_housing.csv"

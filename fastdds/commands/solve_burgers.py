@@ -21,8 +21,6 @@ PIECE_SECONDS = 0.2
 SLOW_NODE_STEP = 2e-8
 """Seconds per node-step assumed to size the kernel calls: about 5x the muscl-rk3 float64 time of a
 2-core Zen 3 (loaded), so that calls stay under PIECE_SECONDS on slower machines too."""
-MAX_PIECES = 1_000_000
-"""Most kernel calls of a run (the solver holds their bounds): longer calls only in runs over about 55 h."""
 
 
 def register(subparsers):
@@ -163,12 +161,10 @@ def run(args):
          + (f" ({done0:,} done)" if done0 else "")
          + f" = {args.nx * nsteps:.3g} node-steps (about {duration(args.nx * (nsteps - done0) / 1e8)} at 1e8 a "
            f"second); memory about {format_bytes(need)}" + (f" of {format_bytes(free)} available" if free else ""))
-    compile_s = B.compile_kernel(scheme, dtype)
+    u0 = backend.xp().asarray(u0)  # on the --backend device
+    compile_s = B.compile_kernel(scheme, dtype, like=u0)
     note(f"  compiled in {compile_s:.2f} s")
-    pieces = max(args.chunks, min(MAX_PIECES, math.ceil(SLOW_NODE_STEP * args.nx * (nsteps - done0) / PIECE_SECONDS)))
-    if pieces == MAX_PIECES:
-        note(f"  warning: {MAX_PIECES:,} kernel calls of {math.ceil(nsteps / MAX_PIECES):,} steps each; Ctrl-C and "
-             f"SIGTERM wait for the call in hand (lower --nx or --t-end for a run that stops at once)")
+    pieces = max(args.chunks, math.ceil(SLOW_NODE_STEP * args.nx * nsteps / PIECE_SECONDS))
     bar = Progress(nsteps, desc=f"burgers {args.ic} {args.scheme}", enabled=not (args.no_progress or args.quiet),
                    start=done0)
     t0 = time.perf_counter()
@@ -200,7 +196,7 @@ def run(args):
             raise KeyboardInterrupt
 
     with StopFlag() as stop:
-        res = B.solve(backend.xp().asarray(u0), dx, args.t_end, nu, scheme, cfl=args.cfl,  # on the --backend device
+        res = B.solve(u0, dx, args.t_end, nu, scheme, cfl=args.cfl,
                       boundary="dirichlet", left=left, right=right, chunks=pieces, callback=piece_done, start=start)
     bar.close()
     u, nsteps, dt, t_end, wall = backend.to_numpy(res.u), res.nsteps, res.dt, res.t, wall0 + res.wall

@@ -277,8 +277,11 @@ def solve(u0, dx, t_end=None, nu=0.0, scheme="lf", *, nsteps=None, dt=None, cfl=
     done, out = _start(start, u, nsteps)
     compile_s = compile_kernel(s, u.dtype, like=u)
     wall = 0.0
-    bounds = np.linspace(0, nsteps, min(int(chunks), nsteps) + 1).round().astype(int)
-    for b in bounds[1:]:
+    calls = min(int(chunks), nsteps)
+    k = done * calls // nsteps  # call k ends at step k nsteps // calls (no list: chunks may be huge)
+    while done < nsteps:
+        k += 1
+        b = k * nsteps // calls
         if b <= done:
             continue
         t0 = time.perf_counter()
