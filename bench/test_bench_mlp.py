@@ -29,6 +29,12 @@ floor; the element-wise work, the Adam update and the small products' lower rate
 rest), `torch_x_floor` the same for PyTorch with its own GFLOP. At width 20 the products have
 K = 20 and run well below the large-matrix rate, so the floor is optimistic there.
 
+Code paths (in `extra_info`): the OpenBLAS core, Numba's target CPU and PyTorch's capability.
+An AVX2-only CPU (Zen 3) can be emulated on an AVX-512 one with NUMBA_CPU_NAME=znver3
+NUMBA_CPU_FEATURES= (and an empty NUMBA_CACHE_DIR), ATEN_CPU_CAPABILITY=avx2,
+MKL_ENABLE_INSTRUCTIONS=AVX2, ONEDNN_MAX_CPU_ISA=AVX2, OPENBLAS_CORETYPE=Zen: the instruction
+set only, not that core's caches or clocks.
+
 Memory measured: bytes kept for the reverse pass - fastdds: the arrays of its workspace that
 `backward` reads (layer inputs, z streams, sigma', sigma'', sigma''' per hidden layer), of the
 largest batch;
@@ -141,6 +147,19 @@ def blas_gflops(dtype, threads):
     return 2 * 1024**3 / best / 1e9
 
 
+def code_paths():
+    """The instruction sets each side's code was built for: OpenBLAS's core (the kernels the
+    products run; OpenBLAS reads $OPENBLAS_CORETYPE), Numba's target CPU ($NUMBA_CPU_NAME, else
+    the host's) and PyTorch's ATen capability ($ATEN_CPU_CAPABILITY)."""
+    import llvmlite.binding as ll
+    from numba.core import config
+    from threadpoolctl import threadpool_info
+
+    cores = sorted({p.get("architecture") or "?" for p in threadpool_info() if p["internal_api"] == "openblas"})
+    return {"openblas_core": ",".join(cores), "numba_cpu": config.CPU_NAME or ll.get_host_cpu_name(),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
 def blas_threads():
     """Threads of NumPy's BLAS (None when threadpoolctl is not installed)."""
     try:
@@ -201,4 +220,5 @@ def test_pinn_step_vs_torch(benchmark, benchmarking, peer_time, width, dtype):
         "torch_saved_MB": torch_saved_bytes(model, Xt) / 2**20,
         "torch_threads": torch.get_num_threads(),
         "blas_threads": blas_threads(),
+        **code_paths(),
     })
