@@ -152,8 +152,6 @@ def test_reproduce_all_checks_the_data_before_the_first_run(tmp_path, monkeypatc
     assert f"{short} has 3 rows but the published split" in capsys.readouterr().err and not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="fastdds/pinn/reproduce.py stores and tests the weights path as given "
-                   "(relative to the working directory), not relative to the run folder")
 def test_resume_from_another_working_directory_finds_the_finished_runs(tmp_path, monkeypatch, capsys):
     """A run folder written with a relative --out is resumed from elsewhere with the folder's path."""
     from fastdds.pinn import reproduce as R

@@ -111,7 +111,8 @@ def test_reproduce_eikonal_quick_end_to_end(tmp_path, capsys):
     assert run["loss"]["final"] < run["loss"]["initial"] / 100  # it learns
     assert run["rel_L2"] < 0.1 and run["L2"] < 0.05
     assert not list(tmp_path.glob("*.ckpt.npz"))  # checkpoint removed once the weights are written
-    again = reproduce.evaluate(run["weights"], "eikonal")
+    assert run["weights"] == "eikonal_quick_run1.npz"  # a name in the run folder, not a path from the cwd
+    again = reproduce.evaluate(tmp_path / run["weights"], "eikonal")
     assert again["L2"] == pytest.approx(run["L2"], rel=1e-12)
     assert "eikonal (quick)" in capsys.readouterr().out
     # --resume keeps the finished run instead of training it again

@@ -219,7 +219,8 @@ def run_one(target, seed, out, stem, dtype=np.float64, resume=False, progress=Tr
     Returns
     -------
     dict : seed, L1, L2, Linf, rel_L2, params, adam_steps, lbfgs_iters, wall_time, grad_evals, loss,
-    weights, checkpoint (deleted by `reproduce` once the record is saved), and with `evaluate`
+    weights, checkpoint (file names in `out`, so a run folder can move and a resume from any working
+    directory finds them; the checkpoint is deleted by `reproduce` once the record is saved), and with `evaluate`
     ``evaluations`` (see `fastdds.pinn.train.train`) and ``evaluate`` (its settings).
     """
     problem = target.build(seed, **target.sizes)
@@ -237,7 +238,7 @@ def run_one(target, seed, out, stem, dtype=np.float64, resume=False, progress=Tr
     record = {"seed": seed, **metrics(net, problem, target.eval_grid), "params": int(net.nparams),
               "adam_steps": hist["adam_steps"], "lbfgs_iters": hist["lbfgs_iters"],
               "lbfgs_message": hist["lbfgs_message"], "wall_time": hist["wall_time"], "grad_evals": hist["grad_evals"],
-              "loss": _loss_summary(hist), "weights": str(weights), "checkpoint": str(ckpt)}
+              "loss": _loss_summary(hist), "weights": weights.name, "checkpoint": ckpt.name}
     if evaluate is not None:
         record.update(evaluations=hist["evaluations"], evaluate=dict(evaluate))
     return record
@@ -333,7 +334,7 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
     if resume and path.is_file():
         import json
 
-        done = {r["seed"]: r for r in json.loads(path.read_text())["runs"] if Path(r["weights"]).is_file()}
+        done = {r["seed"]: r for r in json.loads(path.read_text())["runs"] if (out / Path(r["weights"]).name).is_file()}
     result = {"target": name, "quick": quick, "dtype": np.dtype(dtype).name, "config": target.describe(),
               "reference": _REFERENCE[name], "runs": []}
     t0 = time.perf_counter()
@@ -349,7 +350,7 @@ def reproduce(name, runs=10, quick=False, out=None, resume=False, dtype=np.float
         result["runs"].append(record)
         result["summary"] = summarise(result["runs"])
         io.write_json(path, result, backup=seed == seeds[0])  # an earlier invocation's file is kept once
-        Path(record["checkpoint"]).unlink(missing_ok=True)  # the run is recorded; its checkpoint is spent
+        (out / Path(record["checkpoint"]).name).unlink(missing_ok=True)  # the run is recorded; its checkpoint is spent
     log(table(result))
     log(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
     return result
