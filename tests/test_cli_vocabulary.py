@@ -17,10 +17,6 @@ NUMERIC = {int, float, _common.count, _common.positive, _common.nonnegative, _co
 SYNONYMS = {"--nx": "--n", "--t-end": "--t", "--runs": "--seeds"}
 """The name chosen for a thing -> its other spelling, a deprecated alias wherever it is accepted."""
 
-OWNED_ELSEWHERE = {("reproduce cost", "--fd-seconds")}
-"""Options of modules other sessions own whose help still lacks its units (reported to them)."""
-
-
 def _help(parser, action):
     return parser._get_formatter()._expand_help(action) if action.help else ""
 
@@ -54,9 +50,8 @@ def test_deprecated_alias_still_works_and_says_so(capsys):
     assert PARSER.parse_args(["solve", "burgers", "--t", "0.2"]).t_end == 0.2
 
 
-NUMERIC_OPTIONS = [pytest.param(n, a.option_strings[0], marks=[pytest.mark.xfail(
-    strict=True, reason="help text owned by another module")] if (n, a.option_strings[0]) in OWNED_ELSEWHERE else [])
-    for n, a in OPTIONS if a.type in NUMERIC or (a.choices and all(isinstance(c, int) for c in a.choices))]
+NUMERIC_OPTIONS = [(n, a.option_strings[0]) for n, a in OPTIONS
+                   if a.type in NUMERIC or (a.choices and all(isinstance(c, int) for c in a.choices))]
 
 
 @pytest.mark.parametrize("name, option", NUMERIC_OPTIONS)

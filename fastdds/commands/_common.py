@@ -15,7 +15,7 @@ def add_backend_options(parser, gpu=True):
                             help="array backend: %(choices)s (default: $FASTDDS_BACKEND or cpu)")
     else:
         parser.add_argument("--backend", choices=("cpu",), default="cpu",
-                            help="array backend: cpu only (this command has no GPU kernels yet)")
+                            help="array backend: cpu only (this command does not run on the GPU yet)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="floating-point precision: %(choices)s (default float64)")
 

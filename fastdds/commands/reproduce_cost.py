@@ -16,23 +16,19 @@ def register(subparsers):
     p.add_argument("--problems", nargs="+", choices=PROBLEMS, default=None, metavar="PROBLEM",
                    help=f"subset of the problems ({', '.join(PROBLEMS)}; default all)")
     p.add_argument("--fd-seconds", type=positive, default=None, metavar="S",
-                   help="longest FD run of a refinement (default 0.2 quick, 10 full)")
+                   help="longest FD run of a refinement [s] (default 0.2 quick, 10 full)")
     p.add_argument("--plots", action="store_true", help="write the error-against-time figure (needs matplotlib)")
     p.add_argument("--resume", action="store_true",
                    help="reuse finished PINN runs and continue an interrupted one from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress lines and no per-run tables; the table only")
-    add_backend_options(p)
+    add_backend_options(p, gpu=False)
     p.set_defaults(func=run)
 
 
 def run(args):
-    from fastdds import backend
     from fastdds.analysis.time_to_accuracy import reproduce_cost
 
     dtype = apply_backend_options(args)
-    if backend.get_backend() != "cpu":
-        raise ValueError("the cost comparison runs on the cpu backend only (the PINN MLP has no GPU kernels); "
-                         "drop --backend gpu")
     quiet = args.quiet
 
     def log(text):
