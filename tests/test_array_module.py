@@ -144,6 +144,18 @@ def _same(got, want, exact):
         np.testing.assert_allclose(got, want, rtol=0, atol=tol * max(np.abs(want).max(), 1.0))
 
 
+def _same_pass(host, dev, x, dy, device):
+    """host (NumPy) and dev (on the device) give the same forward and backward on x, dy."""
+    to_dev, exact = device
+    y, c = host.forward(x)
+    yd, cd = dev.forward(to_dev(x))
+    _same(yd, y, exact)
+    (dx, grads), (dxd, gradsd) = host.backward(c, dy), dev.backward(cd, to_dev(dy))
+    _same(dxd, dx, exact)
+    for g, gd in zip(grads, gradsd):
+        _same(gd, g, exact)
+
+
 def _on_host(fn):
     """fn() with the cpu backend active (the reference run)."""
     name = backend._state["name"]
@@ -192,7 +204,7 @@ def test_fused_layer_branch(device, rng):
     from fastdds.layers import Layer
     from fastdds.operators import Banded
 
-    to_dev, exact = device
+    to_dev, _ = device
     R, Q, b = rng.standard_normal((3, 8)), rng.standard_normal(3), rng.standard_normal(8)
     x, dy = rng.standard_normal((3, 8)), rng.standard_normal((3, 8))
 
@@ -200,14 +212,7 @@ def test_fused_layer_branch(device, rng):
         return Layer(None, [(Banded([-1, 0, 1], arr(Q), "zero", n=8), "tanh", Banded([-1, 0, 1], arr(R), "periodic"),
                              arr(b))])
 
-    host, dev = layer(np.asarray), layer(to_dev)
-    y, c = host.forward(x)
-    yd, cd = dev.forward(to_dev(x))
-    _same(yd, y, exact)
-    (dx, grads), (dxd, gradsd) = host.backward(c, dy), dev.backward(cd, to_dev(dy))
-    _same(dxd, dx, exact)
-    for g, gd in zip(grads, gradsd):
-        _same(gd, g, exact)
+    _same_pass(layer(np.asarray), layer(to_dev), x, dy, device)
 
 
 @pytest.mark.parametrize("scheme, boundary", [("lf", "periodic"), ("muscl-rk3", "dirichlet")])
@@ -275,16 +280,9 @@ def test_cfc(device, rng):
     """CfC forward and backward on device weights and inputs."""
     from fastdds.nn.cfc import CfC
 
-    to_dev, exact = device
     x, dy = rng.standard_normal((5, 3)), rng.standard_normal((5, 1))
-    host, net = _on_host(lambda: CfC(3, units=4, backbone=6, seed=1)), CfC(3, units=4, backbone=6, seed=1)
-    y, c = host.forward(x)
-    yd, cd = net.forward(to_dev(x))
-    _same(yd, y, exact)
-    (dx, grads), (dxd, gradsd) = host.backward(c, dy), net.backward(cd, to_dev(dy))
-    _same(dxd, dx, exact)
-    for g, gd in zip(grads, gradsd):
-        _same(gd, g, exact)
+    _same_pass(_on_host(lambda: CfC(3, units=4, backbone=6, seed=1)), CfC(3, units=4, backbone=6, seed=1), x, dy,
+               device)
 
 
 def test_node(device, rng):
@@ -294,13 +292,7 @@ def test_node(device, rng):
     to_dev, exact = device
     x, dy = rng.standard_normal((4, 3)), rng.standard_normal((4, 1))
     host, net = _on_host(lambda: NODE(3, hidden=5, steps=2, seed=2)), NODE(3, hidden=5, steps=2, seed=2)
-    y, c = host.forward(x)
-    yd, cd = net.forward(to_dev(x))
-    _same(yd, y, exact)
-    (dx, grads), (dxd, gradsd) = host.backward(c, dy), net.backward(cd, to_dev(dy))
-    _same(dxd, dx, exact)
-    for g, gd in zip(grads, gradsd):
-        _same(gd, g, exact)
+    _same_pass(host, net, x, dy, device)
     _same(net.layers()(to_dev(x)), host.layers()(x), exact)  # the layer form, on the model's device
 
 
@@ -368,18 +360,11 @@ def test_residual_nets(device, rng, name):
     device) train through the same forward and masked backward."""
     from fastdds.nn import residual
 
-    to_dev, exact = device
     x, dy = rng.standard_normal((3, 4)), rng.standard_normal((3, 1))
     make = getattr(residual, name)
     host, net = _on_host(lambda: make(4, 1, width=3, depth=2, seed=5)), make(4, 1, width=3, depth=2, seed=5)
     assert all(backend.is_gpu_array(p) for p in net.params) and net.nparams == host.nparams
-    y, c = host.forward(x)
-    yd, cd = net.forward(to_dev(x))
-    _same(yd, y, exact)
-    (dx, grads), (dxd, gradsd) = host.backward(c, dy), net.backward(cd, to_dev(dy))
-    _same(dxd, dx, exact)
-    for g, gd in zip(grads, gradsd):
-        _same(gd, g, exact)
+    _same_pass(host, net, x, dy, device)
 
 
 @pytest.mark.parametrize("mode", ["initial_state", "drive"])
@@ -387,21 +372,13 @@ def test_fhn(device, rng, mode):
     """The FHN layer (fused Euler forward and discrete adjoint, trained a, b, dt) on the device."""
     from fastdds.nn.fhn import FHN
 
-    to_dev, exact = device
     n_in = 6 if mode == "initial_state" else 3
     kw = dict(mode=mode, n_in=None if mode == "initial_state" else n_in, dt=0.5, steps=4,
               train=("a", "b", "dt"))
     x = 0.5 * rng.standard_normal((5, n_in))
     host = _on_host(lambda: FHN(3, rng=np.random.default_rng(2), **kw))
     layer = FHN(3, rng=np.random.default_rng(2), **kw)
-    dy = rng.standard_normal((5, host.n_out))
-    y, c = host.forward(x)
-    yd, cd = layer.forward(to_dev(x))
-    _same(yd, y, exact)
-    (dx, grads), (dxd, gradsd) = host.backward(c, dy), layer.backward(cd, to_dev(dy))
-    _same(dxd, dx, exact)
-    for g, gd in zip(grads, gradsd):
-        _same(gd, g, exact)
+    _same_pass(host, layer, x, rng.standard_normal((5, host.n_out)), device)
 
 
 @pytest.mark.parametrize("shape, periodic", [((23, 19), True), ((7, 9, 8), False), ((31,), False)])
