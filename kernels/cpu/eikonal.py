@@ -99,6 +99,24 @@ def _term2(u, side, im1, ip1, im2, ip2, s, w):
     return m, w, m
 
 
+@nb.njit(inline="always", cache=True)
+def _crossing(p, pq, h, sp, sq, mask_p, mask_q, extend):
+    """The zero contour between a cell (phi = p, speed sp) and its axis neighbour (pq, sq) at
+    spacing h: its distance h p / (p - pq) from the cell by linear interpolation (inf without a
+    sign change) and, with `extend`, the speed there (the neighbour's where the cell is in the
+    extension mask, the cell's where the neighbour is, else interpolated; 0 without `extend`)."""
+    if not p * pq < 0.0:
+        return math.inf, 0.0
+    d = h * p / (p - pq)
+    if not extend:
+        return d, 0.0
+    if mask_p:
+        return d, sq
+    if mask_q:
+        return d, sp
+    return d, sp + d / h * (sq - sp)
+
+
 @nb.njit(cache=True)
 def _sign_changes(phi, valid, per0, per1, per2):
     """uint8 array of phi's shape: 1 at the cells with a sign change to an (unmasked) axis
@@ -215,18 +233,10 @@ def interface_band(phi, valid, h0, h1, h2, per0, per1, per2, gradient, u, state,
                             lo, hlo = pq, hs[ax]
                         else:
                             hi, hhi = pq, hs[ax]
-                        if p * pq < 0.0:
-                            d = hs[ax] * p / (p - pq)
-                            if d < dmin:
-                                dmin = d
-                                if extend:
-                                    sp, sq = speed[i, j, k], speed[iq, jq, kq]
-                                    if ext_mask[i, j, k]:
-                                        smin = sq
-                                    elif ext_mask[iq, jq, kq]:
-                                        smin = sp
-                                    else:
-                                        smin = sp + d / hs[ax] * (sq - sp)
+                        d, sd = _crossing(p, pq, hs[ax], speed[i, j, k], speed[iq, jq, kq], ext_mask[i, j, k],
+                                          ext_mask[iq, jq, kq], extend)
+                        if d < dmin:
+                            dmin, smin = d, sd
                     if dmin < math.inf:
                         inv += 1.0 / (dmin * dmin)
                         num += smin / (dmin * dmin)

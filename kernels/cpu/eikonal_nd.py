@@ -12,7 +12,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .eikonal import FIXED, SETTLE, THIRD, _lower, _replace
+from .eikonal import FIXED, SETTLE, THIRD, _crossing, _lower, _replace
 
 __all__ = ["FIXED", "extend_nd", "interface_band_nd", "sweep_nd"]
 
@@ -266,17 +266,9 @@ def interface_band_nd(phi, valid, shape, strides, hs, pers, gradient, u, state, 
                     lo, hlo = pq, hs[k]
                 else:
                     hi, hhi = pq, hs[k]
-                if p * pq < 0.0:
-                    dd = hs[k] * p / (p - pq)
-                    if dd < dmin:
-                        dmin = dd
-                        if extend:
-                            if ext_mask[c]:
-                                smin = speed[q]
-                            elif ext_mask[q]:
-                                smin = speed[c]
-                            else:
-                                smin = speed[c] + dd / hs[k] * (speed[q] - speed[c])
+                dd, sd = _crossing(p, pq, hs[k], speed[c], speed[q], ext_mask[c], ext_mask[q], extend)
+                if dd < dmin:
+                    dmin, smin = dd, sd
             if dmin < math.inf:
                 inv += 1.0 / (dmin * dmin)
                 num += smin / (dmin * dmin)
