@@ -117,6 +117,19 @@ def _crossing(p, pq, h, sp, sq, mask_p, mask_q, extend):
     return d, sp + d / h * (sq - sp)
 
 
+@nb.njit(inline="always", cache=True)
+def _axis_terms(dmin, smin, lo, hi, span, gradient):
+    """One axis's terms of the band distance 1 / d^2 = inv + tail / phi^2 and of the extension
+    speed num / inv: with a crossing at dmin, (1 / dmin^2, smin / dmin^2, 0); without one, the
+    axis's difference of phi ((hi - lo) / span)^2 in tail when `gradient` (span: the spacing
+    the neighbours lo, hi of the cell span, 0 when it has none)."""
+    if dmin < math.inf:
+        return 1.0 / (dmin * dmin), smin / (dmin * dmin), 0.0
+    if gradient and span > 0.0:
+        return 0.0, 0.0, ((hi - lo) / span) ** 2
+    return 0.0, 0.0, 0.0
+
+
 @nb.njit(cache=True)
 def _sign_changes(phi, valid, per0, per1, per2):
     """uint8 array of phi's shape: 1 at the cells with a sign change to an (unmasked) axis
@@ -237,11 +250,8 @@ def interface_band(phi, valid, h0, h1, h2, per0, per1, per2, gradient, u, state,
                                           ext_mask[iq, jq, kq], extend)
                         if d < dmin:
                             dmin, smin = d, sd
-                    if dmin < math.inf:
-                        inv += 1.0 / (dmin * dmin)
-                        num += smin / (dmin * dmin)
-                    elif gradient and hlo + hhi > 0.0:
-                        tail += ((hi - lo) / (hlo + hhi)) ** 2
+                    di, dn, dt = _axis_terms(dmin, smin, lo, hi, hlo + hhi, gradient)
+                    inv, num, tail = inv + di, num + dn, tail + dt
                 if p == 0.0 or inv > 0.0:
                     u[ip, jp, kp] = 0.0 if p == 0.0 else 1.0 / math.sqrt(inv + tail / (p * p))
                     state[ip, jp, kp] = FIXED

@@ -12,7 +12,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .eikonal import FIXED, SETTLE, THIRD, _crossing, _lower, _replace
+from .eikonal import FIXED, SETTLE, THIRD, _axis_terms, _crossing, _lower, _replace
 
 __all__ = ["FIXED", "extend_nd", "interface_band_nd", "sweep_nd"]
 
@@ -269,11 +269,8 @@ def interface_band_nd(phi, valid, shape, strides, hs, pers, gradient, u, state, 
                 dd, sd = _crossing(p, pq, hs[k], speed[c], speed[q], ext_mask[c], ext_mask[q], extend)
                 if dd < dmin:
                     dmin, smin = dd, sd
-            if dmin < math.inf:
-                inv += 1.0 / (dmin * dmin)
-                num += smin / (dmin * dmin)
-            elif gradient and hlo + hhi > 0.0:
-                tail += ((hi - lo) / (hlo + hhi)) ** 2
+            di, dn, dt = _axis_terms(dmin, smin, lo, hi, hlo + hhi, gradient)
+            inv, num, tail = inv + di, num + dn, tail + dt
         if p == 0.0 or inv > 0.0:
             u[c] = 0.0 if p == 0.0 else 1.0 / math.sqrt(inv + tail / (p * p))
             state[c] = FIXED
