@@ -79,8 +79,11 @@ def test_reproduce_all_runs_every_setup_and_stops_at_a_failure(monkeypatch):
     calls.clear()
     monkeypatch.setattr(cli, "main", lambda argv=None: calls.append(argv) or 0)
     reproduce_all.run(argparse.Namespace(quick=False, runs=None, out="r", data=None, resume=True, no_progress=False))
-    assert calls[-1] == ["reproduce", "dynpmnn", "--out", "r/dynpmnn", "--resume"]
+    assert [c[1] for c in calls] == ["burgers-viscous", "burgers-inviscid", "eikonal", "raissi-burgers", "dynpmnn",
+                                     "learned-stencil", "cost"]
+    assert calls[4] == ["reproduce", "dynpmnn", "--out", "r/dynpmnn", "--resume"]
     assert calls[0] == ["reproduce", "burgers-viscous", "--out", "r/burgers-viscous", "--resume"]
+    assert calls[-1] == ["reproduce", "cost", "--out", "r/cost", "--resume"]
 
 
 def test_info_compile_warms_the_named_groups(capsys):

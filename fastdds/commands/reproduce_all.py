@@ -1,7 +1,9 @@
-"""``fastdds reproduce all``: every published setup in turn (the README's main job).
+"""``fastdds reproduce all``: every published setup in turn, then fastdds's own studies (the
+README's main job).
 
-Runs the four PINN setups of study A and the California Housing study B through their own
-subcommands, into OUT/<target>/, and stops at the first failure. Its inputs (the California
+Runs the four PINN setups of study A, the California Housing study B, the learned stencils and the
+PINN-against-FD cost study through their own subcommands, into OUT/<target>/, and stops at the
+first failure. Its inputs (the California
 Housing file: found, readable, every cell a number, the published 20,640 rows) are checked before
 the first run, so a bad file fails at once rather than after the PINN studies.
 """
@@ -13,7 +15,8 @@ PINN_TARGETS = ("burgers-viscous", "burgers-inviscid", "eikonal", "raissi-burger
 
 
 def register(subparsers):
-    p = subparsers.add_parser("all", help="every published setup: the four PINN studies and DynPMNN")
+    p = subparsers.add_parser("all", help="every published setup (the four PINN studies, DynPMNN), then the learned stencils and the "
+                                        "PINN-against-FD cost study")
     p.add_argument("--quick", action="store_true", help="each setup's reduced schedule, one run each (CI smoke run)")
     p.add_argument("--runs", "--seeds", type=count, default=None,
                    help="independent runs per setup [count] (default 10 per PINN setup, seeds 1..10, and 5 per "
@@ -38,6 +41,7 @@ def run(args):
     jobs = [["reproduce", t, "--out", f"{args.out}/{t}", *count, *flags] for t in PINN_TARGETS]
     jobs.append(["reproduce", "dynpmnn", "--out", f"{args.out}/dynpmnn", *flags,
                  *(["--runs", str(runs)] if runs else []), *(["--data", args.data] if args.data else [])])
+    jobs += [["reproduce", t, "--out", f"{args.out}/{t}", *flags] for t in ("learned-stencil", "cost")]
     print(f"reproduce all: {len(jobs)} setups in turn: " + ", ".join(job[1] for job in jobs) + f", into {args.out}/",
           flush=True)
     for job in jobs:

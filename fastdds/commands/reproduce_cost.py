@@ -21,6 +21,7 @@ def register(subparsers):
     p.add_argument("--resume", action="store_true",
                    help="reuse finished PINN runs and continue an interrupted one from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress lines and no per-run tables; the table only")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines")
     add_backend_options(p, gpu=False)
     p.set_defaults(func=run)
 
@@ -35,5 +36,6 @@ def run(args):
         if not quiet or text.startswith("time to accuracy"):
             print(text)
 
-    reproduce_cost(quick=args.quick, out=args.out, resume=args.resume, dtype=dtype, progress=not quiet, log=log,
+    reproduce_cost(quick=args.quick, out=args.out, resume=args.resume, dtype=dtype,
+                   progress=not (quiet or args.no_progress), log=log,
                    plots=args.plots, problems=args.problems, fd_seconds=args.fd_seconds)
