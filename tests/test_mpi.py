@@ -208,18 +208,25 @@ def test_a_halo_narrower_than_the_reach_is_wrong():
     assert np.abs(advance(dec, u0, [0] * 4, 1, run) - ref).max() > 0.1
 
 
+def _one_process_and_ranks(tmp_path, ranks, command):
+    """Run the fastdds `command` in one process into tmp_path/one, then under `mpiexec -n ranks`
+    into tmp_path/mpi (one thread each); return the MPI run's stdout."""
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    args = ["-m", "fastdds.cli", *command, "--out"]
+    subprocess.run([sys.executable, *args, str(tmp_path / "one")], check=True, timeout=240, env=env,
+                   capture_output=True)
+    proc = subprocess.run([MPIEXEC, "-n", str(ranks), sys.executable, *args, str(tmp_path / "mpi")], timeout=240,
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout
+
+
 @needs_mpi
 def test_reproduce_command_spreads_seeds_over_ranks(tmp_path):
     """`mpiexec -n 3 fastdds reproduce eikonal --runs 3`: each rank one seed, rank 0 the JSON, the
     records equal those of one process running the seeds in turn."""
-    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    args = ["-m", "fastdds.cli", "reproduce", "eikonal", "--quick", "--runs", "3", "--no-progress", "--out"]
-    subprocess.run([sys.executable, *args, str(tmp_path / "one")], check=True, timeout=240, env=env,
-                   capture_output=True)
-    proc = subprocess.run([MPIEXEC, "-n", "3", sys.executable, *args, str(tmp_path / "mpi")], timeout=240, env=env,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    assert proc.stdout.count("wrote ") == 1  # only rank 0 reports
+    out = _one_process_and_ranks(tmp_path, 3, ["reproduce", "eikonal", "--quick", "--runs", "3", "--no-progress"])
+    assert out.count("wrote ") == 1  # only rank 0 reports
     one, mpi = (json.loads((tmp_path / d / "eikonal_quick.json").read_text()) for d in ("one", "mpi"))
     assert [r["seed"] for r in mpi["runs"]] == [1, 2, 3]
     for a, b in zip(one["runs"], mpi["runs"]):
@@ -232,15 +239,9 @@ def test_reproduce_command_spreads_seeds_over_ranks(tmp_path):
 def test_reproduce_dynpmnn_spreads_runs_over_ranks(tmp_path, shared_data):
     """`mpiexec -n 2 fastdds reproduce dynpmnn`: the (model, seed) runs spread over 2 ranks give
     the table of one process."""
-    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    args = ["-m", "fastdds.cli", "reproduce", "dynpmnn", "--quick", "--models", "dynpmnn,fhnnet:2,mlp",
-            "--data", str(shared_data / "cal_housing.csv.gz"), "--no-progress", "--out"]
-    subprocess.run([sys.executable, *args, str(tmp_path / "one")], check=True, timeout=240, env=env,
-                   capture_output=True)
-    proc = subprocess.run([MPIEXEC, "-n", "2", sys.executable, *args, str(tmp_path / "mpi")], timeout=240, env=env,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    assert proc.stdout.count("written ") == 1  # only rank 0 reports
+    out = _one_process_and_ranks(tmp_path, 2, ["reproduce", "dynpmnn", "--quick", "--models", "dynpmnn,fhnnet:2,mlp",
+                                               "--data", str(shared_data / "cal_housing.csv.gz"), "--no-progress"])
+    assert out.count("written ") == 1  # only rank 0 reports
     one, mpi = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("one", "mpi"))
     assert [r["key"] for r in mpi["rows"]] == ["dynpmnn", "fhnnet", "mlp"]
     for a, b in zip(one["rows"], mpi["rows"]):
