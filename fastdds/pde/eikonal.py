@@ -305,6 +305,19 @@ def _point_sources(p, obstacles, grid, u, state, radius, slowness):
     return fixed
 
 
+def _strided(f):
+    """f as a read-only strided view, so that the sweep kernels have one compiled form per dtype
+    (4-7 s of compile each): a broadcast constant slowness already is one; a slowness field is
+    copied into a buffer one cell wider along the last axis (a C-contiguous field would be a
+    second form)."""
+    if not f.flags.c_contiguous:
+        return f
+    view = np.empty(f.shape[:-1] + (f.shape[-1] + 1,), f.dtype)[..., :-1]
+    view[...] = f
+    view.flags.writeable = False
+    return view
+
+
 def _sweeper(grid, side, f, order, cap, like):
     """run(u, state, tol, first, stop) -> (sweeps, converged): the sweep kernel of the grid's
     layout on the device of `like` (a CuPy array: the GPU twins, on device copies of side and f);
@@ -322,7 +335,7 @@ def _sweeper(grid, side, f, order, cap, like):
                                  flat_w, int(order), t, cap, stop, first)
         return run
     sweep = kern.sweep2d if len(grid.kshape) == 2 else kern.sweep3d
-    dside, df, wraps = put(side), put(f), [put(a) for a in (grid.ghost, grid.src, grid.reader)]
+    dside, df, wraps = put(side), put(_strided(f)), [put(a) for a in (grid.ghost, grid.src, grid.reader)]
 
     def run(v, active, t, first, stop):
         return sweep(v, active, dside, df, *w, int(order), t, cap, stop, *wraps, first)

@@ -32,7 +32,7 @@ SETTLE = 16  # order 2 only lowers values after SETTLE cycles of the 2^d orderin
 THIRD = 1.0 / 3.0  # divisions on the sweep's dependence chain become products (1 ulp)
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _sort3(m0, w0, a0, m1, w1, a1, m2, w2, a2):
     """The three (m, w, a) triples in increasing m."""
     if m1 < m0:
@@ -44,7 +44,7 @@ def _sort3(m0, w0, a0, m1, w1, a1, m2, w2, a2):
     return m0, w0, a0, m1, w1, a1, m2, w2, a2
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _solve2(m0, w0, a0, m1, w1, a1, f):
     """Largest root of sum w_k (u - a_k)^2 = f^2 using the terms with m_k below it (m0 <= m1).
 
@@ -62,7 +62,7 @@ def _solve2(m0, w0, a0, m1, w1, a1, f):
     return (w0 * a0 + w1 * a1 + math.sqrt(disc)) * (1.0 / s0)
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _solve3(m0, w0, a0, m1, w1, a1, m2, w2, a2, f):
     """As `_solve2` with up to three terms, m0 <= m1 <= m2."""
     u = _solve2(m0, w0, a0, m1, w1, a1, f)
@@ -428,7 +428,7 @@ def _update3d_order2(u, side, f, w0, w1, w2, i, j, k):
 
 @nb.njit(inline="always", cache=True)
 def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader, first):
-    """The body of `sweep2d`; inlined with a literal order so that each order compiles alone."""
+    """The body of `sweep2d`, inlined into the compiled form of one order (`_make_sweep`)."""
     n0, n1 = u.shape[0] - 4, u.shape[1] - 4
     h0, h1 = 1.0 / math.sqrt(w0), 1.0 / math.sqrt(w1)
     settle = SETTLE * 4
@@ -465,7 +465,7 @@ def _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src
 
 @nb.njit(inline="always", cache=True)
 def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader, first):
-    """The body of `sweep3d`; inlined with a literal order so that each order compiles alone."""
+    """The body of `sweep3d`, inlined into the compiled form of one order (`_make_sweep`)."""
     n0, n1, n2 = u.shape[0] - 4, u.shape[1] - 4, u.shape[2] - 4
     settle = SETTLE * 8
     _wrap(u, state, ghost, src, reader)
@@ -507,7 +507,24 @@ def _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost,
     return max_sweeps, False
 
 
-@nb.njit(cache=True)
+def _make_sweep(ndim, order):
+    """The compiled sweeps of one dimension (2 or 3) and order (1 or 2), taking the arguments of
+    `sweep3d` less `order` (w2 unused in 2-D). The pair is a closure constant, so that a first
+    solve compiles only its own loops (each form is cached on disk apart)."""
+    if ndim == 2:
+        @nb.njit(cache=True)
+        def sweeps(u, state, side, f, w0, w1, w2, tol, cap, max_sweeps, ghost, src, reader, first):
+            return _sweeps2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader, first)
+    else:
+        @nb.njit(cache=True)
+        def sweeps(u, state, side, f, w0, w1, w2, tol, cap, max_sweeps, ghost, src, reader, first):
+            return _sweeps3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader, first)
+    return sweeps
+
+
+_SWEEPS = {(ndim, order): _make_sweep(ndim, order) for ndim in (2, 3) for order in (1, 2)}
+
+
 def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, reader, first=0):
     """Fast sweeping in 2-D (4 orderings), in place; stops when a sweep changes no cell.
 
@@ -564,12 +581,9 @@ def sweep2d(u, state, side, f, w0, w1, order, tol, cap, max_sweeps, ghost, src, 
     converged : bool
         True when the last sweep changed no cell.
     """
-    if order == 1:
-        return _sweeps2d(u, state, side, f, w0, w1, 1, tol, cap, max_sweeps, ghost, src, reader, first)
-    return _sweeps2d(u, state, side, f, w0, w1, 2, tol, cap, max_sweeps, ghost, src, reader, first)
+    return _SWEEPS[2, order](u, state, side, f, w0, w1, 0.0, tol, cap, max_sweeps, ghost, src, reader, first)
 
 
-@nb.njit(cache=True)
 def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, src, reader, first=0):
     """Fast sweeping in 3-D (8 orderings), in place; arguments and updates as `sweep2d`.
 
@@ -580,9 +594,7 @@ def sweep3d(u, state, side, f, w0, w1, w2, order, tol, cap, max_sweeps, ghost, s
     sweeps : int
     converged : bool
     """
-    if order == 1:
-        return _sweeps3d(u, state, side, f, w0, w1, w2, 1, tol, cap, max_sweeps, ghost, src, reader, first)
-    return _sweeps3d(u, state, side, f, w0, w1, w2, 2, tol, cap, max_sweeps, ghost, src, reader, first)
+    return _SWEEPS[3, order](u, state, side, f, w0, w1, w2, tol, cap, max_sweeps, ghost, src, reader, first)
 
 
 @nb.njit(inline="always", cache=True)
