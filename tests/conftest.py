@@ -1,8 +1,10 @@
 """Shared fixtures: the data folder, RNG, and the backend parametrisation for kernel tests."""
 
+import importlib.util
 import os
 from pathlib import Path
 
+import gpu_simulator
 import numpy as np
 import pytest
 
@@ -35,3 +37,37 @@ def xp(request):
 
         return cupy
     return np
+
+
+
+def _starts_simulator(config):
+    """Whether this process may start the simulator run: not inside it, not in an xdist worker
+    (the controller or a plain session does), and only with numba-cuda installed."""
+    return (os.environ.get("NUMBA_ENABLE_CUDASIM") != "1" and not hasattr(config, "workerinput")
+            and importlib.util.find_spec("numba_cuda") is not None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """Under xdist, the controller starts the simulator run before the workers start (they
+    inherit its folder's name), when the paths asked for include tests/test_gpu_twins.py."""
+    config = session.config
+    if not (_starts_simulator(config) and config.getoption("numprocesses", None)):
+        return
+    twins = Path(__file__).resolve().with_name("test_gpu_twins.py")
+    paths = [Path(config.invocation_params.dir, a.split("::")[0]).resolve() for a in config.args]
+    if any(p == twins or p in twins.parents for p in paths):
+        gpu_simulator.start()
+
+
+def pytest_collection_finish(session):
+    """Start the simulator run as soon as the tests are collected, when one of them needs it:
+    its half minute of single-threaded Python then overlaps the rest of the suite on a second
+    core."""
+    if _starts_simulator(session.config) and any(
+            "simulator_run" in getattr(item, "fixturenames", ()) for item in session.items):
+        gpu_simulator.start()
+
+
+def pytest_sessionfinish(session):
+    gpu_simulator.close()

@@ -16,11 +16,13 @@ import importlib
 import importlib.util
 import os
 import pickle
+import re
 import subprocess
 import sys
 import types
 from pathlib import Path
 
+import gpu_simulator
 import numpy as np
 import pytest
 
@@ -557,28 +559,25 @@ if not SIM:  # the script runs the simulator itself, in a subprocess of its own
 
 if not SIM:
     @pytest.fixture(scope="module")
-    def simulator_run(tmp_path_factory):
-        """This file's twin tests run in a subprocess under NUMBA_ENABLE_CUDASIM=1; returns the
-        finished process and the (module, kernel, argument types) of every launch it made."""
+    def simulator_run():
+        """This file's twin tests in a subprocess under NUMBA_ENABLE_CUDASIM=1, with the callers
+        of tests/test_array_module.py (started in the background when the tests were collected:
+        ``gpu_simulator.SimulatorRun``); returns (returncode, stdout, stderr) of the finished process
+        and the (module, kernel, argument types) of every launch it made."""
         if not HAVE_NUMBA_CUDA:
             pytest.skip("numba-cuda is not installed (pip install numba-cuda): no CUDA simulator")
-        record = tmp_path_factory.mktemp("gpu_twins") / "launches.pkl"
-        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", FASTDDS_GPU_LAUNCH_RECORD=str(record))
-        callers = str(Path(__file__).with_name("test_array_module.py"))  # the callers on the twins, too
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, callers],
-                              env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
-                              timeout=900)
-        launches = pickle.loads(record.read_bytes()) if record.exists() else []
-        return proc, launches
+        returncode, out, err, launches = gpu_simulator.simulator_run().result()
+        return (returncode, out, err), launches
 
     def test_twins_in_simulator(simulator_run):
         """Every twin test passes in the simulator, none skipped, and so does every caller of
         tests/test_array_module.py on the twins (device arrays through the callers' own code)."""
-        proc, _ = simulator_run
-        tail = (proc.stdout[-6000:] + proc.stderr[-2000:]).strip()
-        assert proc.returncode == 0, tail
-        summary = tail.splitlines()[-1]
-        assert " passed" in summary and "skipped" not in summary and "failed" not in summary, summary
+        (returncode, out, err), _ = simulator_run
+        tail = (out[-6000:] + err[-2000:]).strip()
+        assert returncode == 0, tail
+        summary = [line for line in out.splitlines() if re.search(r"\d+ passed", line)]
+        assert summary, tail
+        assert "skipped" not in summary[-1] and "failed" not in summary[-1], summary[-1]
 
     def _nvvm_problem():
         """None when Numba can compile a trivial kernel to PTX here, else why not."""

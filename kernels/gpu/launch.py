@@ -56,7 +56,7 @@ def device_module():
     return np if config.ENABLE_CUDASIM else importlib.import_module("cupy")
 
 
-BLOCK_THREADS = 32 if config.ENABLE_CUDASIM else 1024
+BLOCK_THREADS = 8 if config.ENABLE_CUDASIM else 1024
 
 
 def launch_block(kernel, *args):
