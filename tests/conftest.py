@@ -40,6 +40,13 @@ def xp(request):
 
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, absent with -p no:xdist
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core this process may use, at most 8 (on a cold cache each
+    worker compiles the kernels of its own test files)."""
+    return max(1, min(8, len(os.sched_getaffinity(0))))
+
+
 def _starts_simulator(config):
     """Whether this process may start the simulator run: not inside it, not in an xdist worker
     (the controller or a plain session does), and only with numba-cuda installed."""

@@ -239,15 +239,19 @@ def _apply_transpose_row(y, offsets, diags, bc, out, acc, const, check):
     return bad
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def apply_row(x, offsets, diags, bc, out, acc):
-    """out = A x (acc False) or out += A x (acc True) for one state x of shape (n,)."""
+    """out = A x (acc False) or out += A x (acc True) for one state x of shape (n,).
+
+    An ordinary compiled call, not inlined into its callers (the fused layer kernels call it
+    once per row): inlining its loops took 5-6 s of each caller's 8 s compile."""
     _apply_row(x, offsets, diags, bc, out, acc, diags.shape[1] == 1, False)
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def apply_transpose_row(y, offsets, diags, bc, out, acc):
-    """out = A^T y (acc False) or out += A^T y (acc True) for one y of shape (n,)."""
+    """out = A^T y (acc False) or out += A^T y (acc True) for one y of shape (n,); compiled
+    apart, as `apply_row`."""
     _apply_transpose_row(y, offsets, diags, bc, out, acc, diags.shape[1] == 1, False)
 
 

@@ -2,7 +2,8 @@
 
 Every element-wise kernel runs one thread per output element on a 1-D grid of THREADS-thread
 blocks. Under ``NUMBA_ENABLE_CUDASIM=1`` Numba's simulator runs each block's threads as Python
-threads, so the blocks there are small (32 threads) to keep the tests quick.
+threads, so the blocks there are small (32 threads; 8 for the one-block kernels, whose every
+barrier the simulator pays per thread) to keep the tests quick.
 """
 
 import importlib
