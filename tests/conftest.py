@@ -1,4 +1,5 @@
-"""Shared fixtures: the data folder, RNG, and the backend parametrisation for kernel tests."""
+"""Shared fixtures (the data folder, RNG, the backend parametrisation for kernel tests) and the
+session hooks that order the tests for a cold cache and start the GPU-simulator rerun early."""
 
 import importlib.util
 import os
@@ -10,6 +11,7 @@ import pytest
 
 from fastdds import backend
 
+SIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"  # inside the simulator rerun
 SHARED_DATA = Path(os.environ.get("FASTDDS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
@@ -39,7 +41,6 @@ def xp(request):
     return np
 
 
-
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, absent with -p no:xdist
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: one worker per core this process may use, at most 8 (on a cold cache each
@@ -50,7 +51,7 @@ def pytest_xdist_auto_num_workers(config):
 def _starts_simulator(config):
     """Whether this process may start the simulator run: not inside it, not in an xdist worker
     (the controller or a plain session does), and only with numba-cuda installed."""
-    return (os.environ.get("NUMBA_ENABLE_CUDASIM") != "1" and not hasattr(config, "workerinput")
+    return (not SIM and not hasattr(config, "workerinput")
             and importlib.util.find_spec("numba_cuda") is not None)
 
 
@@ -74,7 +75,7 @@ def pytest_collection_modifyitems(items):
     every (flux, reconstruction) pair, are compiled nowhere else (20 forms, about 90 s), while
     the kernels the other twin tests compare with are meanwhile compiled by the main run and
     then load from the disk cache."""
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+    if SIM:
         items.sort(key=lambda item: "burgers" not in item.name)
     else:
         items.sort(key=lambda item: item.path.name == "test_gpu_twins.py")

@@ -88,6 +88,7 @@ def close():
 
 
 def _main(folder):
+    """The background run itself: the twin tests under the simulator, output into `folder`."""
     folder = Path(folder)
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", FASTDDS_GPU_LAUNCH_RECORD=str(folder / "launches.pkl"))
     env.pop(ENV, None)
