@@ -2,6 +2,10 @@
 strided operands, in both dtypes; and MLP gradients, built from such products chunk by chunk,
 that add up over batches of points chunked differently."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -27,6 +31,32 @@ def test_gemm_on_strided_operands(m, n, k, trans_a, trans_b, dtype):
                                                  @ (B.T if trans_b else B).astype(np.float64))
     blas.gemm(trans_a, trans_b, 2.0, A, B, 0.5, C)
     assert np.abs(C - exact).max() <= TOL[dtype] * max(1.0, np.abs(exact).max())
+
+
+_AS_PYTHON = """
+import numpy as np
+from fastdds.kernels.cpu import blas
+rng = np.random.default_rng(0)
+worst = 0.0
+for ta in (False, True):
+    for tb in (False, True):
+        A = rng.normal(size=(6, 5) if ta else (5, 6))[:, ::1]
+        B = rng.normal(size=(4, 6) if tb else (6, 4))
+        for beta in (0.0, 0.5):
+            C = np.full((5, 4), np.nan) if beta == 0 else rng.normal(size=(5, 4))
+            exact = 2.0 * ((A.T if ta else A) @ (B.T if tb else B)) + (beta * C if beta else 0.0)
+            blas.gemm(ta, tb, 2.0, A, B, beta, C)
+            worst = max(worst, np.abs(C - exact).max())
+print(worst)
+"""
+
+
+def test_gemm_runs_as_python():
+    """Under NUMBA_DISABLE_JIT=1 (Numba's debugging switch, where the BLAS call is out of reach)
+    `gemm` still computes the product, and with beta = 0 does not read C (NaN there)."""
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    out = subprocess.run([sys.executable, "-c", _AS_PYTHON], env=env, capture_output=True, text=True, check=True)
+    assert float(out.stdout) <= 1e-14
 
 
 def test_gradients_add_up_over_batches():

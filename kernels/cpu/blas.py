@@ -8,7 +8,7 @@ nothing but its two scalars.
 
 import numba as nb
 import numpy as np
-from numba.core import types
+from numba.core import config, types
 from numba.np.linalg import ensure_blas
 
 ensure_blas()  # loads SciPy's BLAS now: a thread limit set later (threadpoolctl) must see it
@@ -17,6 +17,7 @@ _XXGEMM = types.ExternalFunction("numba_xxgemm", types.intc(
     types.char, types.char, types.char, types.intp, types.intp, types.intp, types.voidptr,
     types.voidptr, types.intp, types.voidptr, types.intp, types.voidptr, types.voidptr, types.intp))
 _N, _T = 78, 84  # 'N', 'T'
+_AS_PYTHON = config.DISABLE_JIT  # NUMBA_DISABLE_JIT=1 (Numba's debug switch): no compiled call reaches the BLAS
 
 
 @nb.njit(cache=True, nogil=True)
@@ -36,12 +37,21 @@ def gemm(trans_a, trans_b, alpha, A, B, beta, C):
     k = A.shape[0] if trans_a else A.shape[1]
     if m == 0 or n == 0:
         return
+    if _AS_PYTHON:
+        _gemm_numpy(trans_a, trans_b, alpha, A, B, beta, C)
+        return
     scal = np.empty(2, C.dtype)
     scal[0] = alpha
     scal[1] = beta
     # Row-major C is column-major C^T = op(B)^T op(A)^T: the BLAS call takes B first.
     _XXGEMM(115 if C.itemsize == 4 else 100, _T if trans_b else _N, _T if trans_a else _N, n, m, k,
             scal[0:].ctypes, B.ctypes, _ld(B), A.ctypes, _ld(A), scal[1:].ctypes, C.ctypes, _ld(C))
+
+
+def _gemm_numpy(trans_a, trans_b, alpha, A, B, beta, C):
+    """`gemm` by NumPy, for NUMBA_DISABLE_JIT=1 (C is not read when beta == 0, as in BLAS)."""
+    product = alpha * ((A.T if trans_a else A) @ (B.T if trans_b else B))
+    C[...] = product if beta == 0 else product + beta * C
 
 
 @nb.njit(cache=True, inline="always")
