@@ -69,15 +69,9 @@ def pytest_sessionstart(session):
 
 
 def pytest_collection_modifyitems(items):
-    """The order for a cold Numba cache. In the main run the GPU-twin file goes last (xdist
-    hands out files in this order), so that the simulator run it waits for has the rest of the
-    suite's time. In the simulator run the Burgers twin tests go first: their CPU references,
-    every (flux, reconstruction) pair, are compiled nowhere else (20 forms, about 90 s), while
-    the kernels the other twin tests compare with are meanwhile compiled by the main run and
-    then load from the disk cache."""
-    if SIM:
-        items.sort(key=lambda item: "burgers" not in item.name)
-    else:
+    """The GPU-twin file goes last (xdist hands out files in this order), so that the simulator
+    run it waits for has the rest of the suite's time."""
+    if not SIM:
         items.sort(key=lambda item: item.path.name == "test_gpu_twins.py")
 
 

@@ -73,7 +73,9 @@ def device(fn):
     own array objects, which compiled CPU code cannot take, so there the helper runs as Python,
     and so do the helpers it calls (`_as_python`).
     """
-    return _as_python(fn) if config.ENABLE_CUDASIM else fn
+    if not config.ENABLE_CUDASIM or config.DISABLE_JIT:  # DISABLE_JIT: `fn` is Python already
+        return fn
+    return _as_python(fn)
 
 
 _PY_GLOBALS = {}
