@@ -255,25 +255,32 @@ def test_bad_out_is_refused(rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("const", [True, False])
-def test_fused_finite_check_names_every_index(rng, dtype, const):
-    """NaN or inf anywhere (interior blocks, block borders, edge rows, any row of a batch) is
+@pytest.mark.parametrize("offsets", [[-2, 0, 1], [1, 2], [-3, -1], [-2, -1, 0, 1, 2], [-3, -2, -1, 0, 1, 2, 3]],
+                         ids=["3pt", "right", "left", "5pt", "7pt"])
+@pytest.mark.parametrize("n", [1200, 9, 4])
+def test_fused_finite_check_names_every_index(rng, dtype, const, offsets, n):
+    """NaN or inf anywhere (interior blocks, block borders, edge rows, entries no row reads,
+    any row of a batch; stencils of one pass and of several, and n below the stencil's span) is
     found by the kernel's own pass and named; finite input takes the fast path."""
     from fastdds.kernels.cpu import banded as kernels
 
-    n, offsets = 1200, [-2, 0, 1]  # three blocks of BLOCK = 512 rows and boundary rows at both ends
+    if max(map(abs, offsets)) >= n:
+        pytest.skip("offsets must be shorter than n")
+    m = len(offsets)
+    where = (0, 1, 2, 511, 512, 1023, 1024, n - 2, n - 1) if n > 1024 else range(n)
     for boundary in BOUNDARIES:
-        diags = rng.standard_normal((3, 1 if const else n))
+        diags = rng.standard_normal((m, 1 if const else n))
         op = Banded(offsets, diags[:, 0] if const else diags, boundary, n=n, dtype=dtype)
         x = rng.standard_normal((2, n)).astype(dtype)
         out = np.empty_like(x)
         for fn in (kernels.apply, kernels.apply_transpose):
-            assert fn(x, op.offsets, op.diagonals, 0, out) is True
-        for i in (0, 1, 2, 511, 512, 1023, 1024, n - 2, n - 1):
+            assert fn(x, op.offsets, op.diagonals, op.code, out) is True
+        for i in where:
             for bad in (np.nan, np.inf, -np.inf):
                 xb = x.copy()
                 xb[1, i] = bad
                 for fn in (kernels.apply, kernels.apply_transpose):
-                    assert fn(xb, op.offsets, op.diagonals, 0, out) is False, (i, bad)
+                    assert fn(xb, op.offsets, op.diagonals, op.code, out) is False, (boundary, i, bad)
                 with pytest.raises(ValueError, match=rf"x contains NaN or inf \(first at index \(1, {i}\)\)"):
                     op.apply(xb)
                 with pytest.raises(ValueError, match=rf"y contains NaN or inf \(first at index {i}\)"):
@@ -281,14 +288,19 @@ def test_fused_finite_check_names_every_index(rng, dtype, const):
 
 
 def test_finite_check_false_alarm_still_returns_the_product():
-    """A block whose sum overflows alarms the fused test; the exact test clears it and the
-    product is returned."""
-    op = Banded.stencil([0.5, 0.0, 0.5], 600, boundary="periodic")
-    x = np.full(600, 1e308)
+    """A value that overflows to inf (one-pass stencil) or a block whose sum overflows
+    (7-point variable stencil) alarms the fused test; the exact test of the input clears it and
+    the product is returned."""
     from fastdds.kernels.cpu import banded as kernels
 
-    assert kernels.apply(x.reshape(1, -1), op.offsets, op.diagonals, 0, np.empty((1, 600))) is False
-    np.testing.assert_array_equal(op.apply(x), x)
+    x = np.full(600, 1e308)
+    one_pass = Banded.stencil([1.0, 0.0, 1.0], 600, boundary="periodic")
+    assert kernels.apply(x.reshape(1, -1), one_pass.offsets, one_pass.diagonals, 0, np.empty((1, 600))) is False
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(one_pass.apply(x), np.full(600, np.inf))
+    blocked = Banded(np.arange(-3, 4), np.full((7, 600), 1 / 7), "periodic")
+    assert kernels.apply(x.reshape(1, -1), blocked.offsets, blocked.diagonals, 0, np.empty((1, 600))) is False
+    np.testing.assert_allclose(blocked.apply(x), x, rtol=1e-15)
 
 
 def test_nan_is_named_by_identity_and_dense():
