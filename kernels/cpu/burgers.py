@@ -38,6 +38,7 @@ import numba as nb
 import numpy as np
 
 from .. import BOUNDARY_CODES
+from .arraycopy import copy_into
 
 GHOST = 2
 PERIODIC, DIRICHLET, OUTFLOW = (BOUNDARY_CODES[b] for b in ("periodic", "dirichlet", "outflow"))
@@ -211,7 +212,7 @@ def _make_advance(fcode, lcode):
     def advance_scheme(u, out, nsteps, rk_a, rk_b, bc, coefs, check_every, work):
         n = u.size
         cur, s0, s1 = work[0], work[1], work[2]
-        cur[GHOST:GHOST + n] = u
+        copy_into(cur[GHOST:GHOST + n], u)
         _fill(cur, bc, coefs)
         fb = np.empty(BLOCK + 1, dtype=u.dtype)
         bad = -1
@@ -229,7 +230,7 @@ def _make_advance(fcode, lcode):
             if (step % check_every == 0 or step == nsteps) and not _finite(cur):
                 bad = step
                 break
-        out[:] = cur[GHOST:GHOST + n]
+        copy_into(out, cur[GHOST:GHOST + n])
         return bad
 
     return advance_scheme

@@ -27,6 +27,8 @@ import math
 import numba as nb
 import numpy as np
 
+from .arraycopy import copy_into
+
 FIXED = 2
 SETTLE = 16  # order 2 only lowers values after SETTLE cycles of the 2^d orderings
 THIRD = 1.0 / 3.0  # divisions on the sweep's dependence chain become products (1 ulp)
@@ -637,4 +639,4 @@ def hj1d_steps(u, nsteps, p, g, d, dt, work):
         _hj1d_step(a, b, p, g, d, dt)
         a, b = b, a
     if nsteps % 2 == 1:
-        u[:] = work
+        copy_into(u, work)

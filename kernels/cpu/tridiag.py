@@ -15,6 +15,8 @@ the Runge-Kutta kernel its method's constants as an array (the caller reads them
 import numba as nb
 import numpy as np
 
+from .arraycopy import copy_into
+
 
 @nb.njit(inline="always", cache=True)
 def _thomas_row(a, b, c, d, x, cp):
@@ -40,7 +42,7 @@ def _cyclic_row(a, b, c, d, x, work):
     alpha, beta = a[0], c[n - 1]
     g = -b[0]
     bb, z, cp = work[0], work[1], work[2]
-    bb[:] = b
+    copy_into(bb, b)
     bb[0] = b[0] - g
     bb[n - 1] = b[n - 1] - alpha * beta / g
     _thomas_row(a, bb, c, d, x, cp)
@@ -119,11 +121,11 @@ def explicit_steps(u, out, nsteps, lo, di, up, periodic, work):
     """
     for k in range(u.shape[0]):
         a, b = work[0], work[1]
-        a[:] = u[k]
+        copy_into(a, u[k])
         for _ in range(nsteps):
             _apply3(a, b, lo, di, up, periodic)
             a, b = b, a
-        out[k, :] = a
+        copy_into(out[k], a)
 
 
 @nb.njit(cache=True)
@@ -148,7 +150,7 @@ def rk4_steps(u, out, nsteps, lo, di, up, periodic, coef, work):
     n = u.shape[1]
     y, s, k, acc = work[0], work[1], work[2], work[3]
     for r in range(u.shape[0]):
-        y[:] = u[r]
+        copy_into(y, u[r])
         for _ in range(nsteps):
             _apply3(y, k, lo, di, up, periodic)  # k1
             for i in range(n):
@@ -165,7 +167,7 @@ def rk4_steps(u, out, nsteps, lo, di, up, periodic, coef, work):
             _apply3(s, k, lo, di, up, periodic)  # k4
             for i in range(n):
                 y[i] += w * (acc[i] + k[i])
-        out[r, :] = y
+        copy_into(out[r], y)
 
 
 @nb.njit(cache=True)
@@ -182,8 +184,8 @@ def implicit_steps(u, out, nsteps, elo, edi, eup, ilo, idi, iup, periodic, work)
     """
     for r in range(u.shape[0]):
         y, rhs = work[0], work[1]
-        y[:] = u[r]
+        copy_into(y, u[r])
         for _ in range(nsteps):
             _apply3(y, rhs, elo, edi, eup, periodic)
             _solve_row(ilo[0], idi[0], iup[0], rhs, y, periodic, work[2:5])
-        out[r, :] = y
+        copy_into(out[r], y)
