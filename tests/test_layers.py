@@ -201,3 +201,24 @@ def test_fused_banded_branch_matches_dense_path(boundary, rng):
         expected = np.zeros_like(g_band)
         np.add.at(expected, (ks, 0 if op.constant else rows), g_full[rows, cols])
         np.testing.assert_allclose(g_band, expected, rtol=1e-12, atol=1e-12)
+
+
+
+def test_fused_layer_compiles_one_row_product_per_flag_type():
+    """The fused banded layer passes its overwrite/accumulate flags as NumPy bools, so each row
+    product is compiled once for both (a Python True/False would compile one Literal[bool]
+    specialisation each, 4-5 s apiece on a fresh cache). The layer kernels are compiled afresh
+    here (uncached), so that their calls are typed in this process."""
+    import numba as nb
+    from numba.core import types
+
+    from fastdds.kernels.cpu import banded, layer
+
+    x, off, diags, b = np.ones((1, 8)), np.array([-1, 0, 1]), np.ones((3, 8)), np.zeros(8)
+    a, s1, y, dz, dx = (np.zeros_like(x) for _ in range(5))
+    nb.njit(layer.banded_branch_forward.py_func)(x, off, diags, 0, b, 1, 0.0, off, diags, 0, a, s1, y)
+    nb.njit(layer.banded_branch_backward.py_func)(x, y, a, s1, off, diags, 0, off, diags, 0, dz, dx,
+                                                  np.zeros_like(diags), np.zeros_like(diags), np.zeros(8))
+    for fn in (banded.apply_row, banded.apply_transpose_row):
+        flags = [sig[-1] for sig in fn.signatures if sig[0].dtype == types.float64]
+        assert flags == [types.boolean], (fn.__name__, flags)

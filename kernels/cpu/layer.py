@@ -8,7 +8,7 @@ parameter gradients reuse the banded kernels.
 import numba as nb
 
 from .activations import act_derivs
-from .banded import apply_row, apply_transpose_row, diag_grad
+from .banded import ACCUMULATE, OVERWRITE, apply_row, apply_transpose_row, diag_grad
 
 
 @nb.njit(cache=True)
@@ -29,12 +29,12 @@ def banded_branch_forward(x, r_off, r_diag, r_bc, b, code, alpha, q_off, q_diag,
     n = x.shape[1]
     for row in range(x.shape[0]):
         ar, sr = a[row], s1[row]
-        apply_row(x[row], r_off, r_diag, r_bc, ar, False)
+        apply_row(x[row], r_off, r_diag, r_bc, ar, OVERWRITE)
         for i in range(n):
             f0, f1, _, _ = act_derivs(code, alpha, ar[i] + b[i])
             ar[i] = f0
             sr[i] = f1
-        apply_row(ar, q_off, q_diag, q_bc, y[row], True)
+        apply_row(ar, q_off, q_diag, q_bc, y[row], ACCUMULATE)
 
 
 @nb.njit(cache=True)
@@ -52,10 +52,10 @@ def banded_branch_backward(x, dy, a, s1, r_off, r_diag, r_bc, q_off, q_diag, q_b
     """
     for row in range(x.shape[0]):
         dzr, sr = dz[row], s1[row]
-        apply_transpose_row(dy[row], q_off, q_diag, q_bc, dzr, False)
+        apply_transpose_row(dy[row], q_off, q_diag, q_bc, dzr, OVERWRITE)
         for i in range(dzr.size):
             dzr[i] *= sr[i]
             g_b[i] += dzr[i]
-        apply_transpose_row(dzr, r_off, r_diag, r_bc, dx[row], True)
+        apply_transpose_row(dzr, r_off, r_diag, r_bc, dx[row], ACCUMULATE)
     diag_grad(a, dy, q_off, q_bc, g_q)
     diag_grad(x, dz, r_off, r_bc, g_r)
