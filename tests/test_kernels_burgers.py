@@ -63,3 +63,16 @@ def test_prepare_compiles_the_pair_and_is_free_afterwards():
     sigs = K.scheme_kernel(3, 1).signatures
     assert len(sigs) == 1 and "float32" in str(sigs[0])
     assert K.prepare(3, 1, np.float32) < 0.05
+
+
+@pytest.mark.parametrize("pair", [(1, 0), (4, 2)])
+def test_llvm_inlines_the_scalar_helpers_into_the_pairs_loop(pair):
+    """The flux, limiter and node helpers are ordinary compiled functions (not inlined at Numba's
+    IR level, which cost most of the compile); the loops vectorise only if LLVM inlines them, so
+    the pair's machine code must not call them."""
+    K.prepare(*pair, np.float32)
+    asm = next(iter(K.scheme_kernel(*pair).inspect_asm().values()))
+    names = ("burgers5_flux", "burgers6_limit", "burgers12_node_update", "burgers4_max",
+             "burgers4_min", "burgers6_stage", "burgers5_loop", "burgers10_node_loop")
+    mentions = [line for line in asm.splitlines() if any(n in line for n in names)]
+    assert not [line for line in mentions if "NumbaEnv" not in line]  # called, not inlined
