@@ -20,6 +20,12 @@ vectorisation); the 1-D Hamilton-Jacobi step, which is explicit, runs over conti
 
 Weights ``w_k = 1 / dx_k^2`` per axis; ``f`` = 1 / speed per cell (padded like u). The local
 solve finds the largest root of sum_k w_k (u - a_k)^+^2 = f^2 over the smallest upwind values.
+
+Numba inlines at its IR level (copying IR, most of the compile) only the sweep bodies and the
+updates and stores of the per-cell hot path; the other helpers are ordinary compiled calls,
+which LLVM inlines where it pays. Cold first solves, 2-D/3-D at orders 1 and 2 in one process,
+float64: 13.4 s before, 10.5 s after; solve times unchanged within this guest's noise (2-D
+n = 1000, 3-D n = 160, interleaved runs: 3-D order 1 259-317 ms before, 292-314 ms after).
 """
 
 import math
@@ -77,7 +83,7 @@ def _solve3(m0, w0, a0, m1, w1, a1, m2, w2, a2, f):
     return (w0 * a0 + w1 * a1 + w2 * a2 + math.sqrt(disc)) * (1.0 / s0)
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _term2(u, side, im1, ip1, im2, ip2, s, w):
     """Upwind term of one axis for the second-order update (im1, ip1, im2, ip2: the index tuples
     of the cells 1 and 2 away on either side; both far cells are loaded before the upwind side is
@@ -101,7 +107,7 @@ def _term2(u, side, im1, ip1, im2, ip2, s, w):
     return m, w, m
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _crossing(p, pq, h, sp, sq, mask_p, mask_q, extend):
     """The zero contour between a cell (phi = p, speed sp) and its axis neighbour (pq, sq) at
     spacing h: its distance h p / (p - pq) from the cell by linear interpolation (inf without a
@@ -119,7 +125,7 @@ def _crossing(p, pq, h, sp, sq, mask_p, mask_q, extend):
     return d, sp + d / h * (sq - sp)
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _axis_terms(dmin, smin, lo, hi, span, gradient):
     """One axis's terms of the band distance 1 / d^2 = inv + tail / phi^2 and of the extension
     speed num / inv: with a crossing at dmin, (1 / dmin^2, smin / dmin^2, 0); without one, the
@@ -301,7 +307,7 @@ def extend(u, fext, cells, strides, weights, alias):
         fext[c] = num / den if den > 0.0 else fbest
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _wrap(u, state, ghost, src, reader):
     """Copy the periodic ghost cells from the cells they mirror; re-activate the readers of a
     changed ghost. Entries (ghost[p], src[p], reader[p]) are grouped by ghost."""
