@@ -87,10 +87,13 @@ class Adam:
                 raise ValueError(f"gradient of shape {g.shape} for a parameter of shape {p.shape}")
         lr = self.lr
         self.step_count += 1
-        params, ms, vs = self._flat
-        flat_grads = tuple(g.reshape(-1).astype(p.dtype, copy=False) for p, g in zip(self.params, grads))
-        backend.kernels("optim", like=self.params[0]).adam_update(
-            params, flat_grads, ms, vs, lr, self.beta1, self.beta2, self.eps, self.weight_decay, self.step_count)
+        update = backend.kernels("optim", like=self.params[0]).adam_update
+        # One call per array, each with 1-tuples: the kernel takes tuples, and a tuple of k arrays
+        # is a type of its own, so one call over all of them compiled once per parameter count
+        # (2-4 s each on a fresh cache); a call costs about a microsecond.
+        for p, m, v, g in zip(*self._flat, grads):
+            update((p,), (g.reshape(-1).astype(p.dtype, copy=False),), (m,), (v,), lr, self.beta1, self.beta2,
+                   self.eps, self.weight_decay, self.step_count)
 
     def state_dict(self):
         """Moments and step count as a dict of arrays (for `fastdds.io.save_checkpoint`)."""

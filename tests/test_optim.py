@@ -48,3 +48,19 @@ def test_adam_with_zero_learning_rate_leaves_the_parameters():
     p = np.arange(3.0)
     Adam([p], lr=0.0).step([np.ones(3)])
     np.testing.assert_array_equal(p, np.arange(3.0))
+
+
+def test_adam_compiles_once_per_dtype_whatever_the_parameter_count(rng):
+    """The update kernel takes tuples of arrays, and a tuple of k arrays is a Numba type of its own;
+    Adam calls it array by array, so models with 2, 5 or 9 parameters share one compiled form."""
+    from fastdds.kernels.cpu import optim as kernel
+
+    def step(count):
+        params = [rng.standard_normal(3 + k) for k in range(count)]
+        Adam(params, lr=1e-2).step([np.ones_like(p) for p in params])
+
+    step(2)
+    before = list(kernel.adam_update.signatures)
+    step(5)
+    step(9)
+    assert kernel.adam_update.signatures == before
