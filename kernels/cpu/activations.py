@@ -1,7 +1,9 @@
 """Pointwise activations and their first three derivatives (Numba).
 
 ``act_derivs(code, alpha, z)`` returns (sigma, sigma', sigma'', sigma''') for one scalar;
-every fused kernel inlines it, and `evaluate` maps it over an array.
+the fused kernels call it (an ordinary compiled call, which LLVM inlines where it pays: copying
+its fourteen branches into each caller at Numba's IR level had cost 2 s of the banded layer's
+13 s cold compile, for the same run times), and `evaluate` maps it over an array.
 
 `tanh` is written out in arithmetic, so that a loop calling it vectorises: libm's scalar tanh,
 which ``math.tanh`` calls, took 4.6 (float32) to 13 (float64) ns a point, NumPy's SIMD ufunc 0.40
@@ -67,7 +69,7 @@ def _tanh_impl(x):
     return _tanh32 if x == types.float32 else _tanh64
 
 
-@nb.njit(inline="always", fastmath=False, cache=True)
+@nb.njit(fastmath=False, cache=True)
 def _sigmoid(z):
     if z >= 0.0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -75,7 +77,7 @@ def _sigmoid(z):
     return e / (1.0 + e)
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def act_derivs(code, alpha, z):
     """(sigma, sigma', sigma'', sigma''') of activation `code` at scalar z (alpha: its parameter)."""
     if code == 0:  # identity
