@@ -27,3 +27,27 @@ ACTIVATION_CODES = {
 # Boundary codes shared by every kernel (banded, layer and Burgers kernels, both backends); the
 # meaning of each name is documented once, in ``fastdds.boundaries``.
 BOUNDARY_CODES = {"periodic": 0, "zero": 1, "neumann": 2, "dirichlet": 3, "outflow": 4}
+
+# The groups of a packed MLP workspace (`layer_part`): each layer's input streams a_l, its
+# products z_l = W_l a_l and its activation derivatives s_l.
+INPUTS, PRODUCTS, DERIVS = 0, 1, 2
+
+
+def layer_part(buf, layout, group, l):
+    """Layer l's array of one group of a packed MLP workspace, a view of the 1-D buffer `buf`.
+
+    Parameters
+    ----------
+    buf : 1-D array (NumPy or CuPy), C-contiguous
+    layout : int64 ndarray, shape (groups, L, 5)
+        Per group and layer: [offset into buf, d0, d1, d2, d3].
+    group, l : int
+
+    Returns
+    -------
+    array of shape (d0, d1, d2, d3), a view of buf. Plain Python, so the GPU twins call it as it
+    is and the Numba kernels compile it (``fastdds.kernels.cpu.mlp``).
+    """
+    o, d0, d1, d2, d3 = layout[group, l, 0], layout[group, l, 1], layout[group, l, 2], layout[group, l, 3], \
+        layout[group, l, 4]
+    return buf[o:o + d0 * d1 * d2 * d3].reshape((d0, d1, d2, d3))

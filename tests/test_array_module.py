@@ -26,7 +26,8 @@ from fastdds import backend
 from fastdds.pde import burgers, heat
 
 SIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
-HOST_ARGS = {("mlp", "chunks"), ("mlp", "offsets")}  # host sequences of ints by the twins' contract
+# host sequences of ints by the twins' contract
+HOST_ARGS = {("mlp", "chunks"), ("mlp", "offsets"), ("mlp", "sizes"), ("mlp", "layout")}
 
 
 class DeviceArray(np.ndarray):

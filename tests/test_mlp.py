@@ -571,3 +571,32 @@ def test_networks_used_from_several_threads(monkeypatch):
         together = list(pool.map(grads, (3, 4)))
     assert all(np.array_equal(a, b) for ga, gb in zip(alone, together) for a, b in zip(ga, gb))
     assert blas_threads(blas_before) == blas_before
+
+
+def test_one_compiled_form_serves_every_depth(rng):
+    """The passes take the parameters and the workspace packed in 1-D buffers with tables, not
+    tuples of per-layer arrays (a tuple of L arrays is a Numba type of its own): networks of
+    depth 2, 4 and 7 share one compiled forward and one reverse pass."""
+    from fastdds.kernels.cpu import mlp as kernel
+
+    def step(depth):
+        net = MLP([2] + [6] * (depth - 1) + [1], seed=depth)
+        out, cache = net.streams(rng.uniform(-1, 1, (40, 2)), [(0,), (0, 0)])
+        net.stream_backward(cache, {k: np.ones_like(v) for k, v in out.items()})
+
+    step(2)
+    before = [list(kernel.forward_pass.signatures), list(kernel.backward_pass.signatures)]
+    step(4)
+    step(7)
+    assert [kernel.forward_pass.signatures, kernel.backward_pass.signatures] == before
+
+
+def test_a_parameter_array_replaced_in_params_is_the_one_used(rng):
+    """The passes read `params` packed in one buffer; an entry replaced by another array (not
+    written in place) is still what the network computes with."""
+    net = MLP([2, 8, 1], seed=1)
+    X = rng.uniform(-1, 1, (50, 2))
+    W1 = net.params[2].copy()
+    net.params[2] = 2.0 * W1
+    hidden = np.tanh(X @ net.params[0].T + net.params[1])
+    np.testing.assert_allclose(net.streams(X, keep=False)[0][()], hidden @ (2.0 * W1).T + net.params[3], rtol=1e-13)

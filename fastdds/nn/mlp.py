@@ -116,6 +116,26 @@ class _Streams:
             self.index[key] = 1 + col[key[0]] if len(key) == 1 else 1 + n1 + second.index(tuple(sorted(key)))
 
 
+def _packed(xp, shapes, dtype, align=1):
+    """One zeroed 1-D buffer holding arrays of the given shapes one after another (each start
+    rounded up to a multiple of `align` entries), and its views of those shapes.
+
+    Returns
+    -------
+    buf : 1-D array of xp, dtype `dtype`
+    views : list of arrays of xp, views of buf
+    starts : list of int
+        Where each view starts in buf.
+    """
+    counts = [int(np.prod(shape)) for shape in shapes]
+    starts, end = [], 0
+    for n in counts:
+        starts.append(end)
+        end = -(-(end + n) // align) * align
+    buf = xp.zeros(end, dtype=dtype)
+    return buf, [buf[o:o + n].reshape(shape) for o, n, shape in zip(starts, counts, shapes)], starts
+
+
 def _workers_for(xp, lanes):
     """Threads that share `lanes` lanes: Numba's thread count on the host (``fastdds.threads``),
     one for device arrays (a device runs one chunk's products and kernels at a time anyway)."""
@@ -132,7 +152,9 @@ class _Workspace:
     (C, n_leaf, n_ch, P), each worker's gradient streams `g` and folded leaves `leaves` of one
     chunk, and each lane's parameter gradients `grads` (lanes, nparams; the weights' as dW^T,
     so a row is in the order of `MLP.get_flat`). Without `keep` the hidden layers hold one
-    chunk per worker, reused chunk after chunk.
+    chunk per worker, reused chunk after chunk. `a`, `z` and `s` are views of one buffer `buf`,
+    each starting on a 64-byte boundary of it; `layout` says where (``fastdds.kernels.layer_part``),
+    so the compiled passes take the same types at every depth.
 
     Chunk c belongs to lane c % LANES, and `workers` threads share the lanes. A lane runs its
     chunks in order and sums its own gradients, and the lanes are summed in order, so results
@@ -151,15 +173,17 @@ class _Workspace:
         self.xp = xp
         self.workers = _workers_for(xp, self.lanes)
         held = C if keep else self.workers
-        self.a = [xp.zeros((C, sizes[0], S, P), dtype=dtype)]
+        full = keep and not tanh  # tanh rebuilds s1, s2, s3 from the kept a' block by block
+        hidden = sizes[1:-1]
+        shapes = ([(C, sizes[0], S, P)] + [(held, w, S, P) for w in hidden]  # a, z, s (the groups'
+                  + [(held, w, S, P) for w in hidden] + [(C, sizes[-1], S, P)]  # order in the kernels)
+                  + [(C, w, 3, P) if full else (self.workers, 1, 3, min(P, BLOCK)) for w in hidden] + [(0, 0, 0, 0)])
+        self.buf, views, starts = _packed(xp, shapes, dtype, 64 // np.dtype(dtype).itemsize)
+        L = len(sizes) - 1
+        self.a, self.z, self.s = views[:L], views[L:2 * L], views[2 * L:]
+        self.layout = np.array([[o, *shape] for o, shape in zip(starts, shapes)], dtype=np.int64).reshape(3, L, 5)
         for k, i in enumerate(streams.firsts):
             self.a[0][:, i, 1 + k] = 1.0
-        self.a += [xp.empty((held, w, S, P), dtype=dtype) for w in sizes[1:-1]]
-        self.z = [xp.empty((held, w, S, P), dtype=dtype) for w in sizes[1:-1]]
-        self.z.append(xp.empty((C, sizes[-1], S, P), dtype=dtype))
-        full = keep and not tanh  # tanh rebuilds s1, s2, s3 from the kept a' block by block
-        self.s = [xp.empty((C, w, 3, P) if full else (self.workers, 1, 3, min(P, BLOCK)), dtype=dtype)
-                  for w in sizes[1:-1]] + [xp.empty((0, 0, 0, 0), dtype=dtype)]
         R, n_ch, n_leaf = streams.R, streams.n_ch, streams.n_leaf
         self.g = xp.empty((self.workers, 2, max(sizes[1:]), R, P) if keep else 0, dtype=dtype)
         self.dout = xp.zeros((C, sizes[-1], R, P) if keep else 0, dtype=dtype)
@@ -261,16 +285,18 @@ class MLP(Block):
         self.activation = get_activation(activation)
         rng = np.random.default_rng(seed)
         xp = backend.xp()
-        self.params = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            self.params += [xp.asarray(initializers.weight(init, fan_in, fan_out, rng, self.dtype)),
-                            xp.zeros(fan_out, dtype=self.dtype)]
+        shapes = [shape for fan_in, fan_out in zip(sizes[:-1], sizes[1:]) for shape in ((fan_out, fan_in), (fan_out,))]
+        self._packed, self.params, starts = _packed(xp, shapes, self.dtype)
+        self._views = tuple(self.params)
+        for W, (fan_in, fan_out) in zip(self.params[0::2], zip(sizes[:-1], sizes[1:])):
+            W[...] = xp.asarray(initializers.weight(init, fan_in, fan_out, rng, self.dtype))
         self.lower, self.upper = _check_box(lower, upper, sizes[0])
         if self.lower is not None:
             self._a = 2.0 / (self.upper - self.lower)  # d xi / d X, float64
             self._scale = tuple(xp.asarray(v) for v in (self._a.astype(self.dtype).reshape(1, -1),
                                                          (-self._a * self.lower - 1.0).astype(self.dtype)))
-        self._offsets = np.cumsum([0] + [p.size for p in self.params[:-1]]).astype(np.int64)
+        self._offsets = np.array(starts, dtype=np.int64)
+        self._sizes = np.array(sizes, dtype=np.int64)
         self._specs = {}
         self._free = OrderedDict()
         self._lock = threading.Lock()
@@ -400,6 +426,14 @@ class MLP(Block):
         with self._lock:
             self._free.clear()
 
+    def _packed_params(self):
+        """`params` as the kernels take them: the one buffer they are views of, or a packed copy
+        when they are not (an entry of `params` replaced by another array, or a deep copy of the
+        network, whose arrays are copied one by one)."""
+        if all(p is v and p.base is self._packed for p, v in zip(self.params, self._views)):
+            return self._packed
+        return backend.array_module(self._packed).concatenate([p.ravel() for p in self.params])
+
     def _factor(self, key):
         """d^|key| xi / dX^key of the input scaling: prod(a[key]) (1 without scaling)."""
         return float(np.prod(self._a[list(key)])) if key and self.lower is not None else 1.0
@@ -436,11 +470,11 @@ class MLP(Block):
         ws.a[0][:, :, 0] = ws.to_chunks(X)
         k = backend.kernels("mlp", like=X)
         code, alpha = self.activation.code, float(self.activation.alpha)
-        weights, biases = tuple(self.params[0::2]), tuple(self.params[1::2])
-        a, z, s = tuple(ws.a), tuple(ws.z), tuple(ws.s)
+        params = self._packed_params()
 
         def run(w):
-            k.forward_pass(code, alpha, weights, biases, ws.pairs, a, z, s, ws.chunks(w), w)
+            k.forward_pass(code, alpha, params, self._offsets, self._sizes, ws.pairs, ws.buf, ws.layout, ws.chunks(w),
+                           w)
 
         run_workers(run, ws.workers)
         out = ws.z[-1].transpose(2, 0, 3, 1).reshape(S, ws.C * ws.P, -1)[:, :N].copy()
@@ -548,13 +582,12 @@ class MLP(Block):
                 ws.coef[:, i - nr] += ws.to_chunks(v)
         k = backend.kernels("mlp", like=ws.dout)
         ws.grads[...] = 0
-        weights = tuple(self.params[0::2])
-        a, z, s = tuple(ws.a), tuple(ws.z), tuple(ws.s)
+        params = self._packed_params()
         dx = ws.xp.empty((ws.C, self.n_in, ws.P) if input_grad else (0, 0, 0), dtype=self.dtype)
 
         def run(w):
-            k.backward_pass(self.activation.code, weights, ws.pairs, a, z, s, ws.dout, ws.coef, spec.n_nl,
-                            ws.chunks(w), w, ws.lanes, ws.grads, self._offsets, ws.g, ws.leaves, dx)
+            k.backward_pass(self.activation.code, params, self._offsets, self._sizes, ws.pairs, ws.buf, ws.layout,
+                            ws.dout, ws.coef, spec.n_nl, ws.chunks(w), w, ws.lanes, ws.grads, ws.g, ws.leaves, dx)
 
         run_workers(run, ws.workers)
         flat = ws.grads[0].copy()

@@ -30,7 +30,7 @@ once per worker, and the workers run in parallel.
 import numba as nb
 import numpy as np
 
-from .. import ACTIVATION_CODES
+from .. import ACTIVATION_CODES, DERIVS, INPUTS, PRODUCTS, layer_part
 from .activations import act_derivs, tanh
 from .blas import gemm
 
@@ -264,43 +264,68 @@ def combine_leaves(a, c, out):
                     acc[i] += cj[i] * aj[i]
 
 
+_part = nb.njit(cache=True)(layer_part)
+
+
+@nb.njit(cache=True)
+def _weight(params, offsets, sizes, l):
+    """W_l, shape (sizes[l + 1], sizes[l]), a view of the packed parameters."""
+    o = offsets[2 * l]
+    return params[o:o + sizes[l + 1] * sizes[l]].reshape((sizes[l + 1], sizes[l]))
+
+
 @nb.njit(cache=True, nogil=True)
-def forward_pass(code, alpha, weights, biases, pairs, a, z, s, chunks, w):
+def forward_pass(code, alpha, params, offsets, sizes, pairs, buf, layout, chunks, w):
     """The forward pass of the chunks of points `chunks`, run by worker w: every layer of one
     chunk, then the next chunk.
+
+    Every array of any depth arrives packed in a 1-D buffer with a table of where each part
+    lies, so one compiled form serves networks of every depth: a tuple of L arrays is a type of
+    its own, and each depth compiled anew (0.8-5.6 s a pass and dtype in the cold test suite).
 
     Parameters
     ----------
     code, alpha, pairs : as in `taylor_forward`
-    weights : tuple of L ndarrays, W_l of shape (fan_out, fan_in), C-contiguous
-    biases : tuple of L ndarrays, b_l of shape (fan_out,)
-    a : tuple of L ndarrays, shape (C or workers, fan_in, S, P)
-        Layer l's input streams; a[0] holds every chunk (filled), the hidden ones either every
-        chunk (kept for `backward_pass`) or one per worker. Chunk c of x is x[c] when x holds
-        every chunk, else worker w's x[w].
-    z : tuple of L ndarrays, shape (C or workers, fan_out, S, P), written
-        Layer l's W_l a (no bias); z[L - 1] holds every chunk.
-    s : tuple of L ndarrays, each hidden layer's as in `taylor_forward` per chunk, (C, H, 3, P)
-        or (workers, 1, 3, R); the output layer's is not read
+    params : ndarray, shape (nparams,), C-contiguous
+        [W_0, b_0, W_1, b_1, ...] one after another, W_l of shape (fan_out, fan_in) C-ordered
+        (the Dense layout), b_l of shape (fan_out,).
+    offsets : int64 ndarray, shape (2 L,)
+        Where each parameter starts in `params`.
+    sizes : int64 ndarray, shape (L + 1,)
+        The layer widths.
+    buf : ndarray, 1-D, C-contiguous
+        The packed workspace: layer l's input streams a_l (group INPUTS; shape (C or workers,
+        fan_in, S, P)), its products W_l a_l without bias z_l (group PRODUCTS; (C or workers,
+        fan_out, S, P), written) and each hidden layer's s_l as in `taylor_forward` per chunk
+        (group DERIVS; (C, H, 3, P) or (workers, 1, 3, R); the output layer's is empty). a_0 holds
+        every chunk (filled), the hidden ones either every chunk (kept for `backward_pass`) or
+        one per worker, z_(L-1) every chunk. Chunk c of x is x[c] when x holds every chunk, else
+        worker w's x[w].
+    layout : int64 ndarray, shape (3, L, 5)
+        Where each part lies (``fastdds.kernels.layer_part``).
     chunks : int64 ndarray
     w : int
     """
-    C = a[0].shape[0]
-    L = len(weights)
+    L = sizes.size - 1
+    C = _part(buf, layout, INPUTS, 0).shape[0]
     for c in chunks:
         for l in range(L):
-            ai = a[l][c if a[l].shape[0] == C else w]
-            zi = z[l][c if z[l].shape[0] == C else w]
+            a, z = _part(buf, layout, INPUTS, l), _part(buf, layout, PRODUCTS, l)
+            ai = a[c if a.shape[0] == C else w]
+            zi = z[c if z.shape[0] == C else w]
             fan_in, S, P = ai.shape
-            gemm(False, False, 1.0, weights[l], ai.reshape(fan_in, S * P), 0.0, zi.reshape(zi.shape[0], S * P))
+            gemm(False, False, 1.0, _weight(params, offsets, sizes, l), ai.reshape(fan_in, S * P), 0.0,
+                 zi.reshape(zi.shape[0], S * P))
             if l < L - 1:
-                nxt = a[l + 1][c if a[l + 1].shape[0] == C else w]
-                taylor_forward(code, alpha, zi, biases[l], pairs, nxt, s[l][c if s[l].shape[0] == C else w])
+                nxt, s = _part(buf, layout, INPUTS, l + 1), _part(buf, layout, DERIVS, l)
+                b = params[offsets[2 * l + 1]:offsets[2 * l + 1] + sizes[l + 1]]
+                taylor_forward(code, alpha, zi, b, pairs, nxt[c if nxt.shape[0] == C else w],
+                               s[c if s.shape[0] == C else w])
 
 
 @nb.njit(cache=True, nogil=True)
-def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, lanes, grads, offsets, g, leaves,
-                  dx):
+def backward_pass(code, params, offsets, sizes, pairs, buf, layout, dout, coef, n_nl, chunks, w, lanes, grads, g,
+                  leaves, dx):
     """The reverse pass of the chunks `chunks` (run by worker w): each chunk's gradient
     streams go down every layer while they are in cache; each chunk's parameter gradients add
     to those of its lane c % lanes.
@@ -308,7 +333,8 @@ def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, la
     Parameters
     ----------
     code, pairs : as in `taylor_backward`
-    weights, a, z, s, chunks, w : as in `forward_pass` (a, z, s holding every chunk)
+    params, offsets, sizes, buf, layout, chunks, w : as in `forward_pass` (the parts of buf
+        holding every chunk)
     dout : ndarray, shape (C, d_out, R, P)
         dL/d(output streams) of each chunk: the value and n_nl first streams, then the
         chains' starts.
@@ -317,14 +343,11 @@ def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, la
     n_nl : int
     lanes : int
     grads : ndarray, shape (lanes, nparams), updated
-        Each lane's gradients, parameters [W0, b0, W1, ...] flattened one after another, the
-        weights' as dW_l^T of shape (fan_in, fan_out): dW_l^T = a g^T is the very BLAS call of
-        earlier versions, whose weights were (fan_in, fan_out), so gradients and the PINN runs
-        built on them stay bit for bit what they were (the transposed product g a^T differs by
-        an ulp, which training amplifies: 3 % of the quick viscous-Burgers loss after 400 Adam
-        steps).
-    offsets : int64 ndarray, shape (2 L,)
-        Where each parameter starts in a row of `grads`.
+        Each lane's gradients, at the parameters' `offsets`, the weights' as dW_l^T of shape
+        (fan_in, fan_out): dW_l^T = a g^T is the very BLAS call of earlier versions, whose
+        weights were (fan_in, fan_out), so gradients and the PINN runs built on them stay bit
+        for bit what they were (the transposed product g a^T differs by an ulp, which training
+        amplifies: 3 % of the quick viscous-Burgers loss after 400 Adam steps).
     g : ndarray, shape (workers, 2, max width, R, P)
         Scratch for the gradient streams of the hidden layers.
     leaves : ndarray, shape (workers, max fan_in, n_ch, P)
@@ -332,8 +355,8 @@ def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, la
     dx : ndarray, shape (C, d_in, P) or (0, 0, 0), written
         When not empty, each chunk's dL/d(input points) = W_0^T dL/dz_0 (value stream).
     """
-    C = a[0].shape[0]
-    L = len(weights)
+    L = sizes.size - 1
+    C = _part(buf, layout, INPUTS, 0).shape[0]
     R = dout.shape[2]
     nr = 1 + n_nl
     n_ch = R - nr
@@ -342,9 +365,9 @@ def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, la
         gc = dout[c]
         cc = coef[c]
         for l in range(L - 1, -1, -1):
-            W = weights[l]
+            W = _weight(params, offsets, sizes, l)
             fan_out, fan_in = W.shape
-            ai = a[l][c]
+            ai = _part(buf, layout, INPUTS, l)[c]
             P = ai.shape[2]
             a2 = ai.reshape(fan_in, ai.shape[1] * P)
             g2 = gc.reshape(fan_out, R * P)
@@ -365,7 +388,8 @@ def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, la
                 else:
                     gemm(True, False, 1.0, W, g2, 0.0, gp2)
                 db = lane[offsets[2 * l - 1]:offsets[2 * l - 1] + fan_in]
-                taylor_backward(code, pairs, z[l - 1][c], ai, s[l - 1][c if s[l - 1].shape[0] == C else w], cc, gp, db)
+                z, s = _part(buf, layout, PRODUCTS, l - 1), _part(buf, layout, DERIVS, l - 1)
+                taylor_backward(code, pairs, z[c], ai, s[c if s.shape[0] == C else w], cc, gp, db)
                 gc = gp
             elif dx.shape[0]:
                 gemm(True, False, 1.0, W, g2[:, :P], 0.0, dx[c])

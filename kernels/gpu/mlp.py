@@ -13,7 +13,7 @@ arrays) into the same buffers.
 import numpy as np
 from numba import cuda
 
-from .. import ACTIVATION_CODES
+from .. import ACTIVATION_CODES, DERIVS, INPUTS, PRODUCTS, layer_part
 from .activations import act_derivs
 from .launch import array_module, launch
 
@@ -150,32 +150,42 @@ def combine_leaves(a, c, out):
     launch(_combine, out.size, a, c, out)
 
 
-def forward_pass(code, alpha, weights, biases, pairs, a, z, s, chunks, w):
+def _weight(params, offsets, sizes, l):
+    """W_l of the packed parameters (as ``fastdds.kernels.cpu.mlp``)."""
+    o = int(offsets[2 * l])
+    return params[o:o + int(sizes[l + 1] * sizes[l])].reshape(int(sizes[l + 1]), int(sizes[l]))
+
+
+def forward_pass(code, alpha, params, offsets, sizes, pairs, buf, layout, chunks, w):
     """The forward pass of the chunks `chunks` (worker w's): every layer of one chunk, then the
-    next; arguments as ``fastdds.kernels.cpu.mlp.forward_pass`` (device arrays; chunks a host
-    sequence of ints)."""
-    xp = array_module(a[0])
-    C = a[0].shape[0]
-    L = len(weights)
+    next; arguments as ``fastdds.kernels.cpu.mlp.forward_pass`` (device arrays; offsets, sizes,
+    layout and chunks host arrays)."""
+    xp = array_module(buf)
+    L = sizes.size - 1
+    C = layer_part(buf, layout, INPUTS, 0).shape[0]
     for c in chunks:
         for l in range(L):
-            ai = a[l][c if a[l].shape[0] == C else w]
-            zi = z[l][c if z[l].shape[0] == C else w]
+            a, z = layer_part(buf, layout, INPUTS, l), layer_part(buf, layout, PRODUCTS, l)
+            ai = a[c if a.shape[0] == C else w]
+            zi = z[c if z.shape[0] == C else w]
             fan_in, S, P = ai.shape
-            xp.matmul(weights[l], ai.reshape(fan_in, S * P), out=zi.reshape(zi.shape[0], S * P))
+            xp.matmul(_weight(params, offsets, sizes, l), ai.reshape(fan_in, S * P), out=zi.reshape(zi.shape[0], S * P))
             if l < L - 1:
-                nxt = a[l + 1][c if a[l + 1].shape[0] == C else w]
-                taylor_forward(code, alpha, zi, biases[l], pairs, nxt, s[l][c if s[l].shape[0] == C else w])
+                nxt, s = layer_part(buf, layout, INPUTS, l + 1), layer_part(buf, layout, DERIVS, l)
+                o = int(offsets[2 * l + 1])
+                b = params[o:o + int(sizes[l + 1])]
+                taylor_forward(code, alpha, zi, b, pairs, nxt[c if nxt.shape[0] == C else w],
+                               s[c if s.shape[0] == C else w])
 
 
-def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, lanes, grads, offsets, g, leaves,
-                  dx):
+def backward_pass(code, params, offsets, sizes, pairs, buf, layout, dout, coef, n_nl, chunks, w, lanes, grads, g,
+                  leaves, dx):
     """The reverse pass of the chunks `chunks` (worker w's), each chunk's parameter gradients
     added to its lane c % lanes; arguments as ``fastdds.kernels.cpu.mlp.backward_pass``
-    (device arrays; chunks and offsets host sequences of ints)."""
+    (device arrays; offsets, sizes, layout and chunks host arrays)."""
     xp = array_module(dout)
-    C = a[0].shape[0]
-    L = len(weights)
+    L = sizes.size - 1
+    C = layer_part(buf, layout, INPUTS, 0).shape[0]
     R = dout.shape[2]
     nr = 1 + n_nl
     n_ch = R - nr
@@ -184,9 +194,9 @@ def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, la
         gc = dout[c]
         cc = coef[c]
         for l in range(L - 1, -1, -1):
-            W = weights[l]
+            W = _weight(params, offsets, sizes, l)
             fan_out, fan_in = W.shape
-            ai = a[l][c]
+            ai = layer_part(buf, layout, INPUTS, l)[c]
             P = ai.shape[2]
             a2 = ai.reshape(fan_in, ai.shape[1] * P)
             g2 = gc.reshape(fan_out, R * P)
@@ -201,8 +211,8 @@ def backward_pass(code, weights, pairs, a, z, s, dout, coef, n_nl, chunks, w, la
                 gp = g[w, (L - l) % 2, :fan_in]
                 xp.matmul(W.T, g2, out=gp.reshape(fan_in, R * P))
                 o = int(offsets[2 * l - 1])
-                taylor_backward(code, pairs, z[l - 1][c], ai, s[l - 1][c if s[l - 1].shape[0] == C else w], cc, gp,
-                                lane[o:o + fan_in])
+                z, s = layer_part(buf, layout, PRODUCTS, l - 1), layer_part(buf, layout, DERIVS, l - 1)
+                taylor_backward(code, pairs, z[c], ai, s[c if s.shape[0] == C else w], cc, gp, lane[o:o + fan_in])
                 gc = gp
             elif dx.shape[0]:
                 xp.matmul(W.T, g2[:, :P], out=dx[c])
