@@ -6,6 +6,8 @@ through ``fastdds.backend.kernels``. Kernels assume validated input (shapes, dty
 contiguity); validation happens at the API boundary in ``fastdds``.
 """
 
+import numpy as np
+
 # Activation codes shared by every backend's kernels (index into the derivative formulas).
 ACTIVATION_CODES = {
     "identity": 0,
@@ -29,8 +31,10 @@ ACTIVATION_CODES = {
 BOUNDARY_CODES = {"periodic": 0, "zero": 1, "neumann": 2, "dirichlet": 3, "outflow": 4}
 
 # The groups of a packed MLP workspace (`layer_part`): each layer's input streams a_l, its
-# products z_l = W_l a_l and its activation derivatives s_l.
-INPUTS, PRODUCTS, DERIVS = 0, 1, 2
+# products z_l = W_l a_l and its activation derivatives s_l. NumPy integers, which Numba types
+# as int64: a Python int in compiled code is typed Literal[int] and would compile `layer_part`
+# once per group value.
+INPUTS, PRODUCTS, DERIVS = np.int64(0), np.int64(1), np.int64(2)
 
 
 def layer_part(buf, layout, group, l):

@@ -307,7 +307,7 @@ def forward_pass(code, alpha, params, offsets, sizes, pairs, buf, layout, chunks
     w : int
     """
     L = sizes.size - 1
-    C = _part(buf, layout, INPUTS, 0).shape[0]
+    C = layout[INPUTS, 0, 1]  # a_0 holds every chunk
     for c in chunks:
         for l in range(L):
             a, z = _part(buf, layout, INPUTS, l), _part(buf, layout, PRODUCTS, l)
@@ -356,7 +356,7 @@ def backward_pass(code, params, offsets, sizes, pairs, buf, layout, dout, coef, 
         When not empty, each chunk's dL/d(input points) = W_0^T dL/dz_0 (value stream).
     """
     L = sizes.size - 1
-    C = _part(buf, layout, INPUTS, 0).shape[0]
+    C = layout[INPUTS, 0, 1]  # a_0 holds every chunk
     R = dout.shape[2]
     nr = 1 + n_nl
     n_ch = R - nr

@@ -162,7 +162,7 @@ def forward_pass(code, alpha, params, offsets, sizes, pairs, buf, layout, chunks
     layout and chunks host arrays)."""
     xp = array_module(buf)
     L = sizes.size - 1
-    C = layer_part(buf, layout, INPUTS, 0).shape[0]
+    C = int(layout[INPUTS, 0, 1])  # a_0 holds every chunk
     for c in chunks:
         for l in range(L):
             a, z = layer_part(buf, layout, INPUTS, l), layer_part(buf, layout, PRODUCTS, l)
@@ -185,7 +185,7 @@ def backward_pass(code, params, offsets, sizes, pairs, buf, layout, dout, coef, 
     (device arrays; offsets, sizes, layout and chunks host arrays)."""
     xp = array_module(dout)
     L = sizes.size - 1
-    C = layer_part(buf, layout, INPUTS, 0).shape[0]
+    C = int(layout[INPUTS, 0, 1])  # a_0 holds every chunk
     R = dout.shape[2]
     nr = 1 + n_nl
     n_ch = R - nr
