@@ -213,7 +213,7 @@ def _one_process_and_ranks(tmp_path, ranks, command):
     into tmp_path/mpi (one thread each); return the MPI run's stdout. The command runs through
     `short_cli.py` (the quick Eikonal schedule cut to 200 Adam steps: 6 runs of 2,000 took 34 s)."""
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    args = [str(SCRIPTS / "short_cli.py"), *command, "--out"]
+    args = [str(Path(__file__).parent / "short_cli.py"), *command, "--out"]
     subprocess.run([sys.executable, *args, str(tmp_path / "one")], check=True, timeout=240, env=env,
                    capture_output=True)
     proc = subprocess.run([MPIEXEC, "-n", str(ranks), sys.executable, *args, str(tmp_path / "mpi")], timeout=240,

@@ -8,10 +8,7 @@ import pytest
 
 from fastdds import cli
 from fastdds.pinn import reproduce
-
-# The quick Eikonal schedule shortened tenfold, for tests of what surrounds training (merging,
-# spreading seeds over ranks) rather than of training itself.
-SHORT_EIKONAL = dict(reproduce.QUICK["eikonal"], adam_steps=200, lr=("piecewise", (60, 140), (1e-1, 1e-2, 1e-3)))
+from short_cli import SHORT_EIKONAL
 
 try:  # OpenBLAS threads spin against each other on a busy 2-core machine; one thread is 10-20x faster there
     from threadpoolctl import threadpool_limits
