@@ -428,9 +428,8 @@ class MLP(Block):
 
     def _packed_params(self):
         """`params` as the kernels take them: the one buffer they are views of, or a packed copy
-        when they are not (an entry of `params` replaced by another array, or a deep copy of the
-        network, whose arrays are copied one by one)."""
-        if all(p is v and p.base is self._packed for p, v in zip(self.params, self._views)):
+        when an entry of `params` was replaced by another array."""
+        if len(self.params) == len(self._views) and all(p is v for p, v in zip(self.params, self._views)):
             return self._packed
         return backend.array_module(self._packed).concatenate([p.ravel() for p in self.params])
 
