@@ -69,7 +69,7 @@ class Operator:
         else:
             as_out(out, shape, self.dtype, x2, x2 if self._separate_out else None)
         into = self._apply_transpose_into if transpose else self._apply_into
-        if not into(x2, out.reshape(1, n_out) if squeeze else out):
+        if not into(x2, out[None] if squeeze else out):
             check_finite(name, x2[0] if squeeze else x2)
         return out
 

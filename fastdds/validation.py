@@ -45,7 +45,7 @@ def as_state(name, x, n, dtype, finite=True):
                          f"cast one of them (x.astype(...) or operator.astype(...)) so they match")
     if finite:
         check_finite(name, x)
-    x2 = x.reshape(1, n) if x.ndim == 1 else x
+    x2 = x[None] if x.ndim == 1 else x  # a view, as reshape, in half its time
     return (x2 if x2.flags.c_contiguous else backend.array_module(x).ascontiguousarray(x2)), x.ndim == 1
 
 
@@ -65,7 +65,8 @@ def as_out(out, shape, dtype, like, separate_from=None):
     -------
     ndarray : out itself.
     """
-    if not hasattr(out, "dtype") or backend.is_gpu_array(out) is not backend.is_gpu_array(like):
+    if type(out) is not type(like) and (not hasattr(out, "dtype")
+                                        or backend.is_gpu_array(out) is not backend.is_gpu_array(like)):
         where = "a CuPy" if backend.is_gpu_array(like) else "a NumPy"
         raise ValueError(f"out must be {where} array of shape {shape} and dtype {np.dtype(dtype)}; "
                          f"got {type(out).__name__}")
