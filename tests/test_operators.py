@@ -253,6 +253,24 @@ def test_bad_out_is_refused(rng):
             op.apply_transpose(a, out=b)
 
 
+def test_strided_states_and_array_subclass_outputs_give_the_contiguous_result(rng):
+    """The validation's fast paths (exact type tests) must not change what is accepted: a strided
+    1-D or 2-D state is copied to a contiguous one, and an out of an ndarray subclass is checked
+    and written like an ndarray."""
+    op = Banded.stencil([1.0, -2.0, 1.0], 8, boundary="periodic")
+    Sub = type("Sub", (np.ndarray,), {})
+    buf = rng.standard_normal((3, 16))
+    for x in (buf[0, ::2], buf[:, ::2]):
+        expected = np.ascontiguousarray(x) @ op.to_dense().T
+        np.testing.assert_allclose(op.apply(x), expected, rtol=1e-14, atol=1e-14)
+        out = np.empty(expected.shape).view(Sub)
+        assert op.apply(x, out=out) is out
+        np.testing.assert_array_equal(np.asarray(out), op.apply(x))
+    with pytest.raises(ValueError, match="overlaps the input"):
+        sub = buf[0, :8].copy().view(Sub)
+        op.apply(sub, out=sub)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("const", [True, False])
 @pytest.mark.parametrize("offsets", [[-2, 0, 1], [1, 2], [-3, -1], [-2, -1, 0, 1, 2], [-3, -2, -1, 0, 1, 2, 3]],
