@@ -132,10 +132,7 @@ def kernels(group, like=None):
         naming the groups that have one), or numba-cuda / CUDA is not usable (the message says
         how to fix it).
     """
-    if type(like) is np.ndarray:  # the common case first: one test, no call
-        device = "cpu"
-    else:
-        device = ("gpu" if is_gpu_array(like) else "cpu") if like is not None else get_backend()
+    device = ("gpu" if is_gpu_array(like) else "cpu") if like is not None else get_backend()
     module = _KERNELS.get((device, group))
     if module is not None:
         return module
@@ -169,7 +166,7 @@ def on_device(host, like, cache):
     -------
     `host` itself for a NumPy `like`, else the device copy.
     """
-    if type(like) is np.ndarray or not is_gpu_array(like):
+    if not is_gpu_array(like):
         return host
     key = getattr(like.device, "id", like.device)
     copy = cache.get(key)
