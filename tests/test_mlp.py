@@ -408,6 +408,24 @@ def test_save_load_round_trip(tmp_path):
         np.testing.assert_array_equal(data["W0"], net32.params[0].T)
 
 
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_copies_are_independent_networks(how):
+    import copy
+    import pickle
+    net = MLP([2, 5, 1], seed=3, lower=[0.0, -1.0], upper=[1.0, 1.0])
+    X = np.random.default_rng(0).uniform(0.0, 1.0, (7, 2))
+    u, _ = net.streams(X, derivs=[(0,)], keep=False)
+    twin = copy.deepcopy(net) if how == "deepcopy" else pickle.loads(pickle.dumps(net))
+    v, _ = twin.streams(X, derivs=[(0,)], keep=False)
+    assert u.keys() == v.keys() == {(), (0,)}
+    for key in u:
+        np.testing.assert_array_equal(u[key], v[key])
+    twin.params[0][...] += 1.0  # the copy's kernels see its edit, the original is untouched
+    w, _ = twin.streams(X, keep=False)
+    assert np.abs(w[()] - u[()]).max() > 1e-3
+    np.testing.assert_array_equal(net.streams(X, keep=False)[0][()], u[()])
+
+
 def test_bad_weight_files(tmp_path):
     ok = {"W0": np.ones((2, 3)), "b0": np.zeros(3), "W1": np.ones((3, 1)), "b1": np.zeros(1)}
     with pytest.raises(FileNotFoundError, match="no weight file"):

@@ -301,6 +301,21 @@ class MLP(Block):
         self._free = OrderedDict()
         self._lock = threading.Lock()
 
+    def __getstate__(self):
+        """State for pickle and `copy.deepcopy`: the parameters and settings, without the lock,
+        the workspace pool or the packed buffer (rebuilt by `__setstate__`)."""
+        drop = ("_lock", "_free", "_specs", "_packed", "_views")
+        return {k: v for k, v in self.__dict__.items() if k not in drop}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        xp = backend.array_module(self.params[0])
+        self._packed, views, _ = _packed(xp, [p.shape for p in self.params], self.dtype)
+        for view, p in zip(views, self.params):
+            view[...] = p
+        self.params, self._views = views, tuple(views)
+        self._specs, self._free, self._lock = {}, OrderedDict(), threading.Lock()
+
     def config(self):
         """Constructor arguments (JSON-serialisable) of a network of this architecture:
         ``MLP(**net.config())`` has the same parameter shapes (its weights are drawn afresh)."""
