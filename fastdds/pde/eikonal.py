@@ -12,7 +12,8 @@ order); a numpy masked array marks obstacles (masked cells are
 never entered and come back masked), and so do speeds below machine epsilon. fastdds extras are
 keyword-only: a scalar speed, ``source_radius`` (exact values in a disc round isolated zeros of
 phi, the point-source correction), ``tol``, ``max_sweeps``, ``return_info``. ``arrival_time``
-starts from a mask of source cells instead of a level set. The compiled cores: 1-D to 3-D grids
+starts from a mask of source cells instead of a level set. The interface band is NumPy
+(``fastdds.pde.interface_band``, any number of axes). The compiled cores: 1-D to 3-D grids
 run on the padded 2-D / 3-D kernels of ``fastdds.kernels.cpu.eikonal`` (GPU twins for the sweeps:
 a CuPy phi sweeps on its device), 4-D to 12-D grids on the N-D kernels of
 ``fastdds.kernels.cpu.eikonal_nd`` (flat arrays with per-axis strides; the Godunov update sorts
@@ -36,6 +37,7 @@ import numpy as np
 from .. import backend
 from ..layers import Chain, Layer
 from ..operators import Banded, Identity
+from .interface_band import interface_band
 
 _PAD = 2
 _EPS = np.finfo(np.float64).eps  # scikit-fmm masks speeds below this
@@ -63,8 +65,8 @@ class SweepInfo:
 
 
 def _host(group="eikonal"):
-    """The CPU kernels of a group: the interface band, the extension and finishing steps run on
-    the host, whatever device the sweeps use."""
+    """The CPU kernels of a group: the extension and finishing steps run on the host, whatever
+    device the sweeps use."""
     return backend.kernels(group, like=np.empty(0))
 
 
@@ -229,47 +231,34 @@ def _slowness(grid, speed, dtype, obstacles):
     return grid.padded(f, 1.0)
 
 
-def _band3(p, valid, grid, gradient, u, state, side, sp, em, fext):
-    """`interface_band` on the 3-D views of a padded 1-D to 3-D grid."""
-    h3 = (1.0,) * (3 - len(grid.kdx)) + grid.kdx
-    per3 = (False,) * (3 - len(grid.kper)) + grid.kper
-    pad = (0,) * (3 - len(grid.kshape)) + (_PAD,) * len(grid.kshape)
-    v3 = lambda a: grid.view3(grid.kernel(np.ascontiguousarray(a)))  # noqa: E731
-    return _host().interface_band(v3(p), v3(valid), *h3, *per3, gradient, grid.view3(u), grid.view3(state),
-                                  grid.view3(side), pad, v3(sp), v3(em), fext)
-
-
 def _start(p, obstacles, grid, gradient, speed=None, ext_mask=None):
     """Padded start (u, state, side, band, fext) of a level set p (fext None unless speed given)."""
-    valid = np.ones(p.shape, np.uint8) if obstacles is None else (~obstacles).astype(np.uint8)
-    bad = ~np.isfinite(p) & (valid == 1)
+    bad = ~np.isfinite(p) if obstacles is None else ~np.isfinite(p) & ~obstacles
     if bad.any():
         raise ValueError(f"phi contains NaN or inf at {int(bad.sum())} unmasked cells (first at "
                          f"{tuple(int(i) for i in np.argwhere(bad)[0])}); mask them or fix phi")
-    kern = _host()
-    u = np.full(grid.pshape, np.inf, dtype=p.dtype)
-    state = np.full(grid.pshape, kern.FIXED, dtype=np.uint8)
-    side = np.zeros(grid.pshape, dtype=np.int8)
     if speed is not None:
-        fext = np.zeros(grid.pshape, dtype=p.dtype)
-        sp = np.ascontiguousarray(np.broadcast_to(np.asarray(speed, dtype=p.dtype), p.shape))
-        em = np.zeros(p.shape, np.uint8) if ext_mask is None else ext_mask.astype(np.uint8)
-    else:
-        fext, sp, em = np.empty((0,) * (1 if grid.nd else 3), p.dtype), p, valid
-    if grid.nd:
-        shape, strides, pers = grid.nd_args()
-        flat = lambda a: np.ascontiguousarray(a).reshape(-1)  # noqa: E731
-        band = _host(grid.group).interface_band_nd(flat(p), flat(valid), shape, strides, np.array(grid.kdx), pers, gradient,
-                                      u.reshape(-1), state.reshape(-1), side.reshape(-1), flat(sp), flat(em),
-                                      fext.reshape(-1))
-    else:
-        band = _band3(p, valid, grid, gradient, u, state, side, sp, em, fext if speed is None else grid.view3(fext))
+        speed = np.broadcast_to(np.asarray(speed, dtype=p.dtype), p.shape)
+    kernel = lambda a: None if a is None else grid.kernel(np.asarray(a))  # noqa: E731
+    ub, fixed, sb, fb, band = interface_band(grid.kernel(p), grid.kdx, grid.kper, gradient,
+                                             None if obstacles is None else kernel(~obstacles), kernel(speed),
+                                             kernel(ext_mask))
     if band == 0:
         raise ValueError("the array phi contains no zero contour (no zero level set): it never changes sign "
                          "and is nowhere 0 outside masked cells; give a level set that is negative inside the "
                          "source and positive outside")
+    fixed_code = _host().FIXED
+    u = np.full(grid.pshape, np.inf, dtype=p.dtype)
+    state = np.full(grid.pshape, fixed_code, dtype=np.uint8)
+    side = np.zeros(grid.pshape, dtype=np.int8)
+    u[grid.inner], side[grid.inner] = ub, sb
+    state[grid.inner] = np.where(fixed, fixed_code, 1)
+    fext = None
+    if speed is not None:
+        fext = np.zeros(grid.pshape, dtype=p.dtype)
+        fext[grid.inner] = fb
     side.reshape(-1)[grid.ghost] = side.reshape(-1)[grid.src]
-    return u, state, side, int(band), (None if speed is None else fext)
+    return u, state, side, int(band), fext
 
 
 def _point_sources(p, obstacles, grid, u, state, radius, slowness):

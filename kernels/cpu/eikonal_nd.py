@@ -1,5 +1,5 @@
-"""Eikonal kernels (Numba) on grids of any number of axes (used from 4-D on): fast sweeping,
-interface initialisation and extension values, the updates of ``fastdds.kernels.cpu.eikonal``
+"""Eikonal kernels (Numba) on grids of any number of axes (used from 4-D on): fast sweeping and
+extension values, the updates of ``fastdds.kernels.cpu.eikonal``
 (whose module docstring describes the method, the locking states and order 2) in d axes.
 
 Arrays are flat and unpadded, in C order, with per-axis strides; neighbours are found through
@@ -15,9 +15,9 @@ import math
 import numba as nb
 import numpy as np
 
-from .eikonal import FIXED, SETTLE, THIRD, _axis_terms, _crossing, _lower, _replace
+from .eikonal import FIXED, SETTLE, THIRD, _lower, _replace
 
-__all__ = ["FIXED", "extend_nd", "interface_band_nd", "sweep_nd"]
+__all__ = ["FIXED", "extend_nd", "sweep_nd"]
 
 
 @nb.njit(cache=True)
@@ -196,94 +196,6 @@ def sweep_nd(u, state, side, f, shape, strides, pers, w, order, tol, cap, max_sw
     if order == 1:
         return _nd_sweeps(u, state, side, f, shape, strides, pers, w, 1, tol, cap, max_sweeps, first)
     return _nd_sweeps(u, state, side, f, shape, strides, pers, w, 2, tol, cap, max_sweeps, first)
-
-
-@nb.njit(cache=True)
-def interface_band_nd(phi, valid, shape, strides, hs, pers, gradient, u, state, side, speed, ext_mask, fext):
-    """`interface_band` on a d-axis grid (any d >= 1), flat unpadded arrays.
-
-    Parameters
-    ----------
-    phi : ndarray, shape (N,), float32 or float64 (C order)
-    valid : ndarray of uint8, shape (N,); 0 for masked cells
-    shape, strides : ndarray of int64, shape (d,)
-    hs : ndarray of float64, shape (d,); spacing per axis
-    pers : ndarray of bool, shape (d,)
-    gradient : bool
-    u, state, side : ndarray, shape (N,); written as in `interface_band` (no padding)
-    speed, ext_mask : ndarray, shape (N,); read only when fext is not empty
-    fext : ndarray, shape (N,), or empty
-
-    Returns
-    -------
-    int : number of band cells.
-    """
-    d = shape.size
-    total = phi.size
-    extend = fext.size > 0
-    x = np.zeros(d, np.int64)
-    near = np.zeros(total, np.uint8)
-    for c in range(total):
-        r = c
-        for k in range(d - 1, -1, -1):
-            x[k] = r % shape[k]
-            r //= shape[k]
-        if valid[c] == 0:
-            continue
-        for k in range(d - 1, -1, -1):
-            q = _nd_neighbour(c, x[k], 1, shape[k], strides[k], pers[k])
-            if q >= 0 and phi[c] * phi[q] < 0.0 and valid[q] != 0:
-                near[c] = 1
-                near[q] = 1
-    nband = 0
-    for c in range(total):
-        r = c
-        for k in range(d - 1, -1, -1):
-            x[k] = r % shape[k]
-            r //= shape[k]
-        p = phi[c]
-        if valid[c] == 0:
-            u[c] = math.inf
-            state[c] = FIXED
-            side[c] = 0
-            continue
-        side[c] = 1 if p > 0.0 else (-1 if p < 0.0 else 0)
-        if near[c] == 0 and p != 0.0:
-            u[c] = math.inf
-            state[c] = 1
-            continue
-        inv = 0.0
-        num = 0.0
-        tail = 0.0
-        for k in range(d):
-            dmin = math.inf
-            smin = 0.0
-            lo, hi = p, p
-            hlo, hhi = 0.0, 0.0
-            for o in (-1, 1):
-                q = _nd_neighbour(c, x[k], o, shape[k], strides[k], pers[k])
-                if q < 0 or valid[q] == 0:
-                    continue
-                pq = phi[q]
-                if o < 0:
-                    lo, hlo = pq, hs[k]
-                else:
-                    hi, hhi = pq, hs[k]
-                dd, sd = _crossing(p, pq, hs[k], speed[c], speed[q], ext_mask[c], ext_mask[q], extend)
-                if dd < dmin:
-                    dmin, smin = dd, sd
-            di, dn, dt = _axis_terms(dmin, smin, lo, hi, hlo + hhi, gradient)
-            inv, num, tail = inv + di, num + dn, tail + dt
-        if p == 0.0 or inv > 0.0:
-            u[c] = 0.0 if p == 0.0 else 1.0 / math.sqrt(inv + tail / (p * p))
-            state[c] = FIXED
-            if extend:
-                fext[c] = speed[c] if p == 0.0 else num / inv
-            nband += 1
-        else:
-            u[c] = math.inf
-            state[c] = 1
-    return nband
 
 
 @nb.njit(cache=True)
