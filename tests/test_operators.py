@@ -53,7 +53,9 @@ def test_transpose_consistency(rng, n, dtype):
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 @pytest.mark.parametrize("const", [True, False])
 def test_banded_kernel_matches_definition(xp, rng, boundary, const):
-    for n, offsets in [(1, [0]), (2, [-1, 0, 1]), (5, [-2, -1, 0, 1, 2]), (600, [-3, 0, 2]), (9, [4, -8])]:
+    # every compiled form: constant stencils of <= 3, <= 5 and more points, variable diagonals
+    for n, offsets in [(1, [0]), (2, [-1, 0, 1]), (5, [-2, -1, 0, 1, 2]), (600, [-3, 0, 2]), (9, [4, -8]),
+                       (50, [-1, 0, 1, 2]), (7, [-3, -2, -1, 0, 1, 2, 3]), (600, [-4, -2, -1, 0, 1, 3, 4, 5])]:
         diags = rng.standard_normal((len(offsets), 1 if const else n))
         a = dense_reference(offsets, diags, boundary, n)
         op = Banded(offsets, xp.asarray(diags[:, 0] if const else diags), boundary, n=n)

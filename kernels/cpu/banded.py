@@ -13,7 +13,9 @@ contiguous slices, vectorises, and the output block never leaves L1 (a plain loo
 a runtime-length inner loop over diagonals measured 5x slower than copy). The public `apply` and
 `apply_transpose` test for NaN/inf in the same pass, on the values they write (a NaN or inf
 read makes the value it enters NaN or inf) and on the input entries no row reads, and pick one
-compiled form per (transpose, constant diagonals), so a first call compiles only its own loops. Only the loops are
+compiled form per (transpose, constant diagonals, stencil class: at most 3 points, at most 5,
+longer), so a first call compiles only its own loops (a first 3-point `Banded.apply` in a fresh
+process: 5.3 s with the class left to run time, 3.5-3.7 s with it in the key). Only the loops are
 inlined into their callers at Numba's IR level (copying IR is most of Numba's compile time);
 the scalar helpers and the 3-point loop `_const3` are ordinary compiled calls.
 """
@@ -129,12 +131,14 @@ def _maybe_nonfinite(v):
 
 
 @nb.njit(inline="always", cache=True)
-def _sweep(out, lo, hi, x, offsets, diags, sign, acc, const, check):
+def _sweep(out, lo, hi, x, offsets, diags, sign, acc, const, check, points):
     """Sweep over rows [lo, hi) that need no boundary map.
 
     sign = 1: out[i] = sum_k diags[k, i] x[i + o_k]  (A x).
     sign = -1: out[j] = sum_k diags[k, j - o_k] x[j - o_k]  (gather form of A^T x).
-    acc: add to out instead of overwriting it. const: diags is (m, 1).
+    acc: add to out instead of overwriting it. const: diags is (m, 1). points: 3 or 5 when the
+    caller knows the stencil is constant with at most that many points (a compile-time constant:
+    only that loop is compiled), 0 to choose from const and m at run time.
     A constant stencil of at most five points is one pass over all the rows (`_const3`, or
     `_const5`: a 3-point stencil measured 1.2-1.4x faster without two zero terms). Longer
     constant stencils go five diagonals per pass, variable diagonals two per pass (a lone last
@@ -149,6 +153,10 @@ def _sweep(out, lo, hi, x, offsets, diags, sign, acc, const, check):
     `check`.
     """
     m = offsets.size
+    if points == 3:
+        return _const3(out[lo:hi], x, lo, hi, offsets, diags, sign, not acc, check)
+    if points == 5:
+        return _const5(out[lo:hi], x, lo, hi, offsets, diags, sign, 0, not acc, check)
     if const and m <= 3:
         return _const3(out[lo:hi], x, lo, hi, offsets, diags, sign, not acc, check)
     if const and m <= 5:
@@ -245,12 +253,12 @@ def _scatter_mapped(i, n, y, offsets, diags, bc, out):
 
 
 @nb.njit(inline="always", cache=True)
-def _apply_row(x, offsets, diags, bc, out, acc, const, check):
+def _apply_row(x, offsets, diags, bc, out, acc, const, check, points):
     """out = A x (acc False) or out += A x (acc True) for one state x of shape (n,); with
     `check`, returns True when x may hold NaN or inf (`_sweep`, `_unread_nonfinite`)."""
     n = x.size
     lo, hi = _interior(n, offsets)
-    bad = _sweep(out, lo, hi, x, offsets, diags, 1, acc, const, check)
+    bad = _sweep(out, lo, hi, x, offsets, diags, 1, acc, const, check, points)
     for e in range(lo + n - hi):
         i = e if e < lo else hi + e - lo
         v = _edge_row(i, n, x, offsets, diags, bc)
@@ -262,7 +270,7 @@ def _apply_row(x, offsets, diags, bc, out, acc, const, check):
 
 
 @nb.njit(inline="always", cache=True)
-def _apply_transpose_row(y, offsets, diags, bc, out, acc, const, check):
+def _apply_transpose_row(y, offsets, diags, bc, out, acc, const, check, points):
     """out = A^T y (acc False) or out += A^T y (acc True) for one y of shape (n,); with
     `check`, returns True when y may hold NaN or inf (`_sweep`, `_unread_nonfinite`)."""
     n = y.size
@@ -270,7 +278,7 @@ def _apply_transpose_row(y, offsets, diags, bc, out, acc, const, check):
     omin, omax = _offset_range(offsets)
     tlo = min(n, max(0, omax))
     thi = max(tlo, min(n, n + omin))
-    bad = _sweep(out, tlo, thi, y, offsets, diags, -1, acc, const, check)
+    bad = _sweep(out, tlo, thi, y, offsets, diags, -1, acc, const, check, points)
     for e in range(tlo + n - thi):
         j = e if e < tlo else thi + e - tlo
         v = _transpose_edge(j, n, y, offsets, diags)
@@ -290,17 +298,17 @@ def apply_row(x, offsets, diags, bc, out, acc):
 
     An ordinary compiled call, not inlined into its callers (the fused layer kernels call it
     once per row): inlining its loops took 5-6 s of each caller's 8 s compile."""
-    _apply_row(x, offsets, diags, bc, out, acc, diags.shape[1] == 1, False)
+    _apply_row(x, offsets, diags, bc, out, acc, diags.shape[1] == 1, False, 0)
 
 
 @nb.njit(cache=True)
 def apply_transpose_row(y, offsets, diags, bc, out, acc):
     """out = A^T y (acc False) or out += A^T y (acc True) for one y of shape (n,); compiled
     apart, as `apply_row`."""
-    _apply_transpose_row(y, offsets, diags, bc, out, acc, diags.shape[1] == 1, False)
+    _apply_transpose_row(y, offsets, diags, bc, out, acc, diags.shape[1] == 1, False, 0)
 
 
-def _make_product(transpose, const):
+def _make_product(transpose, const, points):
     """The compiled batch product of one form (A x or A^T y; constant or variable diagonals),
     with the NaN/inf test fused into the sweep (`_sweep`, `_unread_nonfinite`). The form is a closure constant, so
     a first call compiles only its own loops (each form is cached on disk apart)."""
@@ -310,16 +318,24 @@ def _make_product(transpose, const):
         bad = False
         for b in range(x.shape[0]):
             if transpose:
-                bad |= _apply_transpose_row(x[b], offsets, diags, bc, out[b], False, const, True)
+                bad |= _apply_transpose_row(x[b], offsets, diags, bc, out[b], False, const, True, points)
             else:
-                bad |= _apply_row(x[b], offsets, diags, bc, out[b], False, const, True)
+                bad |= _apply_row(x[b], offsets, diags, bc, out[b], False, const, True, points)
         return not bad
 
     return product
 
 
-_PRODUCTS = {(transpose, const): _make_product(transpose, const) for transpose in (False, True)
-             for const in (False, True)}
+_PRODUCTS = {(transpose, const, points): _make_product(transpose, const, points) for transpose in (False, True)
+             for const, points in ((False, 0), (True, 3), (True, 5), (True, 0))}
+
+
+def _form(diags):
+    """The key of a product form past the transpose: constant diagonals and the stencil class."""
+    if diags.shape[1] != 1:
+        return False, 0
+    m = diags.shape[0]
+    return True, 3 if m <= 3 else (5 if m <= 5 else 0)
 
 
 def apply(x, offsets, diags, bc, out):
@@ -341,12 +357,12 @@ def apply(x, offsets, diags, bc, out):
     written overflows to inf or a tested block's sum overflows: the caller then tests x
     exactly. out is written either way.
     """
-    return _PRODUCTS[False, diags.shape[1] == 1](x, offsets, diags, bc, out)
+    return _PRODUCTS[(False,) + _form(diags)](x, offsets, diags, bc, out)
 
 
 def apply_transpose(y, offsets, diags, bc, out):
     """out = A^T y for each row of y; same arguments and return value as `apply`."""
-    return _PRODUCTS[True, diags.shape[1] == 1](y, offsets, diags, bc, out)
+    return _PRODUCTS[(True,) + _form(diags)](y, offsets, diags, bc, out)
 
 
 @nb.njit(cache=True)
