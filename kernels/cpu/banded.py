@@ -14,8 +14,9 @@ a runtime-length inner loop over diagonals measured 5x slower than copy). The pu
 `apply_transpose` test for NaN/inf in the same pass, on the values they write (a NaN or inf
 read makes the value it enters NaN or inf) and on the input entries no row reads, and pick one
 compiled form per (transpose, constant diagonals, stencil class: at most 3 points, at most 5,
-longer), so a first call compiles only its own loops (a first 3-point `Banded.apply` in a fresh
-process: 5.3 s with the class left to run time, 3.5-3.7 s with it in the key). Only the loops are
+longer), its row sweep a closure constant, so a first call types and compiles only its own
+loops (a first 3-point `Banded.apply` in a fresh process: 5.3 s with one form for all classes,
+1.6-1.8 s with a form per class). Only the loops are
 inlined into their callers at Numba's IR level (copying IR is most of Numba's compile time);
 the scalar helpers and the 3-point loop `_const3` are ordinary compiled calls.
 """
@@ -131,14 +132,24 @@ def _maybe_nonfinite(v):
 
 
 @nb.njit(inline="always", cache=True)
-def _sweep(out, lo, hi, x, offsets, diags, sign, acc, const, check, points):
+def _sweep3(out, lo, hi, x, offsets, diags, sign, acc, const, check):
+    """`_sweep` of a constant stencil of at most three points: one pass (`_const3`)."""
+    return _const3(out[lo:hi], x, lo, hi, offsets, diags, sign, not acc, check)
+
+
+@nb.njit(inline="always", cache=True)
+def _sweep5(out, lo, hi, x, offsets, diags, sign, acc, const, check):
+    """`_sweep` of a constant stencil of four or five points: one pass (`_const5`)."""
+    return _const5(out[lo:hi], x, lo, hi, offsets, diags, sign, 0, not acc, check)
+
+
+@nb.njit(inline="always", cache=True)
+def _sweep(out, lo, hi, x, offsets, diags, sign, acc, const, check):
     """Sweep over rows [lo, hi) that need no boundary map.
 
     sign = 1: out[i] = sum_k diags[k, i] x[i + o_k]  (A x).
     sign = -1: out[j] = sum_k diags[k, j - o_k] x[j - o_k]  (gather form of A^T x).
-    acc: add to out instead of overwriting it. const: diags is (m, 1). points: 3 or 5 when the
-    caller knows the stencil is constant with at most that many points (a compile-time constant:
-    only that loop is compiled), 0 to choose from const and m at run time.
+    acc: add to out instead of overwriting it. const: diags is (m, 1).
     A constant stencil of at most five points is one pass over all the rows (`_const3`, or
     `_const5`: a 3-point stencil measured 1.2-1.4x faster without two zero terms). Longer
     constant stencils go five diagonals per pass, variable diagonals two per pass (a lone last
@@ -153,14 +164,10 @@ def _sweep(out, lo, hi, x, offsets, diags, sign, acc, const, check, points):
     `check`.
     """
     m = offsets.size
-    if points == 3:
-        return _const3(out[lo:hi], x, lo, hi, offsets, diags, sign, not acc, check)
-    if points == 5:
-        return _const5(out[lo:hi], x, lo, hi, offsets, diags, sign, 0, not acc, check)
     if const and m <= 3:
-        return _const3(out[lo:hi], x, lo, hi, offsets, diags, sign, not acc, check)
+        return _sweep3(out, lo, hi, x, offsets, diags, sign, acc, const, check)
     if const and m <= 5:
-        return _const5(out[lo:hi], x, lo, hi, offsets, diags, sign, 0, not acc, check)
+        return _sweep5(out, lo, hi, x, offsets, diags, sign, acc, const, check)
     bad = False
     for b0 in range(lo, hi, BLOCK):
         b1 = min(b0 + BLOCK, hi)
@@ -253,12 +260,12 @@ def _scatter_mapped(i, n, y, offsets, diags, bc, out):
 
 
 @nb.njit(inline="always", cache=True)
-def _apply_row(x, offsets, diags, bc, out, acc, const, check, points):
+def _apply_row(x, offsets, diags, bc, out, acc, const, check, sweep):
     """out = A x (acc False) or out += A x (acc True) for one state x of shape (n,); with
     `check`, returns True when x may hold NaN or inf (`_sweep`, `_unread_nonfinite`)."""
     n = x.size
     lo, hi = _interior(n, offsets)
-    bad = _sweep(out, lo, hi, x, offsets, diags, 1, acc, const, check, points)
+    bad = sweep(out, lo, hi, x, offsets, diags, 1, acc, const, check)
     for e in range(lo + n - hi):
         i = e if e < lo else hi + e - lo
         v = _edge_row(i, n, x, offsets, diags, bc)
@@ -270,7 +277,7 @@ def _apply_row(x, offsets, diags, bc, out, acc, const, check, points):
 
 
 @nb.njit(inline="always", cache=True)
-def _apply_transpose_row(y, offsets, diags, bc, out, acc, const, check, points):
+def _apply_transpose_row(y, offsets, diags, bc, out, acc, const, check, sweep):
     """out = A^T y (acc False) or out += A^T y (acc True) for one y of shape (n,); with
     `check`, returns True when y may hold NaN or inf (`_sweep`, `_unread_nonfinite`)."""
     n = y.size
@@ -278,7 +285,7 @@ def _apply_transpose_row(y, offsets, diags, bc, out, acc, const, check, points):
     omin, omax = _offset_range(offsets)
     tlo = min(n, max(0, omax))
     thi = max(tlo, min(n, n + omin))
-    bad = _sweep(out, tlo, thi, y, offsets, diags, -1, acc, const, check, points)
+    bad = sweep(out, tlo, thi, y, offsets, diags, -1, acc, const, check)
     for e in range(tlo + n - thi):
         j = e if e < tlo else thi + e - tlo
         v = _transpose_edge(j, n, y, offsets, diags)
@@ -298,36 +305,38 @@ def apply_row(x, offsets, diags, bc, out, acc):
 
     An ordinary compiled call, not inlined into its callers (the fused layer kernels call it
     once per row): inlining its loops took 5-6 s of each caller's 8 s compile."""
-    _apply_row(x, offsets, diags, bc, out, acc, diags.shape[1] == 1, False, 0)
+    _apply_row(x, offsets, diags, bc, out, acc, diags.shape[1] == 1, False, _sweep)
 
 
 @nb.njit(cache=True)
 def apply_transpose_row(y, offsets, diags, bc, out, acc):
     """out = A^T y (acc False) or out += A^T y (acc True) for one y of shape (n,); compiled
     apart, as `apply_row`."""
-    _apply_transpose_row(y, offsets, diags, bc, out, acc, diags.shape[1] == 1, False, 0)
+    _apply_transpose_row(y, offsets, diags, bc, out, acc, diags.shape[1] == 1, False, _sweep)
 
 
-def _make_product(transpose, const, points):
-    """The compiled batch product of one form (A x or A^T y; constant or variable diagonals),
-    with the NaN/inf test fused into the sweep (`_sweep`, `_unread_nonfinite`). The form is a closure constant, so
-    a first call compiles only its own loops (each form is cached on disk apart)."""
+def _make_product(transpose, const, sweep):
+    """The compiled batch product of one form: A x or A^T y, constant or variable diagonals, and
+    the sweep of the interior rows (`_sweep3`, `_sweep5` or the general `_sweep`), with the
+    NaN/inf test fused into it (`_unread_nonfinite` for the entries no row reads). The form is
+    closure constants, so a first call types and compiles only its own loops (each form is
+    cached on disk apart)."""
 
     @nb.njit(cache=True)
     def product(x, offsets, diags, bc, out):
         bad = False
         for b in range(x.shape[0]):
             if transpose:
-                bad |= _apply_transpose_row(x[b], offsets, diags, bc, out[b], False, const, True, points)
+                bad |= _apply_transpose_row(x[b], offsets, diags, bc, out[b], False, const, True, sweep)
             else:
-                bad |= _apply_row(x[b], offsets, diags, bc, out[b], False, const, True, points)
+                bad |= _apply_row(x[b], offsets, diags, bc, out[b], False, const, True, sweep)
         return not bad
 
     return product
 
 
-_PRODUCTS = {(transpose, const, points): _make_product(transpose, const, points) for transpose in (False, True)
-             for const, points in ((False, 0), (True, 3), (True, 5), (True, 0))}
+_PRODUCTS = {(transpose, const, points): _make_product(transpose, const, sweep) for transpose in (False, True)
+             for const, points, sweep in ((False, 0, _sweep), (True, 3, _sweep3), (True, 5, _sweep5), (True, 0, _sweep))}
 
 
 def _form(diags):
