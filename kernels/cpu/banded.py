@@ -15,8 +15,8 @@ a runtime-length inner loop over diagonals measured 5x slower than copy). The pu
 read makes the value it enters NaN or inf) and on the input entries no row reads, and pick one
 compiled form per (transpose, constant diagonals, stencil class: at most 3 points, at most 5,
 longer), its row sweep a closure constant, so a first call types and compiles only its own
-loops (a first 3-point `Banded.apply` in a fresh process: 5.3 s with one form for all classes,
-1.6-1.8 s with a form per class). Only the loops are
+loops (the call of a first 3-point `Banded.apply` in a fresh process: 5.3 s with one form for
+all classes, 1.6-1.8 s with a form per class). Only the loops are
 inlined into their callers at Numba's IR level (copying IR is most of Numba's compile time);
 the scalar helpers and the 3-point loop `_const3` are ordinary compiled calls.
 """
@@ -133,13 +133,15 @@ def _maybe_nonfinite(v):
 
 @nb.njit(inline="always", cache=True)
 def _sweep3(out, lo, hi, x, offsets, diags, sign, acc, const, check):
-    """`_sweep` of a constant stencil of at most three points: one pass (`_const3`)."""
+    """`_sweep` of a constant stencil of at most three points: one pass (`_const3`). Takes
+    `_sweep`'s arguments (const unused), so that a product form can hold either."""
     return _const3(out[lo:hi], x, lo, hi, offsets, diags, sign, not acc, check)
 
 
 @nb.njit(inline="always", cache=True)
 def _sweep5(out, lo, hi, x, offsets, diags, sign, acc, const, check):
-    """`_sweep` of a constant stencil of four or five points: one pass (`_const5`)."""
+    """`_sweep` of a constant stencil of four or five points: one pass (`_const5`); arguments as
+    `_sweep3`."""
     return _const5(out[lo:hi], x, lo, hi, offsets, diags, sign, 0, not acc, check)
 
 
