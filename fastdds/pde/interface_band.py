@@ -27,17 +27,19 @@ def _sign_changes(sign, periodic):
     return near
 
 
-def _neighbours(cells, at, ax, n, stride, per, valid):
-    """Flat indices of the neighbours of `cells` at offset -1 and +1 along axis `ax`, each with
-    the mask of those that exist (inside the grid or wrapped on a periodic axis, and unmasked)."""
+def _neighbours(coords, ax, shape, per, valid):
+    """Flat indices of the neighbours at offset -1 and +1 along axis `ax` of the cells at
+    `coords` (one index array per axis), each with the mask of those that exist (inside the
+    grid or wrapped on a periodic axis, and unmasked; a missing one is given as the cell)."""
+    at, n = coords[ax], shape[ax]
     for o in (-1, 1):
         q = at + o
         if per and n > 1:
             q %= n
-            inside = np.ones(cells.size, bool)
+            inside = np.ones(at.size, bool)
         else:
             inside = (q >= 0) & (q < n)
-        flat = np.where(inside, cells + (q - at) * stride, cells)
+        flat = np.ravel_multi_index(coords[:ax] + (np.where(inside, q, at),) + coords[ax + 1:], shape)
         yield flat, inside & valid[flat]
 
 
@@ -100,13 +102,13 @@ def interface_band(phi, dx, periodic, gradient, valid=None, speed=None, ext_mask
         flat_speed, sp = speed.reshape(-1), speed.reshape(-1)[cells]
         flat_mask = np.zeros(phi.size, bool) if ext_mask is None else ext_mask.reshape(-1)
     inv, num, tail = (np.zeros(cells.size) for _ in range(3))
-    strides = np.cumprod((shape[1:] + (1,))[::-1])[::-1]
+    coords = np.unravel_index(cells, shape)
     with np.errstate(divide="ignore", invalid="ignore"):  # inf and NaN arise only where they are not taken
-        for ax, at in enumerate(np.unravel_index(cells, shape)):
+        for ax in range(len(shape)):
             h = float(dx[ax])
             dmin, smin = np.full(cells.size, np.inf), np.zeros(cells.size)
             ends = []
-            for q, ok in _neighbours(cells, at, ax, shape[ax], int(strides[ax]), periodic[ax], flat_valid):
+            for q, ok in _neighbours(coords, ax, shape, periodic[ax], flat_valid):
                 pq = flat_phi[q]
                 ends.append((np.where(ok, pq, p), np.where(ok, h, 0.0)))
                 d = np.full(cells.size, np.inf)
