@@ -77,8 +77,7 @@ def as_out(out, shape, dtype, like, separate_from=None):
                          f"{np.dtype(dtype)}")
     if not out.flags.c_contiguous:
         raise ValueError("out is not C-contiguous; pass a contiguous array (e.g. np.empty(shape, dtype))")
-    if separate_from is not None and (np if type(out) is np.ndarray else backend.array_module(out)).may_share_memory(
-            out, separate_from):
+    if separate_from is not None and backend.array_module(out).may_share_memory(out, separate_from):
         raise ValueError("out overlaps the input; this operator reads neighbouring entries of its input while "
                          "it writes out, so out must be a separate array")
     return out

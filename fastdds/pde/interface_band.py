@@ -86,15 +86,11 @@ def interface_band(phi, dx, periodic, gradient, valid=None, speed=None, ext_mask
         Number of band cells (0 means phi has no zero contour).
     """
     shape, dtype = phi.shape, phi.dtype
+    valid = np.ones(shape, bool) if valid is None else valid
     side = (phi > 0).view(np.int8) - (phi < 0).view(np.int8)
-    if valid is not None:
-        side[~valid] = 0
-    candidates = _sign_changes(side, periodic) | (phi == 0)  # masked cells have no sign change (side 0)
-    if valid is not None:
-        candidates &= valid
-    cells = np.flatnonzero(candidates)
-    flat_phi = phi.reshape(-1)
-    flat_valid = np.ones(phi.size, bool) if valid is None else valid.reshape(-1)
+    side[~valid] = 0
+    cells = np.flatnonzero((_sign_changes(side, periodic) | (phi == 0)) & valid)  # side 0: masked cells change no sign
+    flat_phi, flat_valid = phi.reshape(-1), valid.reshape(-1)
     p = flat_phi[cells]
     p64 = p.astype(np.float64)
     extend = speed is not None
@@ -117,7 +113,8 @@ def interface_band(phi, dx, periodic, gradient, valid=None, speed=None, ext_mask
                 dmin[nearer] = d[nearer]
                 if extend:
                     sq = flat_speed[q]
-                    s = np.where(flat_mask[cells], sq, np.where(flat_mask[q], sp, sp + d / h * (sq - sp).astype(np.float64)))
+                    s = sp + d / h * (sq - sp).astype(np.float64)
+                    s = np.where(flat_mask[cells], sq, np.where(flat_mask[q], sp, s))
                     smin[nearer] = s[nearer]
             inv += 1.0 / (dmin * dmin)
             num += smin / (dmin * dmin)
@@ -130,14 +127,13 @@ def interface_band(phi, dx, periodic, gradient, valid=None, speed=None, ext_mask
         zero = p == 0
         band = zero | (inv > 0)
         u = np.full(shape, np.inf, dtype)
-        u.reshape(-1)[cells] = np.where(band, np.where(zero, 0.0, 1.0 / np.sqrt(inv + tail / (p * p).astype(np.float64))),
-                                        np.inf)
+        d = 1.0 / np.sqrt(inv + tail / (p * p).astype(np.float64))
+        u.reshape(-1)[cells] = np.where(band, np.where(zero, 0.0, d), np.inf)
         fext = None
         if extend:
             fext = np.zeros(shape, dtype)
             fext.reshape(-1)[cells[band]] = np.where(zero, sp, num / inv)[band]
     fixed = np.zeros(shape, bool)
     fixed.reshape(-1)[cells[band]] = True
-    if valid is not None:
-        fixed |= ~valid
+    fixed |= ~valid
     return u, fixed, side, fext, int(band.sum())

@@ -337,8 +337,9 @@ def _make_product(transpose, const, sweep):
     return product
 
 
+_FORMS = ((False, 0, _sweep), (True, 3, _sweep3), (True, 5, _sweep5), (True, 0, _sweep))  # (const, class, sweep)
 _PRODUCTS = {(transpose, const, points): _make_product(transpose, const, sweep) for transpose in (False, True)
-             for const, points, sweep in ((False, 0, _sweep), (True, 3, _sweep3), (True, 5, _sweep5), (True, 0, _sweep))}
+             for const, points, sweep in _FORMS}
 
 
 def _form(diags):
