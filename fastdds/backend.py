@@ -150,6 +150,12 @@ def kernels(group, like=None):
     return module
 
 
+def device_key(x):
+    """A hashable name of the device an array lives on: "cpu" for a NumPy array, the device id
+    for a CuPy one."""
+    return getattr(x.device, "id", x.device) if is_gpu_array(x) else "cpu"
+
+
 def on_device(host, like, cache):
     """A constant host array on `like`'s device, copied there once per device.
 
@@ -168,7 +174,7 @@ def on_device(host, like, cache):
     """
     if not is_gpu_array(like):
         return host
-    key = getattr(like.device, "id", like.device)
+    key = device_key(like)
     copy = cache.get(key)
     if copy is None:
         copy = cache[key] = array_module(like).asarray(host)

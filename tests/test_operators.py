@@ -224,6 +224,26 @@ def test_out_is_written_and_returned(rng, dtype):
             np.testing.assert_allclose(out_t, y @ op.to_dense(), rtol=TOL[dtype], atol=TOL[dtype] * 10)
 
 
+@pytest.mark.parametrize("copy_of", ["deepcopy", "pickle"])
+def test_copies_of_a_used_operator_are_independent(rng, copy_of):
+    """A Banded keeps its compiled products by device; a copy of one in use leaves them behind
+    and finds them again, and it owns its diagonals."""
+    import copy
+    import pickle
+
+    for op in (Banded.stencil([-1 / 12, 4 / 3, -5 / 2, 4 / 3, -1 / 12], 40, boundary="periodic"),
+               Banded([-1, 0, 2], rng.standard_normal((3, 40)), "neumann")):
+        x, y = rng.standard_normal(40), rng.standard_normal(40)
+        before = op.apply(x), op.apply_transpose(y)
+        twin = copy.deepcopy(op) if copy_of == "deepcopy" else pickle.loads(pickle.dumps(op))
+        assert twin._products == {}
+        np.testing.assert_array_equal(twin.apply(x), before[0])
+        np.testing.assert_array_equal(twin.apply_transpose(y), before[1])
+        twin.diagonals *= 2.0
+        np.testing.assert_array_equal(twin.apply(x), 2.0 * before[0])
+        np.testing.assert_array_equal(op.apply(x), before[0])
+
+
 def test_out_may_alias_the_input_of_elementwise_and_dense_products(rng):
     for op in (Identity(6, -1.5), Dense(rng.standard_normal((6, 6)))):
         x = rng.standard_normal((2, 6))

@@ -369,12 +369,19 @@ def apply(x, offsets, diags, bc, out):
     written overflows to inf or a tested block's sum overflows: the caller then tests x
     exactly. out is written either way.
     """
-    return _PRODUCTS[(False,) + _form(diags)](x, offsets, diags, bc, out)
+    return product(False, diags)(x, offsets, diags, bc, out)
 
 
 def apply_transpose(y, offsets, diags, bc, out):
     """out = A^T y for each row of y; same arguments and return value as `apply`."""
-    return _PRODUCTS[(True,) + _form(diags)](y, offsets, diags, bc, out)
+    return product(True, diags)(y, offsets, diags, bc, out)
+
+
+def product(transpose, diags):
+    """The compiled product of the form of `diags` (shape (m, n) or (m, 1)): a function of
+    (x, offsets, diags, bc, out) that does what `apply_transpose` (transpose True) or `apply`
+    does, for callers that look it up once and call it many times."""
+    return _PRODUCTS[(transpose,) + _form(diags)]
 
 
 @nb.njit(cache=True)

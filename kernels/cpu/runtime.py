@@ -21,8 +21,9 @@ def _warm_banded(dtype):
     from . import banded
 
     x, out = np.ones((1, 8), dtype), np.empty((1, 8), dtype)
-    offsets = np.array([-1, 0, 1], dtype=np.int64)
-    for diags in (np.ones((3, 1), dtype), np.ones((3, 8), dtype)):
+    for m, n in ((3, 1), (3, 8), (5, 1), (7, 1)):  # constant stencils of every class, variable diagonals
+        offsets = np.arange(m, dtype=np.int64) - m // 2
+        diags = np.ones((m, n), dtype)
         banded.apply(x, offsets, diags, 0, out)
         banded.apply_transpose(x, offsets, diags, 0, out)
         banded.diag_grad(x, x, offsets, 0, np.zeros_like(diags))

@@ -122,6 +122,12 @@ def apply_transpose(y, offsets, diags, bc, out):
     apply_transpose_into(y, offsets, diags, bc, out, False)
 
 
+def product(transpose, diags):
+    """`apply_transpose` (transpose True) or `apply`: on the device one kernel serves every form
+    of diagonals."""
+    return apply_transpose if transpose else apply
+
+
 def diag_grad(x, dy, offsets, bc, out):
     """Accumulate the gradient of sum(dy * (A x)) with respect to the diagonals into out.
 
