@@ -33,6 +33,23 @@ def test_gemm_on_strided_operands(m, n, k, trans_a, trans_b, dtype):
     assert np.abs(C - exact).max() <= TOL[dtype] * max(1.0, np.abs(exact).max())
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("m, n, k", [(1, 16, 20), (2, 21, 1), (3, 37, 2), (4, 64, 20), (9, 100, 33), (20, 2000, 20),
+                                     (5, 16, 0)])
+def test_register_tiles_against_float64(m, n, k, trans_a, dtype):
+    """The products with beta = 0 and at least 64 bytes of columns (`register_tile.product`):
+    every count of left-over rows (m mod 4), a last tile overlapping the one before (n not a
+    multiple of the tile), k = 0, A strided or transposed; C (NaN beforehand) is not read."""
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(2 * k, m + 1)).astype(dtype)[::2, 1:] if trans_a else rng.normal(size=(m, k + 2)).astype(dtype)[:, 1:-1]
+    B = rng.normal(size=(k, n + 2)).astype(dtype)[:, 2:]
+    C = np.full((m, n), np.nan, dtype)
+    exact = -1.5 * ((A.T if trans_a else A).astype(np.float64) @ B.astype(np.float64))
+    blas.gemm(trans_a, False, -1.5, A, B, 0.0, C)
+    assert np.abs(C - exact).max() <= TOL[dtype] * max(1.0, np.abs(exact).max())
+
+
 _AS_PYTHON = """
 import numpy as np
 from fastdds.kernels.cpu import blas

@@ -3,7 +3,9 @@ network runs in one nogil call (Numba).
 
 `gemm` reaches the BLAS that Numba's own ``np.dot`` uses (SciPy's, through Numba's helper
 ``numba_xxgemm``), but takes strided row-major operands, accumulates with beta, and allocates
-nothing but its two scalars.
+nothing but its two scalars. The products a layer's streams make, op(A) @ B with beta = 0 and
+B wide, go to `register_tile.product` instead, which reads B in place where OpenBLAS packs it
+first (2x faster at fan_in 20 in float32, 1.5x in float64, 9x at fan_out 1; level at 100).
 """
 
 import numba as nb
@@ -11,12 +13,15 @@ import numpy as np
 from numba.core import config, types
 from numba.np.linalg import ensure_blas
 
+from .register_tile import TILE_BYTES, dot_product, product
+
 ensure_blas()  # loads SciPy's BLAS now: a thread limit set later (threadpoolctl) must see it
 
 _XXGEMM = types.ExternalFunction("numba_xxgemm", types.intc(
     types.char, types.char, types.char, types.intp, types.intp, types.intp, types.voidptr,
     types.voidptr, types.intp, types.voidptr, types.intp, types.voidptr, types.voidptr, types.intp))
 _N, _T = 78, 84  # 'N', 'T'
+NARROW = 64  # a product with a side this small goes to the register tiles; OpenBLAS matches them at 100 x 100
 _AS_PYTHON = config.DISABLE_JIT  # NUMBA_DISABLE_JIT=1 (Numba's debug switch): no compiled call reaches the BLAS
 
 
@@ -30,8 +35,8 @@ def gemm(trans_a, trans_b, alpha, A, B, beta, C):
     alpha, beta : float
     A, B : 2-D float32 or float64 arrays of C's dtype, unit stride along the last axis (rows
         may be strided, e.g. the first s streams of a (H, S N) stream matrix)
-    C : 2-D array (m, n), as A; overwritten (read first when beta != 0)
-        op(A) is (m, k) and op(B) is (k, n); the caller checks the shapes.
+    C : 2-D array (m, n), as A; overwritten (read first when beta != 0); must not overlap A
+        or B. op(A) is (m, k) and op(B) is (k, n); the caller checks the shapes.
     """
     m, n = C.shape
     k = A.shape[0] if trans_a else A.shape[1]
@@ -39,6 +44,12 @@ def gemm(trans_a, trans_b, alpha, A, B, beta, C):
         return
     if _AS_PYTHON:
         _gemm_numpy(trans_a, trans_b, alpha, A, B, beta, C)
+        return
+    if not trans_b and beta == 0.0 and n * C.itemsize >= TILE_BYTES and min(m, k) <= NARROW:
+        product(alpha, A.T if trans_a else A, B, C)
+        return
+    if not trans_a and trans_b and min(m, n) <= NARROW:
+        dot_product(alpha, A, B, beta, C)
         return
     scal = np.empty(2, C.dtype)
     scal[0] = alpha
