@@ -65,6 +65,7 @@ import numpy as np
 from .. import backend, initializers
 from ..activations import get_activation
 from ..io import atomic_write
+from ..kernels.cpu.blas import NARROW
 from ..kernels.cpu.mlp import BLOCK, TANH
 from ..layers import Block, Chain, Layer
 from ..operators import Banded, Dense
@@ -297,6 +298,9 @@ class MLP(Block):
                                                          (-self._a * self.lower - 1.0).astype(self.dtype)))
         self._offsets = np.array(starts, dtype=np.int64)
         self._sizes = np.array(sizes, dtype=np.int64)
+        # Whether a pass calls BLAS: only a layer with both sides above NARROW, the rest run on
+        # register tiles (``fastdds.kernels.cpu.blas.gemm``).
+        self._blas = any(min(a, b) > NARROW for a, b in zip(sizes[:-1], sizes[1:]))
         self._specs = {}
         self._free = OrderedDict()
         self._lock = threading.Lock()
@@ -490,7 +494,7 @@ class MLP(Block):
             k.forward_pass(code, alpha, params, self._offsets, self._sizes, ws.pairs, ws.buf, ws.layout, ws.chunks(w),
                            w)
 
-        run_workers(run, ws.workers)
+        run_workers(run, ws.workers, self._blas)
         out = ws.z[-1].transpose(2, 0, 3, 1).reshape(S, ws.C * ws.P, -1)[:, :N].copy()
         out[0] += self.params[-1]
         if keep:
@@ -603,7 +607,7 @@ class MLP(Block):
             k.backward_pass(self.activation.code, params, self._offsets, self._sizes, ws.pairs, ws.buf, ws.layout,
                             ws.dout, ws.coef, spec.n_nl, ws.chunks(w), w, ws.lanes, ws.grads, ws.g, ws.leaves, dx)
 
-        run_workers(run, ws.workers)
+        run_workers(run, ws.workers, self._blas)
         flat = ws.grads[0].copy()
         for lane in ws.grads[1:]:
             flat += lane
