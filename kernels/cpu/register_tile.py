@@ -1,20 +1,25 @@
-"""C = alpha op(A) B by register tiles, for the wide row-major products of a network's layers
-(Numba, with one LLVM intrinsic).
+"""Matrix products by register tiles, for the narrow products of a network's layers: C = alpha
+op(A) B (`product`) and C = alpha A B^T + beta C (`dot_product`) (Numba, with LLVM intrinsics).
 
 A layer's products are (fan_out, fan_in) @ (fan_in, S P): a small matrix times one whose S P
 columns (streams times points) run to thousands. OpenBLAS packs both operands into panels first,
 and at fan_in = 20 packing took as long as the arithmetic (perf on AVX2 code, OPENBLAS_CORETYPE=
 Haswell: 21 % of a PINN step in sgemm_kernel, 21 % in its copy routines). Here B is read in place:
-a tile of C, MR = 4 rows by 64 bytes of columns (16 float32 or 8 float64), is summed in registers
+a tile of C, MR = 5 rows by 64 bytes of columns (16 float32 or 8 float64), is summed in registers
 over k, one vector load of B's row k and MR broadcasts of op(A)[j, k] a step, then stored once.
-With AVX2 the tile is 8 of the 16 ymm registers; with AVX-512, 4 of the 32 zmm. LLVM's
+With AVX2 the tile is 10 of the 16 ymm registers; with AVX-512, 5 of the 32 zmm. LLVM's
 vectoriser builds no such tile from a loop (a j-by-4 loop nest written in Numba stayed scalar:
 6 GFLOP/s), so `_tile` writes the vector code itself; `llvm.fmuladd` fuses where the CPU has FMA.
+The weight gradient g a^T sums over the long axis instead: `_dot_tile` keeps 2 x 4 vector
+partial sums of DOT_BYTES along it and adds each one's lanes up at the end.
 
-Measured on one thread of an AMD EPYC (Zen 4) running AVX2 code (NUMBA_CPU_NAME=znver3,
-OPENBLAS_CORETYPE=Haswell), GFLOP/s of OpenBLAS / of `product`: (20, 20) @ (20, 2000) float32
-47.5 / 99.1, float64 32.3 / 49.2; (1, 20) @ (20, 2000) 4.2 / 39.0; (100, 100) @ (100, 4000)
-float32 84.9 / 76.8, float64 46.0 / 45.9.
+Measured on one thread of an AMD EPYC (Zen 4) running AVX2 code (NUMBA_CPU_NAME=znver3
+NUMBA_CPU_FEATURES=, OPENBLAS_CORETYPE=Haswell), GFLOP/s of OpenBLAS (Numba's np.dot) / of the
+tiles: op(A) B at (20, 20) @ (20, 2000) float32 44.6 / 104.9, float64 34.4 / 52.3; (64, 64) @
+(64, 2000) 80.0 / 99.3 and 49.7 / 51.3; (100, 100) @ (100, 2048) 95.7 / 50.7 and 52.6 / 36.7 (so
+products with both sides above NARROW = 64 stay with OpenBLAS, ``blas.gemm``). A B^T at (20, 1500)
+@ (1500, 20) 41.1 / 84.7 and 32.3 / 43.4. A single output row runs one accumulator chain, 25-42
+GFLOP/s, against 4-7 for OpenBLAS's gemm on that shape.
 """
 
 import numba as nb
@@ -24,7 +29,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 TILE_BYTES = 64  # columns of a tile: one AVX-512 register, two AVX2 ones
-MR = 4  # rows of a tile
+MR = 5  # rows of a tile: 20 and 100 are multiples; 5 beat 4 and 6 (AVX2 and AVX-512, 5-40 %)
 
 
 @intrinsic
