@@ -412,7 +412,7 @@ def _mlp_run(monkeypatch, group_module, activation, dtype, X, derivs, dout):
     real = backend.kernels
     monkeypatch.setattr(backend, "kernels", lambda group, like=None: group_module if group == "mlp"
                         else real(group, like=like))
-    monkeypatch.setattr(mlp, "run_workers", lambda run, workers: [run(w) for w in range(workers)])
+    monkeypatch.setattr(mlp, "run_workers", lambda run, workers, blas: [run(w) for w in range(workers)])
     net = mlp.MLP([2, 6, 5, 2], activation=activation, seed=3, dtype=dtype)
     out, cache = net.streams(X, derivs)
     grads = net.stream_backward(cache, dout)

@@ -343,11 +343,8 @@ def backward_pass(code, params, offsets, sizes, pairs, buf, layout, dout, coef, 
     n_nl : int
     lanes : int
     grads : ndarray, shape (lanes, nparams), updated
-        Each lane's gradients, at the parameters' `offsets`, the weights' as dW_l^T of shape
-        (fan_in, fan_out): dW_l^T = a g^T is the very BLAS call of earlier versions, whose
-        weights were (fan_in, fan_out), so gradients and the PINN runs built on them stay bit
-        for bit what they were (the transposed product g a^T differs by an ulp, which training
-        amplifies: 3 % of the quick viscous-Burgers loss after 400 Adam steps).
+        Each lane's gradients, at the parameters' `offsets`, the weights' as dW_l^T = a g^T of
+        shape (fan_in, fan_out) (the caller transposes them).
     g : ndarray, shape (workers, 2, max width, R, P)
         Scratch for the gradient streams of the hidden layers.
     leaves : ndarray, shape (workers, max fan_in, n_ch, P)
