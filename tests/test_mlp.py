@@ -537,6 +537,26 @@ def test_chunks_of_points_change_nothing(act, monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("dtype, padded", [(np.float32, 528), (np.float64, 520)])
+def test_chunk_rows_avoid_l1_set_conflicts(dtype, padded):
+    """8,192 points (16 chunks of 512) would put the 4-stream rows 4096 bytes apart (multiples),
+    where a register tile's reads evict each other: the chunks get 64 bytes more, so every
+    stream matrix's row stride has a gcd with 4096 of at most 256, and the streams are those of
+    the same points run in two halves. 10,000 points keep chunks of 500."""
+    derivs = ((0,), (1,), (0, 0))
+    net = MLP([2, 20, 20, 1], "tanh", seed=0, dtype=dtype)
+    X = points(8192, 2, dtype=dtype)
+    out, cache = net.streams(X, derivs)
+    P = cache.ws.P
+    assert P == padded
+    for count in (4, 3, 1):  # S, R and n_ch of these derivatives
+        assert np.gcd(count * P * np.dtype(dtype).itemsize, 4096) <= 256
+    halves = [net.streams(X[i:i + 4096], derivs, keep=False)[0] for i in (0, 4096)]
+    for key in out:
+        np.testing.assert_allclose(out[key], np.concatenate([h[key] for h in halves]), rtol=1e-6, atol=1e-6)
+    assert net.streams(points(10_000, 2, dtype=dtype), derivs)[1].ws.P == 500
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads (2 cores)")
 def test_threads_change_nothing(monkeypatch):
     """The chunks run on 2 threads give bit-for-bit the streams and gradients of 1 thread, and
