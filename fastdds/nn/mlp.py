@@ -314,8 +314,8 @@ class MLP(Block):
                                                          (-self._a * self.lower - 1.0).astype(self.dtype)))
         self._offsets = np.array(starts, dtype=np.int64)
         self._sizes = np.array(sizes, dtype=np.int64)
-        # Whether a pass calls BLAS: only a layer with both sides above NARROW, the rest run on
-        # register tiles (``fastdds.kernels.cpu.blas.gemm``).
+        # Whether a pass calls BLAS: only for the weight gradient of a layer with both sides above
+        # NARROW; every other product runs on register tiles (``fastdds.kernels.cpu.blas.gemm``).
         self._blas = any(min(a, b) > NARROW for a, b in zip(sizes[:-1], sizes[1:]))
         self._specs = {}
         self._free = OrderedDict()
