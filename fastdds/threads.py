@@ -71,7 +71,7 @@ def run_workers(work, n, blas=True):
     blas : bool
         Whether the workers call BLAS. Only then is BLAS held to one thread: setting and
         restoring OpenBLAS's thread count took 80-110 us of a 20-wide PINN batch's 450 us
-        forward (AMD EPYC Zen 4, 2 workers), whose products are all register tiles.
+        forward (AMD EPYC family 26 model 2, 2 workers), whose products are all register tiles.
 
     Raises whatever a worker raised, after all workers have finished.
     """

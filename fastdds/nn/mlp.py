@@ -148,9 +148,10 @@ def _spread_rows(P, counts, itemsize):
     stream matrices, (width, count P')) lie at strides whose gcd with 4096 is at most 256.
 
     A register tile reads 64 bytes of each of fan_in rows at once; rows 4096 bytes apart (or a
-    multiple) share one set of the 8-way L1 and evict each other. At P = 512 (any N a multiple
+    multiple) map to one set of the L1 (64 sets; 8 ways on Zen 3 and 4, 12 on Zen 5) and evict
+    each other. At P = 512 (any N a multiple
     of 2048 points) the 4-stream rows are 8192 bytes apart: a width-20 float32 step took 1066-1157
-    ns a point at 8,192 points against 775-789 at 8,000 (AVX2 code, AMD EPYC Zen 4)."""
+    ns a point at 8,192 points against 775-789 at 8,000 (AVX2 code, AMD EPYC family 26 model 2)."""
     step = max(1, 64 // itemsize)
     while any(k and np.gcd(k * P * itemsize, 4096) > 256 for k in counts):
         P += step
