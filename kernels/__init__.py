@@ -8,6 +8,8 @@ contiguity); validation happens at the API boundary in ``fastdds``.
 
 import numpy as np
 
+from . import cache  # noqa: F401  before any kernel is decorated: the cache's stamp covers every kernel source
+
 # Activation codes shared by every backend's kernels (index into the derivative formulas).
 ACTIVATION_CODES = {
     "identity": 0,
