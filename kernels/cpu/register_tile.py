@@ -35,6 +35,56 @@ TILE_BYTES = 64  # columns of a tile: one AVX-512 register, two AVX2 ones
 MR = 5  # rows of a tile: 20 and 100 are multiples; 5 beat 4 and 6 (AVX2 and AVX-512, 5-40 %)
 
 
+class _Vectors:
+    """The LLVM IR an intrinsic's codegen needs: vectors of `nbytes` of the arrays' dtype, byte
+    addressing into arrays (their data pointer and byte strides) and fused multiply-adds."""
+
+    def __init__(self, context, builder, sig, args, nbytes):
+        self.builder = builder
+        arrays = [(t, v) for t, v in zip(sig.args, args) if isinstance(t, types.Array)]
+        self.fty = context.get_value_type(arrays[0][0].dtype)
+        self.item = context.get_abi_sizeof(self.fty)
+        self.lanes = nbytes // self.item
+        self.vty = ir.VectorType(self.fty, self.lanes)
+        self.intp = context.get_value_type(types.intp)
+        self.arrays = [context.make_array(t)(context, builder, v) for t, v in arrays]
+        self.strides = [cgutils.unpack_tuple(builder, x.strides, 2) for x in self.arrays]
+        self.fmuladd = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(self.vty, [self.vty] * 3),
+            "llvm.fmuladd.v%d%s" % (self.lanes, "f32" if self.item == 4 else "f64"))
+
+    def const(self, n):
+        return ir.Constant(self.intp, n)
+
+    def columns(self, a):
+        """Number of columns of array a (its shape[1])."""
+        return cgutils.unpack_tuple(self.builder, self.arrays[a].shape, 2)[1]
+
+    def pointer(self, a, offset, ty):
+        """A pointer of type ty* to `offset` bytes into array a."""
+        b = self.builder
+        return b.bitcast(b.gep(b.bitcast(self.arrays[a].data, ir.IntType(8).as_pointer()), [offset]), ty.as_pointer())
+
+    def load(self, a, offset):
+        """The (unaligned) vector at `offset` bytes into array a."""
+        return self.builder.load(self.pointer(a, offset, self.vty), align=self.item)
+
+    def broadcast(self, x):
+        b, undef = self.builder, ir.Constant(self.vty, ir.Undefined)
+        v = b.insert_element(undef, x, ir.Constant(ir.IntType(32), 0))
+        return b.shuffle_vector(v, undef, ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), [0] * self.lanes))
+
+    def accumulators(self, count):
+        """`count` zeroed vector accumulators (allocas, promoted to registers by LLVM)."""
+        zero = ir.Constant(self.vty, [ir.Constant(self.fty, 0.0)] * self.lanes)
+        return [cgutils.alloca_once_value(self.builder, zero) for _ in range(count)]
+
+    def add_product(self, acc, x, y):
+        """acc += x y, fused where the CPU has FMA."""
+        b = self.builder
+        b.store(b.call(self.fmuladd, [x, y, b.load(acc)]), acc)
+
+
 @intrinsic
 def _tile(typingctx, rows, A, B, C, j0, i0, alpha):
     """C[j0:j0 + rows, i0:i0 + VL] = alpha A[j0:j0 + rows, :] @ B[:, i0:i0 + VL], VL =
@@ -44,44 +94,21 @@ def _tile(typingctx, rows, A, B, C, j0, i0, alpha):
     n_rows = rows.literal_value
 
     def codegen(context, builder, sig, args):
-        _, a, b, c, j0, i0, alpha = args
-        fty = context.get_value_type(sig.args[3].dtype)
-        item = context.get_abi_sizeof(fty)
-        lanes = TILE_BYTES // item
-        vty = ir.VectorType(fty, lanes)
-        intp = context.get_value_type(types.intp)
-        arrays = [context.make_array(t)(context, builder, v) for t, v in zip(sig.args[1:4], (a, b, c))]
-        (a_rs, a_ks), (b_rs, _), (c_rs, _) = (cgutils.unpack_tuple(builder, x.strides, 2) for x in arrays)
-        k_count = cgutils.unpack_tuple(builder, arrays[0].shape, 2)[1]
-        byte = ir.IntType(8).as_pointer()
-
-        def at(base, offset, ty):
-            return builder.bitcast(builder.gep(builder.bitcast(base, byte), [offset]), ty.as_pointer())
-
-        column = builder.mul(i0, ir.Constant(intp, item))
-        a_row = [builder.mul(builder.add(j0, ir.Constant(intp, r)), a_rs) for r in range(n_rows)]
-        fmuladd = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3),
-                                                 "llvm.fmuladd.v%d%s" % (lanes, "f32" if item == 4 else "f64"))
-        splat = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
-
-        def broadcast(x):
-            v = builder.insert_element(ir.Constant(vty, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
-            return builder.shuffle_vector(v, ir.Constant(vty, ir.Undefined), splat)
-
-        acc = [cgutils.alloca_once_value(builder, ir.Constant(vty, [ir.Constant(fty, 0.0)] * lanes))
-               for _ in range(n_rows)]
-        with cgutils.for_range(builder, k_count) as loop:
+        v = _Vectors(context, builder, sig, args, TILE_BYTES)
+        j0, i0, alpha = args[4:]
+        (a_rs, a_ks), (b_rs, _), (c_rs, _) = v.strides
+        column = builder.mul(i0, v.const(v.item))
+        acc = v.accumulators(n_rows)
+        with cgutils.for_range(builder, v.columns(0)) as loop:
             k = loop.index
-            bk = builder.load(at(arrays[1].data, builder.add(builder.mul(k, b_rs), column), vty), align=item)
-            a_k = builder.mul(k, a_ks)
+            bk = v.load(1, builder.add(builder.mul(k, b_rs), column))
             for r in range(n_rows):
-                ajk = builder.load(at(arrays[0].data, builder.add(a_row[r], a_k), fty))
-                builder.store(builder.call(fmuladd, [broadcast(ajk), bk, builder.load(acc[r])]), acc[r])
-        scale = broadcast(alpha)
+                offset = builder.add(builder.mul(builder.add(j0, v.const(r)), a_rs), builder.mul(k, a_ks))
+                v.add_product(acc[r], v.broadcast(builder.load(v.pointer(0, offset, v.fty))), bk)
+        scale = v.broadcast(alpha)
         for r in range(n_rows):
-            row = builder.mul(builder.add(j0, ir.Constant(intp, r)), c_rs)
-            builder.store(builder.fmul(scale, builder.load(acc[r])), at(arrays[2].data, builder.add(row, column), vty),
-                          align=item)
+            offset = builder.add(builder.mul(builder.add(j0, v.const(r)), c_rs), column)
+            builder.store(builder.fmul(scale, builder.load(acc[r])), v.pointer(2, offset, v.vty), align=v.item)
         return context.get_dummy_value()
 
     return types.void(rows, A, B, C, j0, i0, C.dtype), codegen
@@ -124,44 +151,28 @@ def _dot_tile(typingctx, rows, cols, A, B, C, i0, j0, alpha):
     n_rows, n_cols = rows.literal_value, cols.literal_value
 
     def codegen(context, builder, sig, args):
-        _, _, a, b, c, i0, j0, alpha = args
-        fty = context.get_value_type(sig.args[4].dtype)
-        item = context.get_abi_sizeof(fty)
-        lanes = DOT_BYTES // item
-        vty = ir.VectorType(fty, lanes)
-        intp = context.get_value_type(types.intp)
-        arrays = [context.make_array(t)(context, builder, v) for t, v in zip(sig.args[2:5], (a, b, c))]
-        (a_rs, _), (b_rs, _), (c_rs, c_cs) = (cgutils.unpack_tuple(builder, x.strides, 2) for x in arrays)
-        length = cgutils.unpack_tuple(builder, arrays[0].shape, 2)[1]
-        steps = builder.udiv(length, ir.Constant(intp, lanes))
-        byte = ir.IntType(8).as_pointer()
-
-        def at(base, offset, ty):
-            return builder.bitcast(builder.gep(builder.bitcast(base, byte), [offset]), ty.as_pointer())
-
-        def row(start, r, stride):
-            return builder.mul(builder.add(start, ir.Constant(intp, r)), stride)
-
-        a_rows = [row(i0, r, a_rs) for r in range(n_rows)]
-        b_rows = [row(j0, s, b_rs) for s in range(n_cols)]
-        fmuladd = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3),
-                                                 "llvm.fmuladd.v%d%s" % (lanes, "f32" if item == 4 else "f64"))
-        acc = [[cgutils.alloca_once_value(builder, ir.Constant(vty, [ir.Constant(fty, 0.0)] * lanes))
-                for _ in range(n_cols)] for _ in range(n_rows)]
-        with cgutils.for_range(builder, steps) as loop:
-            offset = builder.mul(loop.index, ir.Constant(intp, DOT_BYTES))
-            av = [builder.load(at(arrays[0].data, builder.add(x, offset), vty), align=item) for x in a_rows]
+        v = _Vectors(context, builder, sig, args, DOT_BYTES)
+        i0, j0, alpha = args[5:]
+        (a_rs, _), (b_rs, _), (c_rs, c_cs) = v.strides
+        a_rows = [builder.mul(builder.add(i0, v.const(r)), a_rs) for r in range(n_rows)]
+        b_rows = [builder.mul(builder.add(j0, v.const(s)), b_rs) for s in range(n_cols)]
+        acc = [v.accumulators(n_cols) for _ in range(n_rows)]
+        with cgutils.for_range(builder, builder.udiv(v.columns(0), v.const(v.lanes))) as loop:
+            offset = builder.mul(loop.index, v.const(DOT_BYTES))
+            av = [v.load(0, builder.add(x, offset)) for x in a_rows]
             for s in range(n_cols):
-                bv = builder.load(at(arrays[1].data, builder.add(b_rows[s], offset), vty), align=item)
+                bv = v.load(1, builder.add(b_rows[s], offset))
                 for r in range(n_rows):
-                    builder.store(builder.call(fmuladd, [av[r], bv, builder.load(acc[r][s])]), acc[r][s])
+                    v.add_product(acc[r][s], av[r], bv)
         for r in range(n_rows):
             for s in range(n_cols):
-                v = builder.load(acc[r][s])
-                total = builder.extract_element(v, ir.Constant(ir.IntType(32), 0))
-                for lane in range(1, lanes):
-                    total = builder.fadd(total, builder.extract_element(v, ir.Constant(ir.IntType(32), lane)))
-                p = at(arrays[2].data, builder.add(row(i0, r, c_rs), row(j0, s, c_cs)), fty)
+                x = builder.load(acc[r][s])
+                total = builder.extract_element(x, ir.Constant(ir.IntType(32), 0))
+                for lane in range(1, v.lanes):
+                    total = builder.fadd(total, builder.extract_element(x, ir.Constant(ir.IntType(32), lane)))
+                offset = builder.add(builder.mul(builder.add(i0, v.const(r)), c_rs),
+                                     builder.mul(builder.add(j0, v.const(s)), c_cs))
+                p = v.pointer(2, offset, v.fty)
                 builder.store(builder.fadd(builder.load(p), builder.fmul(alpha, total)), p)
         return context.get_dummy_value()
 
