@@ -558,9 +558,11 @@ def test_chunk_rows_avoid_l1_set_conflicts(dtype, padded):
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads (2 cores)")
-def test_threads_change_nothing(monkeypatch):
+@pytest.mark.parametrize("width, blas", [(6, False), (70, True)], ids=["register-tiles", "blas-weight-gradient"])
+def test_threads_change_nothing(monkeypatch, width, blas):
     """The chunks run on 2 threads give bit-for-bit the streams and gradients of 1 thread, and
-    BLAS gets its thread count back afterwards."""
+    BLAS gets its thread count back afterwards: with every product on register tiles (width 6)
+    and with the weight gradient on BLAS, held to one thread while the workers run (width 70)."""
     X = points(50, 2)
     monkeypatch.setattr(mlp, "CHUNK_POINTS", 7)
     blas_before = blas_threads()
@@ -569,7 +571,8 @@ def test_threads_change_nothing(monkeypatch):
     try:
         for threads in (1, 2):
             numba.set_num_threads(threads)
-            net = make_net([2, 6, 6, 1], "tanh")
+            net = make_net([2, width, width, 1], "tanh")
+            assert net._blas == blas
             out, cache = net.streams(X, ((0,), (1,), (0, 0)))
             workers = cache.ws.workers
             rng = np.random.default_rng(3)

@@ -149,9 +149,9 @@ def _spread_rows(P, counts, itemsize):
 
     A register tile reads 64 bytes of each of fan_in rows at once; rows 4096 bytes apart (or a
     multiple) map to one set of the L1 (64 sets; 8 ways on Zen 3 and 4, 12 on Zen 5) and evict
-    each other. At P = 512 (any N a multiple
-    of 2048 points) the 4-stream rows are 8192 bytes apart: a width-20 float32 step took 1066-1157
-    ns a point at 8,192 points against 775-789 at 8,000 (AVX2 code, AMD EPYC family 26 model 2)."""
+    each other. At P = 512 (any N a multiple of 2048 points) the 4-stream rows are 8192 bytes
+    apart: a width-20 float32 step took 1066-1157 ns a point at 8,192 points against 775-789 at
+    8,000 (AVX2 code, AMD EPYC family 26 model 2)."""
     step = max(1, 64 // itemsize)
     while any(k and np.gcd(k * P * itemsize, 4096) > 256 for k in counts):
         P += step
@@ -315,9 +315,6 @@ class MLP(Block):
                                                          (-self._a * self.lower - 1.0).astype(self.dtype)))
         self._offsets = np.array(starts, dtype=np.int64)
         self._sizes = np.array(sizes, dtype=np.int64)
-        # Whether a pass calls BLAS: only for the weight gradient of a layer with both sides above
-        # NARROW; every other product runs on register tiles (``fastdds.kernels.cpu.blas.gemm``).
-        self._blas = any(min(a, b) > NARROW for a, b in zip(sizes[:-1], sizes[1:]))
         self._specs = {}
         self._free = OrderedDict()
         self._lock = threading.Lock()
@@ -327,6 +324,12 @@ class MLP(Block):
         the workspace pool or the packed buffer (rebuilt by `__setstate__`)."""
         drop = ("_lock", "_free", "_specs", "_packed", "_views")
         return {k: v for k, v in self.__dict__.items() if k not in drop}
+
+    @property
+    def _blas(self):
+        """Whether a pass calls BLAS: only for the weight gradient of a layer with both sides
+        above NARROW; every other product runs on register tiles (``fastdds.kernels.cpu.blas.gemm``)."""
+        return any(min(a, b) > NARROW for a, b in zip(self.sizes[:-1], self.sizes[1:]))
 
     def __setstate__(self, state):
         self.__dict__.update(state)
