@@ -5,8 +5,9 @@ network runs in one nogil call (Numba).
 ``numba_xxgemm``), but takes strided row-major operands, accumulates with beta, and allocates
 nothing but its two scalars. The products a layer's streams make, op(A) @ B with beta = 0 and
 B wide, and A B^T with either side small, go to `register_tile` instead, which reads the
-operands in place where OpenBLAS packs them first (at width 20 2.3x faster in float32, 1.5x in
-float64; at width 100 op(A) B 4-9 % faster, while OpenBLAS stays ahead on A B^T).
+operands in place where OpenBLAS packs them first (AVX2 code, one thread: at width 20 1.8-2.4x
+faster in float32, 1.4-1.5x in float64; at width 100 op(A) B 3-12 % faster, while OpenBLAS stays
+ahead on A B^T).
 """
 
 import numba as nb

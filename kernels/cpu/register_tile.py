@@ -13,16 +13,17 @@ vectoriser builds no such tile from a loop (a j-by-4 loop nest written in Numba 
 The weight gradient g a^T sums over the long axis instead: `_dot_tile` keeps 2 x 4 vector
 partial sums of DOT_BYTES along it and adds each one's lanes up at the end.
 
-Measured on one thread of an AMD EPYC (family 26 model 2, Zen 5) running AVX2 code
-(NUMBA_CPU_NAME=znver3 NUMBA_CPU_FEATURES=, OPENBLAS_CORETYPE=Haswell), GFLOP/s of OpenBLAS
-(Numba's np.dot) / of the tiles: op(A) B at (20, 20) @ (20, 2000) float32 44.6 / 104.9, float64
-34.4 / 52.3; (100, 100) @ (100, 2000) 96.6 / 104.9 and 50.8 / 53.1 (AVX-512 code: 93.2 / 122.9 and
-46.8 / 62.4). A B^T at (20, 1500) @ (1500, 20) 41.1 / 84.7 and 32.3 / 43.4, but at (100, 1500) @
-(1500, 100) 89.8 / 83.5 and 49.3 / 42.2, so ``blas.gemm`` keeps OpenBLAS for A B^T with both sides
-above NARROW = 64. A single output row runs one accumulator chain, 25-42 GFLOP/s, against 4-7 for
-OpenBLAS's gemm on that shape. Rows of B a multiple of 4096 bytes apart map to one L1 set and evict
-each other ((100, 100) @ (100, 2048) float32: 50-53 GFLOP/s); ``fastdds.nn.mlp`` sizes its chunks
-so that its rows never are.
+Measured by bench/test_bench_register_tile.py (one thread, one run each) on an AMD EPYC (family 26
+model 2, Zen 5), GFLOP/s of OpenBLAS (Numba's np.dot) / of the tiles, AVX2 code
+(NUMBA_CPU_NAME=znver3 NUMBA_CPU_FEATURES=, OPENBLAS_CORETYPE=Haswell) then AVX-512 code: op(A) B
+at (20, 20) @ (20, 2000) float32 61 / 112 and 62 / 179, float64 38 / 57 and 38 / 77; at (100, 100)
+@ (100, 2000) float32 106 / 118 and 104 / 137, float64 58 / 59 and 54 / 78. A B^T at (20, 1500) @
+(1500, 20) float32 53 / 96, float64 35 / 48 (AVX2), but at (100, 1500) @ (1500, 100) 89.8 / 83.5
+and 49.3 / 42.2 (AVX2, a separate timing), so ``blas.gemm`` keeps OpenBLAS for A B^T with both
+sides above NARROW = 64. A single output row runs one accumulator chain, 25-42 GFLOP/s, against 4-7
+for OpenBLAS's gemm on that shape. Rows of B a multiple of 4096 bytes apart map to one L1 set and
+evict each other ((100, 100) @ (100, 2048) float32: 50-53 GFLOP/s); ``fastdds.nn.mlp`` sizes its
+chunks so that its rows never are.
 """
 
 import numba as nb
