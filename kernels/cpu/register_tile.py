@@ -135,7 +135,7 @@ def product(alpha, A, B, C):
         i0 = min(block, n - lanes)  # the last tile overlaps the one before: same values again
         for j0 in range(0, m - m % MR, MR):
             _tile(MR, A, B, C, j0, i0, scale)
-        for j0 in range(m - m % MR, m):  # left-over rows one at a time: two compiled tiles, not four
+        for j0 in range(m - m % MR, m):  # left-over rows one at a time: two compiled tiles, not MR
             _tile(1, A, B, C, j0, i0, scale)
 
 
