@@ -18,13 +18,13 @@ from threadpoolctl import threadpool_limits
 from fastdds.kernels.cpu.blas import gemm
 
 
-@nb.njit(cache=True)
+@nb.njit  # not cached: a cached caller outside kernels/ would keep the tiles it was compiled with
 def _ours(trans_b, A, B, C, reps):
     for _ in range(reps):
         gemm(False, trans_b, 1.0, A, B, 0.0, C)
 
 
-@nb.njit(cache=True)
+@nb.njit
 def _openblas(A, op_B, C, reps):
     for _ in range(reps):
         np.dot(A, op_B, C)

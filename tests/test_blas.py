@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastdds.kernels.cpu import blas
+from fastdds.kernels.cpu import blas, register_tile
 from fastdds.nn.mlp import MLP
 
 TOL = {np.float64: 1e-13, np.float32: 2e-6}
@@ -35,12 +35,14 @@ def test_gemm_on_strided_operands(m, n, k, trans_a, trans_b, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("trans_a", [False, True])
-@pytest.mark.parametrize("m, n, k", [(1, 16, 20), (2, 21, 1), (3, 37, 2), (4, 64, 20), (9, 100, 33), (20, 2000, 20),
-                                     (5, 16, 0)])
-def test_register_tiles_against_float64(m, n, k, trans_a, dtype):
-    """The products with beta = 0 and at least 64 bytes of columns (`register_tile.product`):
-    every count of left-over rows (m mod 4), a last tile overlapping the one before (n not a
-    multiple of the tile), k = 0, A strided or transposed; C (NaN beforehand) is not read."""
+@pytest.mark.parametrize("m, tiles, extra, k", [(1, 1, 0, 20), (2, 1, 5, 1), (3, 2, 5, 2), (4, 4, 0, 20), (9, 6, 4, 33),
+                                              (20, 125, 0, 20), (5, 1, 0, 0)])
+def test_register_tiles_against_float64(m, tiles, extra, k, trans_a, dtype):
+    """The products with beta = 0 and at least a tile of columns (`register_tile.product`, n =
+    `tiles` tiles and `extra` columns): every count of left-over rows (m mod MR), a last tile
+    overlapping the one before (extra > 0), k = 0, A strided or transposed; C (NaN beforehand)
+    is not read."""
+    n = tiles * register_tile.TILE_BYTES // np.dtype(dtype).itemsize + extra
     rng = np.random.default_rng(1)
     A = rng.normal(size=(2 * k, m + 1)).astype(dtype)[::2, 1:] if trans_a else rng.normal(size=(m, k + 2)).astype(dtype)[:, 1:-1]
     B = rng.normal(size=(k, n + 2)).astype(dtype)[:, 2:]
@@ -48,6 +50,27 @@ def test_register_tiles_against_float64(m, n, k, trans_a, dtype):
     exact = -1.5 * ((A.T if trans_a else A).astype(np.float64) @ B.astype(np.float64))
     blas.gemm(trans_a, False, -1.5, A, B, 0.0, C)
     assert np.abs(C - exact).max() <= TOL[dtype] * max(1.0, np.abs(exact).max())
+
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m, n", [(1, 1), (5, 6), (20, 20), (13, 9)])
+def test_dot_tiles_against_float64(m, n, dtype):
+    """A B^T (`register_tile.dot_product`) at every length around the vector and span sizes:
+    shorter than a vector (plain loops), a vector and one element either side (the left-over
+    lanes masked), a span and a vector either side (a short last piece merged into the one
+    before), several spans; row and column counts off the tile; beta != 0 on a strided C."""
+    lanes = register_tile.DOT_BYTES // np.dtype(dtype).itemsize
+    span = register_tile.DOT_SPAN // np.dtype(dtype).itemsize
+    rng = np.random.default_rng(2)
+    for k in sorted({1, lanes - 1, lanes, lanes + 1, span - 1, span + 1, span + lanes - 1, span + lanes, 3 * span + 5}):
+        A = rng.normal(size=(m, k + 1)).astype(dtype)[:, 1:]
+        B = rng.normal(size=(n, k)).astype(dtype)
+        C = rng.normal(size=(n, m)).astype(dtype).T
+        exact = 0.5 * C.astype(np.float64) - 2.0 * (A.astype(np.float64) @ B.T.astype(np.float64))
+        register_tile.dot_product(-2.0, A, B, 0.5, C)
+        scale = np.abs(A).max() * np.abs(B).max() * k
+        assert np.abs(C - exact).max() <= TOL[dtype] * scale, k
 
 
 _AS_PYTHON = """

@@ -558,11 +558,11 @@ def test_chunk_rows_avoid_l1_set_conflicts(dtype, padded):
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads (2 cores)")
-@pytest.mark.parametrize("width, blas", [(6, False), (70, True)], ids=["register-tiles", "blas-weight-gradient"])
+@pytest.mark.parametrize("width, blas", [(6, False), (130, True)], ids=["register-tiles", "blas"])
 def test_threads_change_nothing(monkeypatch, width, blas):
     """The chunks run on 2 threads give bit-for-bit the streams and gradients of 1 thread, and
     BLAS gets its thread count back afterwards: with every product on register tiles (width 6)
-    and with the weight gradient on BLAS, held to one thread while the workers run (width 70)."""
+    and with the wide layers on BLAS, held to one thread while the workers run (width 130)."""
     X = points(50, 2)
     monkeypatch.setattr(mlp, "CHUNK_POINTS", 7)
     blas_before = blas_threads()

@@ -327,9 +327,9 @@ class MLP(Block):
 
     @property
     def _blas(self):
-        """Whether a pass calls BLAS: only for the weight gradient of a layer with both sides
-        above NARROW; every other product runs on register tiles (``fastdds.kernels.cpu.blas.gemm``)."""
-        return any(min(a, b) > NARROW for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        """Whether a pass calls BLAS: only for a layer with a side above NARROW; the products of
+        narrower ones run on register tiles (``fastdds.kernels.cpu.blas.gemm``)."""
+        return any(max(a, b) > NARROW for a, b in zip(self.sizes[:-1], self.sizes[1:]))
 
     def __setstate__(self, state):
         self.__dict__.update(state)

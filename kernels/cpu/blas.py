@@ -23,8 +23,8 @@ _XXGEMM = types.ExternalFunction("numba_xxgemm", types.intc(
     types.char, types.char, types.char, types.intp, types.intp, types.intp, types.voidptr,
     types.voidptr, types.intp, types.voidptr, types.intp, types.voidptr, types.voidptr, types.intp))
 _N, _T = 78, 84  # 'N', 'T'
-TILE_K = 128  # op(A) B with k up to this goes to the register tiles (B's k x 64-byte block stays in L1)
-NARROW = 64  # A B^T with a side up to this goes to the register tiles; OpenBLAS is ahead at 100 x 100
+NARROW = 128  # layers up to this wide run on the register tiles: op(A) B with k <= NARROW (B's
+# k x 64-byte block stays in L1), A B^T with both sides <= NARROW (C's tiles stream A from L2)
 _AS_PYTHON = config.DISABLE_JIT  # NUMBA_DISABLE_JIT=1 (Numba's debug switch): no compiled call reaches the BLAS
 
 
@@ -48,10 +48,10 @@ def gemm(trans_a, trans_b, alpha, A, B, beta, C):
     if _AS_PYTHON:
         _gemm_numpy(trans_a, trans_b, alpha, A, B, beta, C)
         return
-    if not trans_b and beta == 0.0 and n * C.itemsize >= TILE_BYTES and k <= TILE_K:
+    if not trans_b and beta == 0.0 and n * C.itemsize >= TILE_BYTES and k <= NARROW:
         product(alpha, A.T if trans_a else A, B, C)
         return
-    if not trans_a and trans_b and min(m, n) <= NARROW:
+    if not trans_a and trans_b and max(m, n) <= NARROW:
         dot_product(alpha, A, B, beta, C)
         return
     scal = np.empty(2, C.dtype)

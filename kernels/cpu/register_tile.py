@@ -30,10 +30,20 @@ import numba as nb
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
+from numba.core.registry import cpu_target
 from numba.extending import intrinsic
 
-TILE_BYTES = 64  # columns of a tile: one AVX-512 register, two AVX2 ones
-MR = 5  # rows of a tile: 20 and 100 are multiples; 5 beat 4 and 6 (AVX2 and AVX-512, 5-40 %)
+
+def _vector_bytes():
+    """Bytes of the widest vector register of Numba's target: 64 with AVX-512, else 32 (AVX2,
+    or an AVX-512 CPU whose features are not spelled out in NUMBA_CPU_FEATURES)."""
+    features = cpu_target.target_context.codegen().magic_tuple()[2].split(",")
+    return 64 if "+avx512f" in features else 32
+
+
+VECTOR_BYTES = _vector_bytes()
+TILE_BYTES = 2 * VECTOR_BYTES  # columns of a tile: two vector registers (10 accumulators with MR rows)
+MR = 5  # rows of a tile: 20 and 100 are multiples; 5 beat 4 and 6 by 5-40 % (AVX2), tie 6 (AVX-512)
 
 
 class _Vectors:
@@ -75,10 +85,31 @@ class _Vectors:
         v = b.insert_element(undef, x, ir.Constant(ir.IntType(32), 0))
         return b.shuffle_vector(v, undef, ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), [0] * self.lanes))
 
+    @property
+    def zero(self):
+        return ir.Constant(self.vty, [ir.Constant(self.fty, 0.0)] * self.lanes)
+
+    def last_lanes(self, count):
+        """The lane mask (vector of i1) that is true on the last `count` (an intp) lanes."""
+        b, i32 = self.builder, ir.IntType(32)
+        mty = ir.VectorType(i32, self.lanes)
+        first = b.trunc(b.sub(self.const(self.lanes), count), i32)
+        v = b.insert_element(ir.Constant(mty, ir.Undefined), first, ir.Constant(i32, 0))
+        first = b.shuffle_vector(v, ir.Constant(mty, ir.Undefined), ir.Constant(mty, [0] * self.lanes))
+        return b.icmp_unsigned(">=", ir.Constant(mty, list(range(self.lanes))), first)
+
+    def lane_sum(self, x):
+        """The sum of vector x's lanes, pairwise: halves added, log2(lanes) steps."""
+        b, i32, n = self.builder, ir.IntType(32), self.lanes
+        while n > 1:
+            n //= 2
+            halves = [b.shuffle_vector(x, x, ir.Constant(ir.VectorType(i32, n), list(range(lo, lo + n)))) for lo in (0, n)]
+            x = b.fadd(*halves)
+        return b.extract_element(x, ir.Constant(i32, 0))
+
     def accumulators(self, count):
         """`count` zeroed vector accumulators (allocas, promoted to registers by LLVM)."""
-        zero = ir.Constant(self.vty, [ir.Constant(self.fty, 0.0)] * self.lanes)
-        return [cgutils.alloca_once_value(self.builder, zero) for _ in range(count)]
+        return [cgutils.alloca_once_value(self.builder, self.zero) for _ in range(count)]
 
     def add_product(self, acc, x, y):
         """acc += x y, fused where the CPU has FMA."""
@@ -139,14 +170,21 @@ def product(alpha, A, B, C):
             _tile(1, A, B, C, j0, i0, scale)
 
 
-DOT_BYTES = 32  # vector of the dot-product tiles: 2 x 4 of them, with 2 + 1 loads, fit AVX2's 16 registers
-DOT_SPAN = 8192  # bytes of a row taken at a time: m + n such pieces stay in L2 while every tile reads them
+
+
+# The dot-product tiles: DOT_ROWS x DOT_COLS vectors of DOT_BYTES, plus DOT_ROWS + 1 for the loads: AVX2's
+# 16 ymm registers with 3 rows, 21 of AVX-512's 32 zmm with 4 (4 rows beat 3 there by 5-10 %).
+DOT_BYTES = VECTOR_BYTES
+DOT_ROWS = 4 if DOT_BYTES == 64 else 3
+DOT_COLS = 4
+DOT_SPAN = 4096  # bytes of a row taken at a time: a tile column's DOT_COLS pieces stay in L1, A's in L2
 
 
 @intrinsic
 def _dot_tile(typingctx, rows, cols, A, B, C, i0, j0, alpha):
     """C[i0 + r, j0 + s] += alpha sum_l A[i0 + r, l] B[j0 + s, l] for r < rows, s < cols (both
-    literals), over l < (length // VL) VL, VL = DOT_BYTES / itemsize; A and B unit-stride rows."""
+    literals); A and B unit-stride rows at least VL = DOT_BYTES / itemsize long, or a multiple
+    of VL (a left-over part reads the row's last VL elements)."""
     if not (isinstance(rows, types.IntegerLiteral) and isinstance(cols, types.IntegerLiteral)):
         return None
     n_rows, n_cols = rows.literal_value, cols.literal_value
@@ -158,19 +196,26 @@ def _dot_tile(typingctx, rows, cols, A, B, C, i0, j0, alpha):
         a_rows = [builder.mul(builder.add(i0, v.const(r)), a_rs) for r in range(n_rows)]
         b_rows = [builder.mul(builder.add(j0, v.const(s)), b_rs) for s in range(n_cols)]
         acc = [v.accumulators(n_cols) for _ in range(n_rows)]
-        with cgutils.for_range(builder, builder.udiv(v.columns(0), v.const(v.lanes))) as loop:
-            offset = builder.mul(loop.index, v.const(DOT_BYTES))
+
+        def add_vectors(offset, keep=None):
             av = [v.load(0, builder.add(x, offset)) for x in a_rows]
+            if keep is not None:
+                av = [builder.select(keep, x, v.zero) for x in av]
             for s in range(n_cols):
                 bv = v.load(1, builder.add(b_rows[s], offset))
                 for r in range(n_rows):
                     v.add_product(acc[r][s], av[r], bv)
+
+        length = v.columns(0)
+        with cgutils.for_range(builder, builder.udiv(length, v.const(v.lanes))) as loop:
+            add_vectors(builder.mul(loop.index, v.const(DOT_BYTES)))
+        rest = builder.urem(length, v.const(v.lanes))
+        with builder.if_then(builder.icmp_unsigned("!=", rest, v.const(0))):
+            # the last VL elements again, with the lanes the loop summed already set to zero in A
+            add_vectors(builder.mul(builder.sub(length, v.const(v.lanes)), v.const(v.item)), v.last_lanes(rest))
         for r in range(n_rows):
             for s in range(n_cols):
-                x = builder.load(acc[r][s])
-                total = builder.extract_element(x, ir.Constant(ir.IntType(32), 0))
-                for lane in range(1, v.lanes):
-                    total = builder.fadd(total, builder.extract_element(x, ir.Constant(ir.IntType(32), lane)))
+                total = v.lane_sum(builder.load(acc[r][s]))
                 offset = builder.add(builder.mul(builder.add(i0, v.const(r)), c_rs),
                                      builder.mul(builder.add(j0, v.const(s)), c_cs))
                 p = v.pointer(2, offset, v.fty)
@@ -181,14 +226,14 @@ def _dot_tile(typingctx, rows, cols, A, B, C, i0, j0, alpha):
 
 
 @nb.njit(cache=True, inline="always")
-def _dot_rows(rows, A, B, C, i0, scale):
-    """`_dot_tile` over C's rows i0 .. i0 + rows: 4 columns a tile, left-over columns one at a
-    time (two compiled tiles a row count, not four)."""
-    n = C.shape[1]
-    for j0 in range(0, n - n % 4, 4):
-        _dot_tile(rows, 4, A, B, C, i0, j0, scale)
-    for j0 in range(n - n % 4, n):
-        _dot_tile(rows, 1, A, B, C, i0, j0, scale)
+def _dot_columns(cols, A, B, C, j0, scale):
+    """`_dot_tile` over C's columns j0 .. j0 + cols: DOT_ROWS rows a tile, left-over rows one at
+    a time (two compiled tiles a column count, not DOT_ROWS)."""
+    m = C.shape[0]
+    for i0 in range(0, m - m % DOT_ROWS, DOT_ROWS):
+        _dot_tile(DOT_ROWS, cols, A, B, C, i0, j0, scale)
+    for i0 in range(m - m % DOT_ROWS, m):
+        _dot_tile(1, cols, A, B, C, i0, j0, scale)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -209,17 +254,22 @@ def dot_product(alpha, A, B, beta, C):
     for i in range(m):
         for j in range(n):
             C[i, j] = 0.0 if beta == 0.0 else beta * C[i, j]
+    lanes = DOT_BYTES // C.itemsize
     span = DOT_SPAN // C.itemsize
-    tail = k - k % (DOT_BYTES // C.itemsize)
-    for lo in range(0, tail, span):
-        a, b = A[:, lo:min(lo + span, tail)], B[:, lo:min(lo + span, tail)]
-        for i0 in range(0, m - m % 2, 2):
-            _dot_rows(2, a, b, C, i0, scale)
-        if m % 2:
-            _dot_rows(1, a, b, C, m - 1, scale)
-    for i in range(m):
-        for j in range(n):
-            s = C.dtype.type(0.0)
-            for l in range(tail, k):
-                s += A[i, l] * B[j, l]
-            C[i, j] += scale * s
+    if k < lanes:  # shorter than one vector: plain loops
+        for i in range(m):
+            for j in range(n):
+                total = C.dtype.type(0.0)
+                for l in range(k):
+                    total += A[i, l] * B[j, l]
+                C[i, j] += scale * total
+        return
+    lo = 0
+    while lo < k:
+        hi = k if k - lo < span + lanes else lo + span  # the last piece at least `lanes` long
+        a, b = A[:, lo:hi], B[:, lo:hi]
+        for j0 in range(0, n - n % DOT_COLS, DOT_COLS):  # a column of tiles reads its rows of b from L1
+            _dot_columns(DOT_COLS, a, b, C, j0, scale)
+        for j0 in range(n - n % DOT_COLS, n):
+            _dot_columns(1, a, b, C, j0, scale)
+        lo = hi
