@@ -32,3 +32,20 @@ def benchmarking(request):
 def peer_time():
     """`best_time` as a fixture."""
     return best_time
+
+
+@pytest.fixture
+def code_paths():
+    """The instruction sets fastdds's side and OpenBLAS were built for: OpenBLAS's core (the
+    kernels its products run; OpenBLAS reads $OPENBLAS_CORETYPE), Numba's target CPU
+    ($NUMBA_CPU_NAME, else the host's) and the register tiles' vector register (32 bytes: AVX2,
+    64: AVX-512)."""
+    import llvmlite.binding as ll
+    from numba.core import config
+    from threadpoolctl import threadpool_info
+
+    from fastdds.kernels.cpu.register_tile import VECTOR_BYTES
+
+    cores = sorted({p.get("architecture") or "?" for p in threadpool_info() if p["internal_api"] == "openblas"})
+    return {"openblas_core": ",".join(cores), "numba_cpu": config.CPU_NAME or ll.get_host_cpu_name(),
+            "vector_bytes": VECTOR_BYTES}

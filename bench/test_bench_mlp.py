@@ -29,7 +29,8 @@ floor; the element-wise work, the Adam update and the small products' lower rate
 rest), `torch_x_floor` the same for PyTorch with its own GFLOP. At width 20 the products have
 K = 20 and run well below the large-matrix rate, so the floor is optimistic there.
 
-Code paths (in `extra_info`): the OpenBLAS core, Numba's target CPU and PyTorch's capability.
+Code paths (in `extra_info`): the OpenBLAS core, Numba's target CPU, the register tiles' vector width
+and PyTorch's capability.
 An AVX2-only CPU (Zen 3) can be emulated on an AVX-512 one with NUMBA_CPU_NAME=znver3
 NUMBA_CPU_FEATURES= (and an empty NUMBA_CACHE_DIR), ATEN_CPU_CAPABILITY=avx2,
 MKL_ENABLE_INSTRUCTIONS=AVX2, ONEDNN_MAX_CPU_ISA=AVX2, OPENBLAS_CORETYPE=Zen: the instruction
@@ -147,19 +148,6 @@ def blas_gflops(dtype, threads):
     return 2 * 1024**3 / best / 1e9
 
 
-def code_paths():
-    """The instruction sets each side's code was built for: OpenBLAS's core (the kernels the
-    products run; OpenBLAS reads $OPENBLAS_CORETYPE), Numba's target CPU ($NUMBA_CPU_NAME, else
-    the host's) and PyTorch's ATen capability ($ATEN_CPU_CAPABILITY)."""
-    import llvmlite.binding as ll
-    from numba.core import config
-    from threadpoolctl import threadpool_info
-
-    cores = sorted({p.get("architecture") or "?" for p in threadpool_info() if p["internal_api"] == "openblas"})
-    return {"openblas_core": ",".join(cores), "numba_cpu": config.CPU_NAME or ll.get_host_cpu_name(),
-            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
-
-
 def blas_threads():
     """Threads of NumPy's BLAS (None when threadpoolctl is not installed)."""
     try:
@@ -171,7 +159,7 @@ def blas_threads():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("width", [20, 100])
-def test_pinn_step_vs_torch(benchmark, benchmarking, peer_time, width, dtype):
+def test_pinn_step_vs_torch(benchmark, benchmarking, peer_time, code_paths, width, dtype):
     torch.set_num_threads(2 if benchmarking else 1)  # 1: a quick run on a loaded machine stays quick
     n = 10_000 if benchmarking else 500
     net = MLP([2] + [width] * 8 + [1], "tanh", seed=1, dtype=dtype)
@@ -220,5 +208,5 @@ def test_pinn_step_vs_torch(benchmark, benchmarking, peer_time, width, dtype):
         "torch_saved_MB": torch_saved_bytes(model, Xt) / 2**20,
         "torch_threads": torch.get_num_threads(),
         "blas_threads": blas_threads(),
-        **code_paths(),
+        **code_paths, "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     })

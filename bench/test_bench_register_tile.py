@@ -4,10 +4,9 @@ thread each (OpenBLAS held to one thread).
 
 Shapes are a layer's: op(A) B is the forward (fan_out, fan_in) @ (fan_in, S P) with S P = 2,000
 columns (4 streams of a 500-point chunk); A B^T is the weight gradient (fan_in, R P) @
-(R P, fan_out), R P = 1,500. At width 100, A B^T stays with OpenBLAS (`blas.NARROW`): that
-ratio compares two calls of one library with the operands in another order. GFLOP/s of both sides are in `extra_info`; the products run
-from cache (each shape is timed over repeated calls), as in the passes, where a chunk's streams
-stay in L2. No target: the PINN step bench (`test_bench_mlp.py`) carries the targets.
+(R P, fan_out), R P = 1,500. GFLOP/s of both sides and the code paths (OpenBLAS's core, Numba's
+target CPU, the tiles' vector width) are in `extra_info`; the products run from cache (each
+shape is timed over repeated calls), as in the passes, where a chunk's streams stay in L2. No target: the PINN step bench (`test_bench_mlp.py`) carries the targets.
 """
 
 import numba as nb
@@ -33,7 +32,7 @@ def _openblas(A, op_B, C, reps):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("width", [20, 100])
 @pytest.mark.parametrize("product", ["AB", "ABt"])
-def test_layer_product_vs_openblas(benchmark, benchmarking, peer_time, product, width, dtype):
+def test_layer_product_vs_openblas(benchmark, benchmarking, peer_time, code_paths, product, width, dtype):
     rng = np.random.default_rng(0)
     trans_b = product == "ABt"
     cols = 1500 if trans_b else 2000
@@ -61,4 +60,5 @@ def test_layer_product_vs_openblas(benchmark, benchmarking, peer_time, product, 
         "ours_gflops": flop * reps / t_ours / 1e9,
         "openblas_gflops": flop * reps / t_blas / 1e9,
         "speedup_vs_openblas": t_blas / t_ours,
+        **code_paths,
     })

@@ -5,27 +5,39 @@ A layer's products are (fan_out, fan_in) @ (fan_in, S P): a small matrix times o
 columns (streams times points) run to thousands. OpenBLAS packs both operands into panels first,
 and at fan_in = 20 packing took as long as the arithmetic (perf on AVX2 code, OPENBLAS_CORETYPE=
 Haswell: 21 % of a PINN step in sgemm_kernel, 21 % in its copy routines). Here B is read in place:
-a tile of C, MR = 5 rows by 64 bytes of columns (16 float32 or 8 float64), is summed in registers
-over k, one vector load of B's row k and MR broadcasts of op(A)[j, k] a step, then stored once.
-With AVX2 the tile is 10 of the 16 ymm registers; with AVX-512, 5 of the 32 zmm. LLVM's
-vectoriser builds no such tile from a loop (a j-by-4 loop nest written in Numba stayed scalar:
-6 GFLOP/s), so `_tile` writes the vector code itself; `llvm.fmuladd` fuses where the CPU has FMA.
-The weight gradient g a^T sums over the long axis instead: `_dot_tile` keeps 2 x 4 vector
-partial sums of DOT_BYTES along it and adds each one's lanes up at the end.
+a tile of C, MR = 5 rows by two vector registers of columns (TILE_BYTES: 64 bytes with AVX2, 128
+with AVX-512), is summed in registers over k, two vector loads of B's row k and MR broadcasts of
+op(A)[j, k] a step, then stored once: 10 accumulators, enough independent chains to keep both
+FMA pipes busy (5 zmm with 64-byte tiles left AVX-512 code at 0.65x OpenBLAS's SkylakeX kernel).
+LLVM's vectoriser builds no such tile from a loop (a j-by-4 loop nest written in Numba stayed
+scalar: 6 GFLOP/s), so `_tile` writes the vector code itself; `llvm.fmuladd` fuses where the CPU
+has FMA. The weight gradient g a^T sums over the long axis instead: `_dot_tile` keeps DOT_ROWS x
+DOT_COLS vector partial sums along it (3 x 4 ymm, 4 x 4 zmm), covers a length that is no multiple
+of the vector by reading the last vector again with the lanes already summed masked to zero, and
+adds each sum's lanes pairwise at the end (a serial chain of 15 adds had cost 20 % at 16 lanes).
+Columns of tiles take DOT_COLS rows of B at a time and run down all of A's rows, so those B rows
+stay in L1 while A streams from L2.
 
-Measured by bench/test_bench_register_tile.py (one thread, one run each) on an AMD EPYC (family 26
-model 2, Zen 5), GFLOP/s of OpenBLAS (Numba's np.dot) / of the tiles, AVX2 code
-(NUMBA_CPU_NAME=znver3 NUMBA_CPU_FEATURES=, OPENBLAS_CORETYPE=Haswell) then AVX-512 code: op(A) B
-at (20, 20) @ (20, 2000) float32 61 / 112 and 62 / 179, float64 38 / 57 and 38 / 77; at (100, 100)
-@ (100, 2000) float32 106 / 118 and 104 / 137, float64 58 / 59 and 54 / 78. A B^T at (20, 1500) @
-(1500, 20) float32 53 / 96, float64 35 / 48 (AVX2), but at (100, 1500) @ (1500, 100) 89.8 / 83.5
-and 49.3 / 42.2 (AVX2, a separate timing), so ``blas.gemm`` keeps OpenBLAS for A B^T with both
-sides above NARROW = 64. A single output row runs one accumulator chain, 25-42 GFLOP/s, against 4-7
-for OpenBLAS's gemm on that shape. Rows of B a multiple of 4096 bytes apart map to one L1 set and
-evict each other ((100, 100) @ (100, 2048) float32: 50-53 GFLOP/s); ``fastdds.nn.mlp`` sizes its
-chunks so that its rows never are.
+Measured by bench/test_bench_register_tile.py (one thread, one run each) on an AMD EPYC (family
+26 model 2, Zen 5), GFLOP/s of the tiles / of OpenBLAS (Numba's np.dot), float32 then float64:
+
+=========================  ===========================  ===========================
+product, shape              AVX2 code, Haswell kernel    AVX-512 code, SkylakeX kernel
+=========================  ===========================  ===========================
+op(A) B, 20 20 2000         120 / 65, 61 / 41            223 / 238, 117 / 122
+op(A) B, 100 100 2000       126 / 112, 63 / 60           209 / 192, 110 / 97
+A B^T, 20 1500 20           116 / 55, 60 / 36            191 / 194, 104 / 97
+A B^T, 100 1500 100         127 / 107, 68 / 59           196 / 181, 103 / 81
+=========================  ===========================  ===========================
+
+AVX2 code is NUMBA_CPU_NAME=znver3 NUMBA_CPU_FEATURES= with OPENBLAS_CORETYPE=Haswell (what
+OpenBLAS picks on Zen 3); the AVX-512 column is OpenBLAS's own choice on this CPU. Products wider
+than NARROW = 128 (``blas.gemm``) stay on OpenBLAS, whose cache blocking the tiles do not have.
+A left-over row runs MR times fewer chains (with the 64-byte tiles 25-42 GFLOP/s, against 4-7 for
+OpenBLAS's gemm on a one-row product). Rows of B a multiple of 4096 bytes apart map to one L1 set
+and evict each other ((100, 100) @ (100, 2048) float32: 50-53 GFLOP/s); ``fastdds.nn.mlp`` sizes
+its chunks so that its rows never are.
 """
-
 import numba as nb
 from llvmlite import ir
 from numba import types
