@@ -22,6 +22,18 @@ def best_time(fn, repeat=5, number=1):
     return best
 
 
+def best_times(*runs, rounds=3):
+    """Best wall time of each run over `rounds` interleaved rounds of `best_time`, so that a
+    slower spell of a shared machine falls on every side alike. A run is a function, or a tuple
+    (fn, repeat, number) of `best_time`'s arguments."""
+    runs = [run if isinstance(run, tuple) else (run,) for run in runs]
+    best = [float("inf")] * len(runs)
+    for _ in range(rounds):
+        for i, run in enumerate(runs):
+            best[i] = min(best[i], best_time(*run))
+    return best
+
+
 @pytest.fixture
 def benchmarking(request):
     """True when pytest-benchmark is timing (False under --benchmark-disable: use small sizes)."""
@@ -32,6 +44,12 @@ def benchmarking(request):
 def peer_time():
     """`best_time` as a fixture."""
     return best_time
+
+
+@pytest.fixture
+def peer_times(benchmarking):
+    """`best_times` as a fixture: 3 interleaved rounds when timing, 1 under --benchmark-disable."""
+    return lambda *runs: best_times(*runs, rounds=3 if benchmarking else 1)
 
 
 @pytest.fixture

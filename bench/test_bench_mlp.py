@@ -159,7 +159,7 @@ def blas_threads():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("width", [20, 100])
-def test_pinn_step_vs_torch(benchmark, benchmarking, peer_time, code_paths, width, dtype):
+def test_pinn_step_vs_torch(benchmark, benchmarking, peer_times, code_paths, width, dtype):
     torch.set_num_threads(2 if benchmarking else 1)  # 1: a quick run on a loaded machine stays quick
     n = 10_000 if benchmarking else 500
     net = MLP([2] + [width] * 8 + [1], "tanh", seed=1, dtype=dtype)
@@ -186,11 +186,8 @@ def test_pinn_step_vs_torch(benchmark, benchmarking, peer_time, code_paths, widt
         topt.step()
 
     benchmark(ours)
-    t_ours, t_torch = np.inf, np.inf
-    rounds, repeat = (3, 3) if benchmarking else (1, 1)
-    for _ in range(rounds):  # interleaved, so both see the same machine load
-        t_ours = min(t_ours, peer_time(ours, repeat=repeat))
-        t_torch = min(t_torch, peer_time(theirs, repeat=repeat))
+    repeat = 3 if benchmarking else 1
+    t_ours, t_torch = peer_times((ours, repeat, 1), (theirs, repeat, 1))
     gflop, tgflop = ours_gflop(net.sizes, n), torch_gflop(model, Xt)
     rate = blas_gflops(dtype, num_workers(LANES))  # the threads the step runs on
     benchmark.extra_info.update({
