@@ -62,7 +62,7 @@ def code_paths():
     from numba.core import config
     from threadpoolctl import threadpool_info
 
-    from fastdds.kernels.cpu.register_tile import VECTOR_BYTES
+    from fastdds.kernels.cpu.llvm_vectors import VECTOR_BYTES
 
     cores = sorted({p.get("architecture") or "?" for p in threadpool_info() if p["internal_api"] == "openblas"})
     return {"openblas_core": ",".join(cores), "numba_cpu": config.CPU_NAME or ll.get_host_cpu_name(),

@@ -297,11 +297,12 @@ def test_strided_states_and_array_subclass_outputs_give_the_contiguous_result(rn
 @pytest.mark.parametrize("const", [True, False])
 @pytest.mark.parametrize("offsets", [[-2, 0, 1], [1, 2], [-3, -1], [-2, -1, 0, 1, 2], [-3, -2, -1, 0, 1, 2, 3]],
                          ids=["3pt", "right", "left", "5pt", "7pt"])
-@pytest.mark.parametrize("n", [1200, 9, 4])
+@pytest.mark.parametrize("n", [1200, 37, 9, 4])
 def test_fused_finite_check_names_every_index(rng, dtype, const, offsets, n):
     """NaN or inf anywhere (interior blocks, block borders, edge rows, entries no row reads,
     any row of a batch; stencils of one pass and of several, and n below the stencil's span) is
-    found by the kernel's own pass and named; finite input takes the fast path."""
+    found by the kernel's own pass and named, in the vector part of a sweep and in its scalar
+    remainder (every index at n = 37); finite input takes the fast path."""
     from fastdds.kernels.cpu import banded as kernels
 
     m = len(offsets)
@@ -323,6 +324,66 @@ def test_fused_finite_check_names_every_index(rng, dtype, const, offsets, n):
                     op.apply(xb)
                 with pytest.raises(ValueError, match=rf"y contains NaN or inf \(first at index {i}\)"):
                     op.apply_transpose(xb[1], out=np.empty(n, dtype))
+
+
+def _stencil_sizes(regime, dtype, width):
+    """Sizes n of a constant stencil's state: in cache (LLVM's loop), every remainder length; from
+    memory (`banded._terms` from SWEEP_FROM bytes of output, then a scalar remainder), lengths
+    around its unrolled steps of UNROLL vectors."""
+    from fastdds.kernels.cpu import banded as kernels
+
+    if regime == "in-cache":
+        return range(3 * width, 3 * width + 20)
+    base = kernels.SWEEP_FROM // np.dtype(dtype).itemsize + width
+    return [base + r for r in (0, 1, 7, 9, 31, 33)]
+
+
+@pytest.mark.parametrize("regime", ["in-cache", "from-memory"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("width", [3, 5, 7])
+def test_constant_stencil_sweep_rounds_as_the_scalar_loop(rng, regime, dtype, width):
+    """The interior rows of a constant stencil (a 7-point stencil adds a second pass of 2 terms
+    and 3 zero-weight ones) equal, bit for bit, the same multiplies and adds done left to right
+    by NumPy, in cache and from memory, at every remainder length."""
+    half = width // 2
+    for n in _stencil_sizes(regime, dtype, width):
+        op = Banded.stencil(rng.standard_normal(width), n, boundary="periodic", dtype=dtype)
+        x = rng.standard_normal(n).astype(dtype)
+        c = op.diagonals[:, 0]
+
+        def xs(k):  # the slice of x that term k multiplies, over the interior rows
+            return x[half + op.offsets[k]:n - half + op.offsets[k]]
+
+        y = c[0] * xs(0)
+        for k in range(1, min(width, 5)):
+            y = y + c[k] * xs(k)
+        if width > 5:
+            zero = c.dtype.type(0.0)
+            y = y + (c[5] * xs(5) + c[6] * xs(6) + zero * xs(6) + zero * xs(6) + zero * xs(6))
+        np.testing.assert_array_equal(op.apply(x)[half:n - half], y, err_msg=f"n = {n}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("width", [3, 5])
+def test_sweeps_from_memory_accumulate_and_find_nan(rng, dtype, width):
+    """The sweeps from memory (`banded._terms`): out += A x (a fused layer's accumulating row
+    product) adds the same values bit for bit, and a NaN in the unrolled steps, the left-over
+    vectors or the scalar remainder is found by the kernel's pass."""
+    from fastdds.kernels.cpu import banded as kernels
+
+    half = width // 2
+    for n in _stencil_sizes("from-memory", dtype, width)[:3]:
+        op = Banded.stencil(rng.standard_normal(width), n, boundary="periodic", dtype=dtype)
+        x = rng.standard_normal(n).astype(dtype)
+        y = op.apply(x)
+        out = rng.standard_normal(n).astype(dtype)
+        expected = out + y
+        kernels.apply_row(x, op.offsets, op.diagonals, op.code, out, kernels.ACCUMULATE)
+        np.testing.assert_array_equal(out[half:n - half], expected[half:n - half])
+        for i in (half + 3, n // 2) + tuple(n - half - 1 - k for k in (0, 1, 5, 9, 17, 33)):
+            xb = x.copy()
+            xb[i] = np.nan
+            assert kernels.apply(xb[None], op.offsets, op.diagonals, op.code, np.empty((1, n), dtype)) is False, (n, i)
 
 
 def test_finite_check_false_alarm_still_returns_the_product():

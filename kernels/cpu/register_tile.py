@@ -41,103 +41,18 @@ OpenBLAS's gemm on a one-row product). Rows of B a multiple of 4096 bytes apart 
 and evict each other ((100, 100) @ (100, 2048) float32: 50-53 GFLOP/s); ``fastdds.nn.mlp`` sizes
 its chunks so that its rows never are.
 """
+
 import numba as nb
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.core.registry import cpu_target
 from numba.extending import intrinsic
 
-
-def _vector_bytes():
-    """Bytes of the widest vector register of Numba's target: 64 with AVX-512, else 32 (AVX2,
-    or an AVX-512 CPU whose features are not spelled out in NUMBA_CPU_FEATURES)."""
-    features = cpu_target.target_context.codegen().magic_tuple()[2].split(",")
-    return 64 if "+avx512f" in features else 32
+from .llvm_vectors import VECTOR_BYTES, Vectors
 
 
-VECTOR_BYTES = _vector_bytes()
 TILE_BYTES = 2 * VECTOR_BYTES  # columns of a tile: two vector registers (10 accumulators with MR rows)
 MR = 5  # rows of a tile: 20 and 100 are multiples; 5 beat 4 and 6 by 5-40 % (AVX2), tie 6 (AVX-512)
-
-
-class _Vectors:
-    """The LLVM IR an intrinsic's codegen needs: vectors of `nbytes` of the arrays' dtype, byte
-    addressing into arrays (their data pointer and byte strides) and fused multiply-adds."""
-
-    def __init__(self, context, builder, sig, args, nbytes):
-        self.builder = builder
-        arrays = [(t, v) for t, v in zip(sig.args, args) if isinstance(t, types.Array)]
-        self.fty = context.get_value_type(arrays[0][0].dtype)
-        self.item = context.get_abi_sizeof(self.fty)
-        self.lanes = nbytes // self.item
-        self.vty = ir.VectorType(self.fty, self.lanes)
-        self.intp = context.get_value_type(types.intp)
-        self.arrays = [context.make_array(t)(context, builder, v) for t, v in arrays]
-        self.strides = [cgutils.unpack_tuple(builder, x.strides, 2) for x in self.arrays]
-        self.fmuladd = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(self.vty, [self.vty] * 3),
-            "llvm.fmuladd.v%d%s" % (self.lanes, "f32" if self.item == 4 else "f64"))
-
-    def const(self, n):
-        return ir.Constant(self.intp, n)
-
-    def columns(self, a):
-        """Number of columns of array a (its shape[1])."""
-        return cgutils.unpack_tuple(self.builder, self.arrays[a].shape, 2)[1]
-
-    def pointer(self, a, offset, ty):
-        """A pointer of type ty* to `offset` bytes into array a."""
-        b = self.builder
-        return b.bitcast(b.gep(b.bitcast(self.arrays[a].data, ir.IntType(8).as_pointer()), [offset]), ty.as_pointer())
-
-    def load(self, a, offset):
-        """The (unaligned) vector at `offset` bytes into array a."""
-        return self.builder.load(self.pointer(a, offset, self.vty), align=self.item)
-
-    def prefetch(self, a, offset):
-        """Hint the cache line at `offset` bytes into array a towards L1, for reading (a
-        prefetch does not fault, so the offset may run past the array)."""
-        b, i8, i32 = self.builder, ir.IntType(8), ir.IntType(32)
-        fn = cgutils.get_or_insert_function(b.module, ir.FunctionType(ir.VoidType(), [i8.as_pointer(), i32, i32, i32]),
-                                            "llvm.prefetch.p0")
-        b.call(fn, [self.pointer(a, offset, i8), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-
-    def broadcast(self, x):
-        b, undef = self.builder, ir.Constant(self.vty, ir.Undefined)
-        v = b.insert_element(undef, x, ir.Constant(ir.IntType(32), 0))
-        return b.shuffle_vector(v, undef, ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), [0] * self.lanes))
-
-    @property
-    def zero(self):
-        return ir.Constant(self.vty, [ir.Constant(self.fty, 0.0)] * self.lanes)
-
-    def last_lanes(self, count):
-        """The lane mask (vector of i1) that is true on the last `count` (an intp) lanes."""
-        b, i32 = self.builder, ir.IntType(32)
-        mty = ir.VectorType(i32, self.lanes)
-        first = b.trunc(b.sub(self.const(self.lanes), count), i32)
-        v = b.insert_element(ir.Constant(mty, ir.Undefined), first, ir.Constant(i32, 0))
-        first = b.shuffle_vector(v, ir.Constant(mty, ir.Undefined), ir.Constant(mty, [0] * self.lanes))
-        return b.icmp_unsigned(">=", ir.Constant(mty, list(range(self.lanes))), first)
-
-    def lane_sum(self, x):
-        """The sum of vector x's lanes, pairwise: halves added, log2(lanes) steps."""
-        b, i32, n = self.builder, ir.IntType(32), self.lanes
-        while n > 1:
-            n //= 2
-            halves = [b.shuffle_vector(x, x, ir.Constant(ir.VectorType(i32, n), list(range(lo, lo + n)))) for lo in (0, n)]
-            x = b.fadd(*halves)
-        return b.extract_element(x, ir.Constant(i32, 0))
-
-    def accumulators(self, count):
-        """`count` zeroed vector accumulators (allocas, promoted to registers by LLVM)."""
-        return [cgutils.alloca_once_value(self.builder, self.zero) for _ in range(count)]
-
-    def add_product(self, acc, x, y):
-        """acc += x y, fused where the CPU has FMA."""
-        b = self.builder
-        b.store(b.call(self.fmuladd, [x, y, b.load(acc)]), acc)
 
 
 @intrinsic
@@ -149,7 +64,7 @@ def _tile(typingctx, rows, A, B, C, j0, i0, alpha):
     n_rows = rows.literal_value
 
     def codegen(context, builder, sig, args):
-        v = _Vectors(context, builder, sig, args, TILE_BYTES)
+        v = Vectors(context, builder, sig.args, args, TILE_BYTES)
         j0, i0, alpha = args[4:]
         (a_rs, a_ks), (b_rs, _), (c_rs, _) = v.strides
         column = builder.mul(i0, v.const(v.item))
@@ -217,7 +132,7 @@ def _dot_tile(typingctx, rows, cols, A, B, C, i0, j0, alpha):
     n_rows, n_cols = rows.literal_value, cols.literal_value
 
     def codegen(context, builder, sig, args):
-        v = _Vectors(context, builder, sig, args, DOT_BYTES)
+        v = Vectors(context, builder, sig.args, args, DOT_BYTES)
         i0, j0, alpha = args[5:]
         (a_rs, _), (b_rs, _), (c_rs, c_cs) = v.strides
         a_rows = [builder.mul(builder.add(i0, v.const(r)), a_rs) for r in range(n_rows)]
