@@ -367,8 +367,9 @@ def test_constant_stencil_sweep_rounds_as_the_scalar_loop(rng, regime, dtype, wi
 @pytest.mark.parametrize("width", [3, 5])
 def test_sweeps_from_memory_accumulate_and_find_nan(rng, dtype, width):
     """The sweeps from memory (`banded._terms`): out += A x (a fused layer's accumulating row
-    product) adds the same values bit for bit, and a NaN in the unrolled steps, the left-over
-    vectors or the scalar remainder is found by the kernel's pass."""
+    product) adds the same values bit for bit, a strided state gives the same product, and a
+    NaN in the unrolled steps, the left-over vectors or the scalar remainder is found by the
+    kernel's pass."""
     from fastdds.kernels.cpu import banded as kernels
 
     half = width // 2
@@ -380,6 +381,10 @@ def test_sweeps_from_memory_accumulate_and_find_nan(rng, dtype, width):
         expected = out + y
         kernels.apply_row(x, op.offsets, op.diagonals, op.code, out, kernels.ACCUMULATE)
         np.testing.assert_array_equal(out[half:n - half], expected[half:n - half])
+        strided = np.empty(2 * n, dtype)[::2]  # a state with stride 2 takes LLVM's loop
+        strided[:] = x
+        kernels.apply_row(strided, op.offsets, op.diagonals, op.code, out, kernels.OVERWRITE)
+        np.testing.assert_array_equal(out, y)
         for i in (half + 3, n // 2) + tuple(n - half - 1 - k for k in (0, 1, 5, 9, 17, 33)):
             xb = x.copy()
             xb[i] = np.nan

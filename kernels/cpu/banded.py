@@ -109,6 +109,15 @@ def _terms(typingctx, ob, xs, cs, first):
     return types.boolean(ob, xs, cs, first), codegen
 
 
+@nb.njit(cache=True)
+def _vector_part(ob, x):
+    """Length of the part of ob that `_terms` sweeps: its whole vectors when ob holds SWEEP_FROM
+    bytes or more and both ob and x have unit stride, else 0 (LLVM's loop does it all)."""
+    if PURE_PYTHON or ob.nbytes < SWEEP_FROM or ob.strides[0] != ob.itemsize or x.strides[0] != x.itemsize:
+        return 0
+    return ob.size - ob.size % (SWEEP_BYTES // ob.itemsize)
+
+
 @nb.njit(inline="always", cache=True)
 def _const5(ob, x, b0, b1, offsets, diags, sign, k0, first, check):
     """ob (=|+=) sum_{k = k0}^{k0 + 4} diags[k, 0] x[b0 + sign o_k : b1 + sign o_k] (constant stencil).
@@ -135,7 +144,7 @@ def _const5(ob, x, b0, b1, offsets, diags, sign, k0, first, check):
     o3, o4 = sign * offsets[k3], sign * offsets[k4]
     x0, x1, x2 = x[b0 + o0:b1 + o0], x[b0 + o1:b1 + o1], x[b0 + o2:b1 + o2]
     x3, x4 = x[b0 + o3:b1 + o3], x[b0 + o4:b1 + o4]
-    whole = 0 if PURE_PYTHON or ob.nbytes < SWEEP_FROM else ob.size - ob.size % (SWEEP_BYTES // ob.itemsize)
+    whole = _vector_part(ob, x)
     bad = whole > 0 and _terms(ob[:whole], (x0, x1, x2, x3, x4), (c0, c1, c2, c3, c4), first) and check
     ob, x0, x1, x2, x3, x4 = ob[whole:], x0[whole:], x1[whole:], x2[whole:], x3[whole:], x4[whole:]
     for i in range(ob.size):  # the rest from 0: indices Numba knows are not negative vectorise
@@ -162,7 +171,7 @@ def _const3(ob, x, b0, b1, offsets, diags, sign, first, check):
     c2 = diags[k2, 0] if m > 2 else zero
     o0, o1, o2 = sign * offsets[0], sign * offsets[k1], sign * offsets[k2]
     x0, x1, x2 = x[b0 + o0:b1 + o0], x[b0 + o1:b1 + o1], x[b0 + o2:b1 + o2]
-    whole = 0 if PURE_PYTHON or ob.nbytes < SWEEP_FROM else ob.size - ob.size % (SWEEP_BYTES // ob.itemsize)
+    whole = _vector_part(ob, x)
     bad = whole > 0 and _terms(ob[:whole], (x0, x1, x2), (c0, c1, c2), first) and check
     ob, x0, x1, x2 = ob[whole:], x0[whole:], x1[whole:], x2[whole:]
     for i in range(ob.size):

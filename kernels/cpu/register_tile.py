@@ -14,10 +14,11 @@ scalar: 6 GFLOP/s), so `_tile` writes the vector code itself; `llvm.fmuladd` fus
 has FMA. Each step also prefetches row k's piece of the next tile: a tile column reads B's k rows
 as k separate streams, more than the hardware prefetchers follow ((100, 100) @ (100, 2000) with
 B out of cache, two interleaved pairs: 92 -> 96 GFLOP/s with AVX2 code, 157 -> 184 with
-AVX-512; no change measured in the AVX2 PINN step). The weight gradient g a^T sums over the long axis instead: `_dot_tile` keeps DOT_ROWS x
-DOT_COLS vector partial sums along it (3 x 4 ymm, 4 x 4 zmm), covers a length that is no multiple
-of the vector by reading the last vector again with the lanes already summed masked to zero, and
-adds each sum's lanes pairwise at the end (a serial chain of 15 adds had cost 20 % at 16 lanes).
+AVX-512; no change measured in the AVX2 PINN step). The weight gradient g a^T sums over the
+long axis instead: `_dot_tile` keeps DOT_ROWS x DOT_COLS vector partial sums along it (3 x 4 ymm,
+4 x 4 zmm), covers a length that is no multiple of the vector by reading the last vector again
+with the lanes already summed masked to zero, and adds each sum's lanes pairwise at the end (a
+serial chain of 15 adds had cost 20 % at 16 lanes).
 Columns of tiles take DOT_COLS rows of B at a time and run down all of A's rows, so those B rows
 stay in L1 while A streams from L2.
 
