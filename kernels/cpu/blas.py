@@ -23,7 +23,7 @@ _XXGEMM = types.ExternalFunction("numba_xxgemm", types.intc(
     types.voidptr, types.intp, types.voidptr, types.intp, types.voidptr, types.voidptr, types.intp))
 _N, _T = 78, 84  # 'N', 'T'
 NARROW = 128  # layers up to this wide run on the register tiles: op(A) B with k <= NARROW (B's
-# k x 64-byte block stays in L1), A B^T with both sides <= NARROW (C's tiles stream A from L2)
+# k x TILE_BYTES block stays in L1), A B^T with both sides <= NARROW (C's tiles stream A from L2)
 _AS_PYTHON = config.DISABLE_JIT  # NUMBA_DISABLE_JIT=1 (Numba's debug switch): no compiled call reaches the BLAS
 
 
