@@ -11,9 +11,10 @@ kernel with AVX2 code, 0.94-1.27x its SkylakeX kernel with AVX-512 code).
 
 import numba as nb
 import numpy as np
-from numba.core import config, types
+from numba.core import types
 from numba.np.linalg import ensure_blas
 
+from .llvm_vectors import PURE_PYTHON
 from .register_tile import TILE_BYTES, dot_product, product
 
 ensure_blas()  # loads SciPy's BLAS now: a thread limit set later (threadpoolctl) must see it
@@ -24,7 +25,6 @@ _XXGEMM = types.ExternalFunction("numba_xxgemm", types.intc(
 _N, _T = 78, 84  # 'N', 'T'
 NARROW = 128  # layers up to this wide run on the register tiles: op(A) B with k <= NARROW (B's
 # k x TILE_BYTES block stays in L1), A B^T with both sides <= NARROW (C's tiles stream A from L2)
-_AS_PYTHON = config.DISABLE_JIT  # NUMBA_DISABLE_JIT=1 (Numba's debug switch): no compiled call reaches the BLAS
 
 
 @nb.njit(cache=True, nogil=True)
@@ -44,7 +44,7 @@ def gemm(trans_a, trans_b, alpha, A, B, beta, C):
     k = A.shape[0] if trans_a else A.shape[1]
     if m == 0 or n == 0:
         return
-    if _AS_PYTHON:
+    if PURE_PYTHON:  # neither the tiles' intrinsics nor the BLAS call run without compiling
         _gemm_numpy(trans_a, trans_b, alpha, A, B, beta, C)
         return
     if not trans_b and beta == 0.0 and n * C.itemsize >= TILE_BYTES and k <= NARROW:
